@@ -1,0 +1,56 @@
+# The four things a person runs: set-up happens inside each target, so `make up STACK=dev` and
+# `make test` work on a fresh machine. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+STACK ?= dev
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The embedded default state backend: a local folder beside the project, no Pulumi account needed.
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+
+.PHONY: venv dev-venv system-deps check up destroy status test test-quick lint bench clean
+
+$(VENV)/.runtime: requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+venv: $(VENV)/.runtime
+dev-venv: $(VENV)/.dev
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+check: venv
+	$(PY) -m preview --stack $(STACK)
+
+up: venv
+	bash scripts/pulumi.sh up $(STACK)
+
+destroy: venv
+	bash scripts/pulumi.sh destroy $(STACK)
+
+status: venv
+	bash scripts/pulumi.sh status $(STACK)
+
+lint: dev-venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: dev-venv system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest
+
+test-quick: dev-venv
+	$(VENV)/bin/python -m pytest -m "not vm"
+
+bench: dev-venv
+	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

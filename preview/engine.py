@@ -1,0 +1,300 @@
+"""Run `__main__.py` for real under the Pulumi SDK's mock engine: no CLI, no cloud, no secrets.
+
+The mocks stand in for the engine the way AWS and Synapse would answer: physical IDs and ARNs in
+the services' own formats, auto-names like Pulumi's, and the public SSM/VPC look-ups the program
+makes. Tests and `make check` both use `run_program`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import hashlib
+import itertools
+import runpy
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dill
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT = "challenge"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "123456789012"
+DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
+#: A Debian 13 AMI ID in the format the public SSM parameter returns.
+MOCK_AMI_ID = "ami-0d0c3a1b2c3d4e5f6"
+
+
+@dataclass(frozen=True)
+class RegisteredResource:
+    """One resource the program registered: its type token, logical name, inputs and state."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    id: str | None
+    custom: bool
+    provider_class: str | None = None
+
+    @property
+    def label(self) -> str:
+        kind = self.provider_class or self.type
+        return f"{kind} {self.name}"
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program did: resources, invokes and resolved stack outputs."""
+
+    resources: list[RegisteredResource]
+    invokes: list[tuple[str, dict[str, Any]]]
+    outputs: dict[str, Any]
+    secret_outputs: frozenset[str] = field(default=frozenset())
+    unknown_outputs: frozenset[str] = field(default=frozenset())
+
+    def of_type(self, type_: str) -> list[RegisteredResource]:
+        return [r for r in self.resources if r.type == type_ or r.provider_class == type_]
+
+    def one(self, type_: str) -> RegisteredResource:
+        found = self.of_type(type_)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_}, found {[r.name for r in found]}")
+        return found[0]
+
+
+def _short_hash(*parts: str, length: int = 8) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def _provider_class(inputs: Mapping[str, Any]) -> str | None:
+    """Class name of a dynamic resource's provider, from its pickled `__provider` input."""
+    blob = inputs.get("__provider")
+    if not isinstance(blob, str):
+        return None
+    provider = dill.loads(base64.b64decode(blob))
+    return type(provider).__name__
+
+
+class PreviewMocks(pulumi.runtime.Mocks):
+    """Answers resource registrations and invokes as AWS and the engine would, and records them."""
+
+    def __init__(self, region: str):
+        self.region = region
+        self.resources: list[RegisteredResource] = []
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._serial = itertools.count(1000)
+
+    # -- resources ---------------------------------------------------------------------------
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        inputs = dict(args.inputs)
+        provider_class = _provider_class(inputs) if args.typ == DYNAMIC_TYPE else None
+        state = {k: v for k, v in inputs.items() if k != "__provider"}
+        resource_id = None
+        if args.custom:
+            resource_id, extra = self._physical(args.typ, args.name, state, provider_class)
+            state.update(extra)
+        with self._lock:
+            self.resources.append(
+                RegisteredResource(
+                    type=args.typ,
+                    name=args.name,
+                    inputs=inputs,
+                    state=state,
+                    id=resource_id,
+                    custom=bool(args.custom),
+                    provider_class=provider_class,
+                )
+            )
+        return resource_id, state
+
+    def _physical(
+        self, typ: str, name: str, state: dict[str, Any], provider_class: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        region, account = self.region, ACCOUNT_ID
+        auto_name = state.get("name") or f"{name}-{_short_hash(typ, name, length=7)}"
+        if typ == "aws:ssm/parameter:Parameter":
+            param = state.get("name") or f"/{auto_name}"
+            return param, {
+                "name": param,
+                "arn": f"arn:aws:ssm:{region}:{account}:parameter/{param.lstrip('/')}",
+                "version": 1,
+            }
+        if typ == "aws:iam/role:Role":
+            return auto_name, {
+                "name": auto_name,
+                "arn": f"arn:aws:iam::{account}:role/{auto_name}",
+                "unique_id": "AROA" + _short_hash(name, length=16).upper(),
+            }
+        if typ == "aws:iam/instanceProfile:InstanceProfile":
+            return auto_name, {
+                "name": auto_name,
+                "arn": f"arn:aws:iam::{account}:instance-profile/{auto_name}",
+            }
+        if typ in {
+            "aws:iam/rolePolicy:RolePolicy",
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        }:
+            return f"{state.get('role', 'role')}:{auto_name}", {"name": auto_name}
+        if typ == "aws:ec2/securityGroup:SecurityGroup":
+            sg = f"sg-{_short_hash(typ, name, length=17)}"
+            return sg, {
+                "name": auto_name,
+                "arn": f"arn:aws:ec2:{region}:{account}:security-group/{sg}",
+                "owner_id": account,
+            }
+        if typ == "aws:ec2/instance:Instance":
+            instance = f"i-{_short_hash(typ, name, length=17)}"
+            octets = [int(_short_hash(name, str(i), length=2), 16) for i in range(3)]
+            suffix = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+            public_suffix = (
+                "compute-1.amazonaws.com"
+                if region == "us-east-1"
+                else f"{region}.compute.amazonaws.com"
+            )
+            private_ip = f"172.31.{octets[0]}.{octets[1] or 1}"
+            public_ip = f"54.{octets[0]}.{octets[1]}.{octets[2] or 1}"
+            return instance, {
+                "arn": f"arn:aws:ec2:{region}:{account}:instance/{instance}",
+                "private_ip": private_ip,
+                "private_dns": f"ip-{private_ip.replace('.', '-')}.{suffix}",
+                "public_ip": public_ip,
+                "public_dns": f"ec2-{public_ip.replace('.', '-')}.{public_suffix}",
+                "instance_state": "running",
+            }
+        if typ == DYNAMIC_TYPE:
+            return self._synapse_object(provider_class or "", state)
+        return f"{name}-{_short_hash(typ, name)}", {}
+
+    def _synapse_object(
+        self, provider_class: str, state: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """Synapse IDs as the server assigns them: `syn<n>` for entities, numbers for the rest."""
+        serial = next(self._serial)
+        numeric = {"Team", "Challenge", "EvaluationQueue", "Evaluation"}
+        if any(provider_class.startswith(n) for n in numeric):
+            object_id = str(9_600_000 + serial)
+        elif "Permissions" in provider_class:
+            object_id = f"acl-{serial}"
+        else:
+            object_id = f"syn{50_000_000 + serial}"
+        return object_id, {
+            "synapse_id": object_id,
+            "etag": _short_hash(provider_class, str(serial), length=32),
+        }
+
+    # -- invokes -----------------------------------------------------------------------------
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        with self._lock:
+            self.invokes.append((args.token, dict(args.args)))
+        token, region = args.token, self.region
+        if token == "aws:ssm/getParameter:getParameter":
+            name = args.args.get("name", "")
+            if name.startswith("/aws/service/debian/"):
+                return {
+                    "name": name,
+                    "type": "String",
+                    "value": MOCK_AMI_ID,
+                    "arn": f"arn:aws:ssm:{region}::parameter{name}",
+                    "version": 1,
+                    "id": name,
+                }, None
+            raise ValueError(f"mock: no public SSM parameter {name!r}")
+        if token == "aws:ec2/getVpc:getVpc":
+            return {
+                "id": "vpc-0a1b2c3d4e5f60718",
+                "cidr_block": "172.31.0.0/16",
+                "default": True,
+                "arn": f"arn:aws:ec2:{region}:{ACCOUNT_ID}:vpc/vpc-0a1b2c3d4e5f60718",
+            }, None
+        if token == "aws:ec2/getSubnets:getSubnets":
+            return {
+                "id": region,
+                "ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+            }, None
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "account_id": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/preview",
+                "user_id": "AIDAPREVIEW",
+                "id": ACCOUNT_ID,
+            }, None
+        if token in {"aws:index/getRegion:getRegion"}:
+            return {
+                "name": region,
+                "region": region,
+                "id": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+            }, None
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dns_suffix": "amazonaws.com", "id": "aws"}, None
+        raise NotImplementedError(
+            f"mock: invoke {token} is not stood in for; add it to preview/engine.py"
+        )
+
+
+def _resolve(value: Any) -> tuple[Any, bool, bool]:
+    """(value, is_secret, is_known) of a plain value or Output."""
+    output = pulumi.Output.from_input(value)
+    resolved = _sync_await(output.future(with_unknowns=True))
+    secret = _sync_await(output.is_secret())
+    known = _sync_await(output.is_known())
+    return resolved, secret, known
+
+
+def run_program(
+    config: Mapping[str, Any],
+    *,
+    stack: str = "test",
+    secret_values: Mapping[str, str] | None = None,
+    region: str | None = None,
+    main: Path = PROJECT_DIR / "__main__.py",
+) -> ProgramRun:
+    """Run the Pulumi program once under mocks with `config` (full `ns:key` keys) and secrets.
+
+    Runs in a fresh context so repeated runs in one process do not share a root stack.
+    """
+    region = region or str(config.get("aws:region", "us-east-1"))
+    mocks = PreviewMocks(region)
+    flat = {k: v if isinstance(v, str) else _json(v) for k, v in config.items()}
+    for key, value in (secret_values or {}).items():
+        flat[key] = value
+
+    def _run() -> ProgramRun:
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+        pulumi.runtime.set_all_config(flat, list(secret_values or {}))
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+        root = pulumi_settings.get_root_resource()
+        outputs: dict[str, Any] = {}
+        secret: set[str] = set()
+        unknown: set[str] = set()
+        for key, value in getattr(root, "outputs", {}).items():
+            outputs[key], is_secret, is_known = _resolve(value)
+            if is_secret:
+                secret.add(key)
+            if not is_known:
+                unknown.add(key)
+        return ProgramRun(
+            resources=list(mocks.resources),
+            invokes=list(mocks.invokes),
+            outputs=outputs,
+            secret_outputs=frozenset(secret),
+            unknown_outputs=frozenset(unknown),
+        )
+
+    return contextvars.Context().run(_run)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make up|destroy STACK=...`: validate offline first, make sure the Pulumi CLI is there, use the
+# embedded local state backend unless PULUMI_BACKEND_URL says otherwise, then run Pulumi.
+set -euo pipefail
+action=${1:?usage: scripts/pulumi.sh up|destroy STACK}
+stack=${2:?usage: scripts/pulumi.sh up|destroy STACK}
+cd "$(dirname "$0")/.."
+
+: "${PULUMI_BACKEND_URL:=file://$PWD/.pulumi-state}"
+export PULUMI_BACKEND_URL
+if [[ $PULUMI_BACKEND_URL == file://* ]]; then
+  mkdir -p "${PULUMI_BACKEND_URL#file://}"
+fi
+
+if ! command -v pulumi >/dev/null 2>&1; then
+  if [ -x "$HOME/.pulumi/bin/pulumi" ]; then
+    PATH="$HOME/.pulumi/bin:$PATH"
+  else
+    echo "The Pulumi CLI is missing; installing it with Pulumi's official installer (get.pulumi.com)..."
+    if ! curl -fsSL --max-time 60 https://get.pulumi.com | sh; then
+      echo "error: could not install the Pulumi CLI (offline?). Install it yourself, see" >&2
+      echo "       https://www.pulumi.com/docs/iac/download-install/ , then run 'make $action STACK=$stack' again." >&2
+      exit 1
+    fi
+    PATH="$HOME/.pulumi/bin:$PATH"
+  fi
+fi
+
+# Validate the stack file before anything is created or destroyed.
+.venv/bin/python -m preview --stack "$stack" >/dev/null
+
+pulumi stack select --create "$stack" --non-interactive >/dev/null
+case $action in
+  up) exec pulumi up --stack "$stack" ;;
+  destroy) exec pulumi destroy --stack "$stack" ;;
+  *) echo "error: unknown action $action (up or destroy)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,351 @@
+"""The stack file as a contract: one pydantic model for every `challenge:` key.
+
+Field aliases are the camelCase stack keys; descriptions here are the single source for the README
+table and the `Pulumi.yaml` declarations (tests keep the three in step).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Characters Synapse allows in entity, team and evaluation names.
+SYNAPSE_NAME_PATTERN = r"^[A-Za-z0-9 _\-.+'()]+$"
+SYNAPSE_ID_PATTERN = r"^syn[0-9]+$"
+#: The upstream image is published for the `master` branch and per commit (`sha-<7 hex>`) only;
+#: `make check` warns while a stack still follows the moving `master` tag.
+DEFAULT_ORCHESTRATOR_IMAGE = "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:master"
+DEFAULT_TOIL_CLI_OPTIONS = "--defaultMemory 100M --retryCount 0 --defaultDisk 1G"
+
+#: Secret keys: never part of the validated spec, only whether each is set.
+SECRET_KEYS: dict[str, str] = {
+    "synapseAuthToken": (
+        "Organiser's Synapse personal access token, used by `pulumi up` to create the Synapse side "
+        "(or set SYNAPSE_AUTH_TOKEN). Secret."
+    ),
+    "orchestratorAuthToken": (
+        "Personal access token of the orchestrator's Synapse account; stored in SSM Parameter "
+        "Store and read by the host at boot. Secret."
+    ),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=False, frozen=True, str_strip_whitespace=True
+    )
+
+
+SynapseName = Annotated[str, Field(min_length=1, max_length=256, pattern=SYNAPSE_NAME_PATTERN)]
+
+
+class SubmissionLimits(_Strict):
+    """Caps on submissions per team or participant within one round (Synapse EvaluationRound)."""
+
+    total: int | None = Field(None, ge=1, description="Submissions allowed in the whole round.")
+    daily: int | None = Field(None, ge=1, description="Submissions allowed per day.")
+    weekly: int | None = Field(None, ge=1, description="Submissions allowed per week.")
+    monthly: int | None = Field(None, ge=1, description="Submissions allowed per month.")
+
+
+class Round(_Strict):
+    """One submission round of a queue: a window with optional limits."""
+
+    start: dt.datetime = Field(description="Round start, ISO 8601 with time zone.")
+    end: dt.datetime = Field(description="Round end, ISO 8601 with time zone, after start.")
+    limits: SubmissionLimits = Field(default_factory=SubmissionLimits)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2027-01-01T00:00:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Round:
+        if self.end <= self.start:
+            raise ValueError(
+                f"end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
+        return self
+
+
+class QueueConfig(_Strict):
+    """One evaluation queue (Synapse Evaluation) served by the orchestrator."""
+
+    name: SynapseName = Field(description="Queue name; unique across all of Synapse.")
+    description: str = Field("", max_length=1000, description="Shown to participants.")
+    rounds: tuple[Round, ...] = Field(
+        (), description="Submission rounds with limits; none means always open, unlimited."
+    )
+
+    @model_validator(mode="after")
+    def _rounds_do_not_overlap(self) -> QueueConfig:
+        ordered = sorted(self.rounds, key=lambda r: r.start)
+        for before, after in itertools.pairwise(ordered):
+            if after.start < before.end:
+                raise ValueError(
+                    f"rounds overlap: {before.start.isoformat()}..{before.end.isoformat()} and "
+                    f"{after.start.isoformat()}..{after.end.isoformat()}"
+                )
+        return self
+
+
+class ExistingTeamIds(_Strict):
+    """Numeric IDs of Synapse teams to use instead of creating `<name> <Role>` teams."""
+
+    participants: str | None = Field(None, pattern=r"^[0-9]+$")
+    admin: str | None = Field(None, pattern=r"^[0-9]+$")
+    organizers: str | None = Field(None, pattern=r"^[0-9]+$")
+    preregistrants: str | None = Field(None, pattern=r"^[0-9]+$")
+
+
+class ChallengeSpec(_Strict):
+    """Everything under `challenge:` in a stack file, validated and typed."""
+
+    # --- the challenge -----------------------------------------------------------------------
+    name: SynapseName = Field(
+        alias="name",
+        description="Challenge name: live project `<name>`, staging `<name> - staging`, teams.",
+    )
+    kind: Literal["model-to-data", "data-to-model"] = Field(
+        "model-to-data",
+        alias="kind",
+        description="`model-to-data`: participants submit Docker images run on the host; "
+        "`data-to-model`: participants submit prediction files.",
+    )
+    queues: tuple[QueueConfig, ...] = Field(
+        alias="queues",
+        min_length=1,
+        description="Evaluation queues, a list of objects: `name` (required), `description`, "
+        "`rounds` (list of `start`, `end`, `limits` {total, daily, weekly, monthly}).",
+    )
+    workflow_archive_url: str = Field(
+        alias="workflowArchiveUrl",
+        description="https URL of the workflow repository's zip archive (GitHub 'Download ZIP').",
+    )
+    root_template: str = Field(
+        alias="rootTemplate",
+        description="Path of the CWL workflow inside the unzipped archive, e.g. "
+        "`model-to-data-challenge-workflow-main/workflow.cwl` (the ROOT_TEMPLATE annotation).",
+    )
+    orchestrator_synapse_username: str = Field(
+        alias="orchestratorSynapseUsername",
+        min_length=1,
+        max_length=256,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Synapse user name the orchestrator runs as (SYNAPSE_USERNAME).",
+    )
+    # --- workload, for sizing ------------------------------------------------------------------
+    per_submission_memory_gib: int = Field(
+        alias="perSubmissionMemoryGiB",
+        gt=0,
+        le=4096,
+        description="Memory one submission's evaluation needs, GiB (whole number).",
+    )
+    max_concurrent_submissions: int = Field(
+        10,
+        alias="maxConcurrentSubmissions",
+        ge=1,
+        le=100,
+        description="Submissions evaluated at once (MAX_CONCURRENT_WORKFLOWS).",
+    )
+    vcpus_per_submission: int = Field(
+        1, alias="vcpusPerSubmission", ge=1, le=192, description="vCPUs one evaluation needs."
+    )
+    docker_image_gib: int = Field(
+        4,
+        alias="dockerImageGiB",
+        gt=0,
+        le=1024,
+        description="Largest participant Docker image expected, GiB.",
+    )
+    input_data_gib: int = Field(
+        0,
+        alias="inputDataGiB",
+        ge=0,
+        le=16384,
+        description="Challenge input data kept on the host (model-to-data), GiB.",
+    )
+    output_per_submission_gib: int = Field(
+        1,
+        alias="outputPerSubmissionGiB",
+        ge=0,
+        le=16384,
+        description="Output one submission writes before upload, GiB.",
+    )
+    instance_type: str | None = Field(
+        None,
+        alias="instanceType",
+        pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$",
+        description="EC2 instance type override; must fit the workload. Empty: cheapest that fits.",
+    )
+    # --- the host ------------------------------------------------------------------------------
+    orchestrator_image: str = Field(
+        DEFAULT_ORCHESTRATOR_IMAGE,
+        alias="orchestratorImage",
+        pattern=r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$",
+        description="Orchestrator image, pinned by tag or digest.",
+    )
+    workflow_engine_image: str | None = Field(
+        None,
+        alias="workflowEngineImage",
+        description="Toil engine image (WORKFLOW_ENGINE_DOCKER_IMAGE); empty: the orchestrator's.",
+    )
+    ami_ssm_parameter: str = Field(
+        "/aws/service/debian/release/13/latest/amd64",
+        alias="amiSsmParameter",
+        pattern=r"^/aws/service/debian/release/13/",
+        description="Public SSM parameter naming the AMI; Debian 13 is the supported OS.",
+    )
+    ami_id: str | None = Field(
+        None,
+        alias="amiId",
+        pattern=r"^ami-[0-9a-f]{8,17}$",
+        description="Pin the AMI instead of resolving amiSsmParameter.",
+    )
+    subnet_id: str | None = Field(
+        None,
+        alias="subnetId",
+        pattern=r"^subnet-[0-9a-f]{8,17}$",
+        description="Subnet for the host; empty: a subnet of the default VPC.",
+    )
+    input_data_s3_uri: str | None = Field(
+        None,
+        alias="inputDataS3Uri",
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+        description="Sync model-to-data input from this S3 prefix at boot (read-only access).",
+    )
+    input_data_dir: str = Field(
+        "/home/user/input_data",
+        alias="inputDataDir",
+        pattern=r"^/[A-Za-z0-9._/-]+$",
+        description="Host directory the workflow mounts as input (the template's inputDir).",
+    )
+    job_retention_days: int = Field(
+        7,
+        alias="jobRetentionDays",
+        ge=1,
+        le=365,
+        description="Days finished job folders stay on the host before the daily clean-up.",
+    )
+    submitter_notification_mask: int = Field(
+        31,
+        alias="submitterNotificationMask",
+        ge=0,
+        le=31,
+        description="Which emails submitters get: 1 started, 2 completed, 4 failed, 8 stopped, "
+        "16 timed out.",
+    )
+    share_results_immediately: bool = Field(
+        True, alias="shareResultsImmediately", description="Share logs with submitters at once."
+    )
+    toil_cli_options: str = Field(
+        DEFAULT_TOIL_CLI_OPTIONS,
+        alias="toilCliOptions",
+        description="Extra toil-cwl-runner options (TOIL_CLI_OPTIONS); no --workDir/LinkImports.",
+    )
+    # --- Synapse side --------------------------------------------------------------------------
+    synapse_endpoint: str = Field(
+        "https://repo-prod.prod.sagebase.org",
+        alias="synapseEndpoint",
+        pattern=r"^https?://[^\s/]+(:[0-9]+)?/?$",
+        description="Synapse server base URL; a local emulator for rehearsals.",
+    )
+    delete_synapse_data_on_destroy: bool = Field(
+        False,
+        alias="deleteSynapseDataOnDestroy",
+        description="Let `pulumi destroy` delete the live project, Logs, queues and teams.",
+    )
+    existing_team_ids: ExistingTeamIds = Field(
+        default_factory=ExistingTeamIds,
+        alias="existingTeamIds",
+        description="Object of numeric team IDs to reuse (participants, admin, organizers, "
+        "preregistrants) instead of creating them.",
+    )
+    # --- lifecycle -----------------------------------------------------------------------------
+    phase: Literal["staging", "live"] = Field(
+        "staging",
+        alias="phase",
+        description="`live` opens the queues to the Participants team and publishes the site.",
+    )
+    drain_timeout_minutes: int = Field(
+        120,
+        alias="drainTimeoutMinutes",
+        ge=0,
+        le=10080,
+        description="How long replace/destroy of the host waits for running evaluations.",
+    )
+    force_replace: bool = Field(
+        False,
+        alias="forceReplace",
+        description="Replace/destroy the host even if evaluations are still running.",
+    )
+    submission_view: bool = Field(
+        False,
+        alias="submissionView",
+        description="Create a SubmissionView over the queues in the staging project.",
+    )
+    end_date: dt.datetime | None = Field(
+        None,
+        alias="endDate",
+        description="After this instant (ISO 8601 with zone) the host stops taking submissions.",
+    )
+    stop_host_after_end: bool = Field(
+        True,
+        alias="stopHostAfterEnd",
+        description="After endDate, stop the instance once no evaluation is running.",
+    )
+
+    @field_validator("workflow_archive_url")
+    @classmethod
+    def _archive_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https://[^\s/]+/\S+\.zip", value):
+            raise ValueError("must be an https URL ending in .zip")
+        return value
+
+    @field_validator("root_template")
+    @classmethod
+    def _root_template(cls, value: str) -> str:
+        parts = value.split("/")
+        if value.startswith("/") or ".." in parts or not value.endswith(".cwl"):
+            raise ValueError(
+                "must be a relative path inside the archive ending in .cwl, without '..'"
+            )
+        return value
+
+    @field_validator("toil_cli_options")
+    @classmethod
+    def _toil_options(cls, value: str) -> str:
+        if "--workDir" in value or "LinkImports" in value:
+            raise ValueError(
+                "must not contain --workDir or LinkImports (the orchestrator sets them)"
+            )
+        return value
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_date_aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2027-06-30T23:59:00Z")
+        return value
+
+    @field_validator("queues")
+    @classmethod
+    def _unique_queue_names(cls, queues: tuple[QueueConfig, ...]) -> tuple[QueueConfig, ...]:
+        names = [q.name.casefold() for q in queues]
+        duplicates = sorted({q.name for q in queues if names.count(q.name.casefold()) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate queue names: {', '.join(duplicates)}")
+        return queues
+
+
+#: camelCase stack key -> model field, for every non-secret key.
+STACK_KEYS: dict[str, str] = {
+    (field.alias or name): name for name, field in ChallengeSpec.model_fields.items()
+}

@@ -1,0 +1,46 @@
+"""Shared fixtures: the program under mocks with a stack file's config, and the Synapse server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from preview import ProgramRun, run_program
+from stackconfig import read_stack_file
+
+# (synapse fixtures registered at integration)
+
+#: Test-only secret values; tests assert these never leak into plain outputs or user data.
+TEST_SECRETS = {
+    "challenge:synapseAuthToken": "test-organiser-token-0123456789",
+    "challenge:orchestratorAuthToken": "test-orchestrator-token-9876543210",
+}
+
+
+@pytest.fixture
+def run_stack() -> Callable[..., ProgramRun]:
+    """Run `__main__.py` under mocks with `Pulumi.<stack>.yaml` plus overrides and test secrets.
+
+    Overrides use short keys (`maxConcurrentSubmissions`) for the `challenge:` namespace, or
+    full `ns:key` keys; a value of None removes the key.
+    """
+
+    def run(
+        stack: str = "dev",
+        overrides: Mapping[str, Any] | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> ProgramRun:
+        config = dict(read_stack_file(stack))
+        for key, value in (overrides or {}).items():
+            full = key if ":" in key else f"challenge:{key}"
+            if value is None:
+                config.pop(full, None)
+            else:
+                config[full] = value
+        return run_program(
+            config, stack=stack, secret_values=TEST_SECRETS if secrets is None else secrets
+        )
+
+    return run
