@@ -7,10 +7,10 @@ makes. Tests and `make check` both use `run_program`.
 
 from __future__ import annotations
 
-import base64
 import contextvars
 import hashlib
 import itertools
+import logging
 import runpy
 import threading
 from collections.abc import Mapping
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dill
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
@@ -28,7 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 PROJECT = "challenge"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
-DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
+DYNAMIC_TYPE = "pulumi-python:dynamic"
 #: A Debian 13 AMI ID in the format the public SSM parameter returns.
 MOCK_AMI_ID = "ami-0d0c3a1b2c3d4e5f6"
 
@@ -60,6 +59,7 @@ class ProgramRun:
     outputs: dict[str, Any]
     secret_outputs: frozenset[str] = field(default=frozenset())
     unknown_outputs: frozenset[str] = field(default=frozenset())
+    logs: list[tuple[str, str]] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[RegisteredResource]:
         return [r for r in self.resources if r.type == type_ or r.provider_class == type_]
@@ -75,13 +75,11 @@ def _short_hash(*parts: str, length: int = 8) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
-def _provider_class(inputs: Mapping[str, Any]) -> str | None:
-    """Class name of a dynamic resource's provider, from its pickled `__provider` input."""
-    blob = inputs.get("__provider")
-    if not isinstance(blob, str):
+def _dynamic_kind(type_token: str) -> str | None:
+    """`EvaluationQueue` for `pulumi-python:dynamic/synapse:EvaluationQueue`; None if not dynamic."""
+    if not type_token.startswith(DYNAMIC_TYPE):
         return None
-    provider = dill.loads(base64.b64decode(blob))
-    return type(provider).__name__
+    return type_token.rsplit(":", 1)[-1]
 
 
 class PreviewMocks(pulumi.runtime.Mocks):
@@ -97,7 +95,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
     # -- resources ---------------------------------------------------------------------------
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
-        provider_class = _provider_class(inputs) if args.typ == DYNAMIC_TYPE else None
+        provider_class = _dynamic_kind(args.typ)
         state = {k: v for k, v in inputs.items() if k != "__provider"}
         resource_id = None
         if args.custom:
@@ -171,7 +169,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
                 "public_dns": f"ec2-{public_ip.replace('.', '-')}.{public_suffix}",
                 "instance_state": "running",
             }
-        if typ == DYNAMIC_TYPE:
+        if typ.startswith(DYNAMIC_TYPE):
             return self._synapse_object(provider_class or "", state)
         return f"{name}-{_short_hash(typ, name)}", {}
 
@@ -193,7 +191,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
         }
 
     # -- invokes -----------------------------------------------------------------------------
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
         with self._lock:
             self.invokes.append((args.token, dict(args.args)))
         token, region = args.token, self.region
@@ -207,7 +205,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
                     "arn": f"arn:aws:ssm:{region}::parameter{name}",
                     "version": 1,
                     "id": name,
-                }, None
+                }
             raise ValueError(f"mock: no public SSM parameter {name!r}")
         if token == "aws:ec2/getVpc:getVpc":
             return {
@@ -215,31 +213,45 @@ class PreviewMocks(pulumi.runtime.Mocks):
                 "cidr_block": "172.31.0.0/16",
                 "default": True,
                 "arn": f"arn:aws:ec2:{region}:{ACCOUNT_ID}:vpc/vpc-0a1b2c3d4e5f60718",
-            }, None
+            }
+        if token == "aws:ec2/getSubnet:getSubnet":
+            subnet = args.args.get("id", "subnet-0a1b2c3d4e5f60001")
+            return {"id": subnet, "vpc_id": "vpc-0a1b2c3d4e5f60718", "availability_zone": f"{region}a", "cidr_block": "172.31.0.0/20", "arn": f"arn:aws:ec2:{region}:{ACCOUNT_ID}:subnet/{subnet}"}
         if token == "aws:ec2/getSubnets:getSubnets":
             return {
                 "id": region,
                 "ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
-            }, None
+            }
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "account_id": ACCOUNT_ID,
                 "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/preview",
                 "user_id": "AIDAPREVIEW",
                 "id": ACCOUNT_ID,
-            }, None
+            }
         if token in {"aws:index/getRegion:getRegion"}:
             return {
                 "name": region,
                 "region": region,
                 "id": region,
                 "endpoint": f"ec2.{region}.amazonaws.com",
-            }, None
+            }
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dns_suffix": "amazonaws.com", "id": "aws"}, None
+            return {"partition": "aws", "dns_suffix": "amazonaws.com", "id": "aws"}
         raise NotImplementedError(
             f"mock: invoke {token} is not stood in for; add it to preview/engine.py"
         )
+
+
+class _CapturedLogs(logging.Handler):
+    """Keeps what the program logs through `pulumi.log` instead of printing it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelname.lower(), record.getMessage()))
 
 
 def _resolve(value: Any) -> tuple[Any, bool, bool]:
@@ -269,8 +281,14 @@ def run_program(
     for key, value in (secret_values or {}).items():
         flat[key] = value
 
+    captured = _CapturedLogs()
+    logger = logging.getLogger(f"preview.program.{id(captured)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(captured)
+
     def _run() -> ProgramRun:
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger)
         pulumi.runtime.set_all_config(flat, list(secret_values or {}))
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
         root = pulumi_settings.get_root_resource()
@@ -289,6 +307,7 @@ def run_program(
             outputs=outputs,
             secret_outputs=frozenset(secret),
             unknown_outputs=frozenset(unknown),
+            logs=captured.records,
         )
 
     return contextvars.Context().run(_run)

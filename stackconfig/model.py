@@ -79,6 +79,13 @@ class QueueConfig(_Strict):
     """One evaluation queue (Synapse Evaluation) served by the orchestrator."""
 
     name: SynapseName = Field(description="Queue name; unique across all of Synapse.")
+    key: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        max_length=64,
+        description="Stable identifier in the stack (default: from the name); keep it when "
+        "renaming the queue so the rename happens in place.",
+    )
     description: str = Field("", max_length=1000, description="Shown to participants.")
     rounds: tuple[Round, ...] = Field(
         (), description="Submission rounds with limits; none means always open, unlimited."
@@ -122,8 +129,9 @@ class ChallengeSpec(_Strict):
     queues: tuple[QueueConfig, ...] = Field(
         alias="queues",
         min_length=1,
-        description="Evaluation queues, a list of objects: `name` (required), `description`, "
-        "`rounds` (list of `start`, `end`, `limits` {total, daily, weekly, monthly}).",
+        description="Evaluation queues, a list of objects: `name` (required), `key` (stable ID for "
+        "renames), `description`, `rounds` (list of `start`, `end`, `limits` {total, daily, "
+        "weekly, monthly}).",
     )
     workflow_archive_url: str = Field(
         alias="workflowArchiveUrl",

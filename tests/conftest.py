@@ -10,7 +10,7 @@ import pytest
 from preview import ProgramRun, run_program
 from stackconfig import read_stack_file
 
-# (synapse fixtures registered at integration)
+pytest_plugins = ["tests.synapse_fixtures"]
 
 #: Test-only secret values; tests assert these never leak into plain outputs or user data.
 TEST_SECRETS = {

@@ -1,0 +1,125 @@
+"""ChallengeSite: the Synapse side of a challenge (projects, teams, challenge, queues, Logs
+folder, workflow file link and permissions) as one component.
+
+The objects and their wiring come from the pure plan in ``components.synapse.site_plan``;
+this module only turns that plan into Pulumi resources and outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.synapse import (
+    Challenge,
+    EntityPermissions,
+    EvaluationPermissions,
+    EvaluationQueue,
+    ExternalLinkFile,
+    Folder,
+    Project,
+    Team,
+)
+from components.synapse.common import site_url
+from components.synapse.site_plan import (
+    TEAM_ROLES,
+    ChallengeSiteArgs,
+    QueueSpec,
+    Ref,
+    SubmissionRound,
+    evaluation_templates,
+    plan_site,
+    resolve_inputs,
+    retained_on_destroy,
+)
+
+__all__ = ["ChallengeSite", "ChallengeSiteArgs", "QueueSpec", "SubmissionRound"]
+
+RESOURCE_CLASSES: dict[str, type[pulumi.CustomResource]] = {
+    "Project": Project,
+    "Folder": Folder,
+    "Team": Team,
+    "Challenge": Challenge,
+    "EvaluationQueue": EvaluationQueue,
+    "ExternalLinkFile": ExternalLinkFile,
+    "EntityPermissions": EntityPermissions,
+    "EvaluationPermissions": EvaluationPermissions,
+}
+
+
+class ChallengeSite(pulumi.ComponentResource):
+    """All Synapse objects of one challenge; see ``ChallengeSiteArgs`` for the settings.
+
+    Outputs: ``live_project_id``, ``staging_project_id``, ``team_ids`` (role -> ID),
+    ``challenge_id``, ``queue_ids`` (queue key -> ID), ``logs_folder_id``, ``workflow_file_id``,
+    ``live_site_url``, ``evaluation_templates`` (queue ID -> workflow file ID, the orchestrator's
+    EVALUATION_TEMPLATES), ``orchestrator_principal_id`` and ``retained_on_destroy``.
+    """
+
+    def __init__(
+        self, name: str, args: ChallengeSiteArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        plan = plan_site(args)
+        super().__init__("challenge:index:ChallengeSite", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        made: dict[str, pulumi.CustomResource] = {}
+
+        def value_of(ref: Ref) -> Any:
+            resource = made[ref.resource]
+            return resource.id if ref.output == "id" else getattr(resource, ref.output)
+
+        for planned in plan:
+            cls = RESOURCE_CLASSES[planned.kind]
+            inputs = resolve_inputs(planned, value_of)
+            opts_for = pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[made[k] for k in planned.after])
+            )
+            made[planned.key] = cls(f"{name}-{planned.key}", **inputs, opts=opts_for)
+
+        self.resources = made
+        """Every child resource by plan key (e.g. ``live-project``, ``queue-<key>``)."""
+
+        def team_id(role: str) -> pulumi.Input[str]:
+            existing = args.existing_team_ids.get(role)
+            return str(existing) if existing else made[f"team-{role}"].id
+
+        queue_ids = {q.stable_key: made[f"queue-{q.stable_key}"].id for q in args.queues}
+        workflow_file_id = made["workflow-file"].id
+        self.live_project_id = made["live-project"].id
+        self.staging_project_id = made["staging-project"].id
+        self.team_ids = pulumi.Output.from_input({role: team_id(role) for role in TEAM_ROLES})
+        self.challenge_id = made["challenge"].id
+        self.queue_ids = pulumi.Output.from_input(queue_ids)
+        self.logs_folder_id = made["logs-folder"].id
+        self.workflow_file_id = workflow_file_id
+        self.live_site_url = self.live_project_id.apply(
+            lambda id_: site_url(args.synapse_endpoint, id_)
+        )
+        self.evaluation_templates = pulumi.Output.all(workflow_file_id, *queue_ids.values()).apply(
+            lambda ids: evaluation_templates(ids[1:], ids[0])
+        )
+        self.orchestrator_principal_id = made["logs-folder-orchestrator-access"].grantee_id
+        self.retained_on_destroy = retained_on_destroy(args, plan)
+        if self.retained_on_destroy:
+            pulumi.log.info(
+                f"{name}: `pulumi destroy` keeps {len(self.retained_on_destroy)} Synapse objects "
+                "(projects, Logs, queues, teams, challenge, their permissions); set "
+                "deleteSynapseDataOnDestroy to delete them",
+                resource=self,
+            )
+        self.register_outputs(
+            {
+                "live_project_id": self.live_project_id,
+                "staging_project_id": self.staging_project_id,
+                "team_ids": self.team_ids,
+                "challenge_id": self.challenge_id,
+                "queue_ids": self.queue_ids,
+                "logs_folder_id": self.logs_folder_id,
+                "workflow_file_id": self.workflow_file_id,
+                "live_site_url": self.live_site_url,
+                "evaluation_templates": self.evaluation_templates,
+                "orchestrator_principal_id": self.orchestrator_principal_id,
+                "retained_on_destroy": self.retained_on_destroy,
+            }
+        )

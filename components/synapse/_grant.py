@@ -1,0 +1,115 @@
+"""Shared logic of EntityPermissions and EvaluationPermissions: one principal's entry in an ACL.
+
+Each resource owns exactly one principal's entry on one object and leaves every other entry
+alone, so grants compose (the creator's own admin entry, later grants such as the launch-day
+submit permission) and concurrent grants on one ACL resolve through 412 re-reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+
+from .access import AccessLevel, level_of, resolve_principal
+from .common import (
+    ENDPOINT_PROP,
+    REPLACE,
+    Prop,
+    SynapseProvider,
+    SynapseSession,
+    is_unknown,
+    numeric_id_problem,
+    retain_prop,
+)
+
+
+class GrantProvider(SynapseProvider):
+    """Base: subclasses say which object ID property and level table apply, and do the REST."""
+
+    TARGET: ClassVar[str]
+    LEVELS: ClassVar[Mapping[AccessLevel, frozenset[str]]]
+    DELETE_BEFORE_REPLACE = False
+
+    @staticmethod
+    def grant_props(target: Prop, table: Mapping[AccessLevel, frozenset[str]]) -> tuple[Prop, ...]:
+        levels = [level.value for level in table]
+
+        def level_problem(value: str) -> str | None:
+            return None if value in levels else f"must be one of {levels}, got {value!r}"
+
+        return (
+            target,
+            Prop("principal_id", str, required=False, change=REPLACE, validate=numeric_id_problem),
+            Prop("principal_username", str, required=False, change=REPLACE),
+            Prop("access", str, validate=level_problem),
+            ENDPOINT_PROP,
+            retain_prop(False),
+        )
+
+    def check_together(self, inputs: dict[str, Any]) -> list[CheckFailure]:
+        given = [k for k in ("principal_id", "principal_username") if inputs.get(k) is not None]
+        if len(given) == 1 or any(is_unknown(inputs.get(k)) for k in given):
+            return []
+        return [
+            CheckFailure(
+                "principal_id",
+                "give exactly one of principal_id (a numeric user or team ID) and "
+                f"principal_username; got {given or 'neither'}",
+            )
+        ]
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        session = self.session(props)
+        target = props[self.TARGET]
+        grantee = resolve_principal(
+            session, props.get("principal_id"), props.get("principal_username")
+        )
+        inherited = self.grant(session, target, grantee, self.types(props))
+        outs = self.outputs(props, grantee_id=grantee, inherited_principal_ids=inherited)
+        return CreateResult(f"{target}/{grantee}", outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        session = self.session(props)
+        target = props[self.TARGET]
+        types = self.entry(session, target, str(props["grantee_id"]))
+        if types is None:
+            return ReadResult("", {})
+        seen = {"access": level_of(types, self.LEVELS)}
+        return ReadResult(id_, {**props, **seen})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        grantee = str(olds["grantee_id"])
+        inherited = list(olds.get("inherited_principal_ids") or [])
+        if self.server_changes(olds, news):
+            session = self.session(news)
+            inherited = (
+                self.grant(session, news[self.TARGET], grantee, self.types(news)) or inherited
+            )
+        outs = self.outputs(news, grantee_id=grantee, inherited_principal_ids=inherited)
+        return UpdateResult(outs)
+
+    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
+        inherited = [str(p) for p in props.get("inherited_principal_ids") or []]
+        self.revoke(session, props[self.TARGET], str(props["grantee_id"]), inherited)
+
+    def types(self, props: Mapping[str, Any]) -> frozenset[str]:
+        return self.LEVELS[AccessLevel(props["access"])]
+
+    # REST, per object kind -----------------------------------------------------------------
+
+    def entry(self, session: SynapseSession, target: str, grantee: str) -> set[str] | None:
+        raise NotImplementedError
+
+    def grant(
+        self, session: SynapseSession, target: str, grantee: str, types: frozenset[str]
+    ) -> list[str]:
+        """Set the grantee's access types. When this had to give the object its own ACL (it
+        inherited one), returns the principals copied from the inherited ACL; else []."""
+        raise NotImplementedError
+
+    def revoke(
+        self, session: SynapseSession, target: str, grantee: str, inherited: list[str]
+    ) -> None:
+        raise NotImplementedError

@@ -1,0 +1,127 @@
+"""Synapse Challenge object: ties the live project to its participant team."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+
+from ._resource import SynapseResource
+from .common import (
+    ENDPOINT_PROP,
+    REPLACE,
+    Prop,
+    SynapseProvider,
+    SynapseProvisioningError,
+    SynapseSession,
+    numeric_id_problem,
+    read_modify_write,
+    retain_prop,
+    syn_id_problem,
+)
+
+
+class ChallengeProvider(SynapseProvider):
+    """One challenge per project: a retried create finds it on the (stack-owned) project."""
+
+    KIND = "challenge"
+    PROPS = (
+        Prop("project_id", str, change=REPLACE, validate=syn_id_problem),
+        Prop("participant_team_id", str, validate=numeric_id_problem),
+        ENDPOINT_PROP,
+        retain_prop(True),
+    )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        session = self.session(props)
+        body = {"projectId": props["project_id"], "participantTeamId": props["participant_team_id"]}
+        try:
+            challenge = session.post("/challenge", body, object_id=props["project_id"])
+        except SynapseProvisioningError as exc:
+            if exc.status not in (400, 409):
+                raise
+            challenge = _challenge_of(session, props["project_id"])
+            if challenge is None:
+                raise
+            if str(challenge.get("participantTeamId")) != props["participant_team_id"]:
+                challenge = self._write(session, str(challenge["id"]), body, first=challenge)
+        return CreateResult(str(challenge["id"]), self.outputs(props))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            challenge = self.session(props).get(f"/challenge/{id_}", object_id=id_)
+        except SynapseProvisioningError as exc:
+            if exc.status == 404:
+                return ReadResult("", {})
+            raise
+        seen = {
+            "project_id": challenge.get("projectId"),
+            "participant_team_id": str(challenge.get("participantTeamId")),
+        }
+        return ReadResult(id_, self.outputs({**props, **seen}))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.server_changes(olds, news):
+            body = {
+                "projectId": news["project_id"],
+                "participantTeamId": news["participant_team_id"],
+            }
+            self._write(self.session(news), id_, body)
+        return UpdateResult(self.outputs(news))
+
+    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
+        try:
+            session.delete(f"/challenge/{id_}", object_id=id_)
+        except SynapseProvisioningError as exc:
+            if exc.status != 404:
+                raise
+
+    @staticmethod
+    def _write(
+        session: SynapseSession,
+        id_: str,
+        wanted: dict[str, Any],
+        first: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return read_modify_write(
+            lambda: session.get(f"/challenge/{id_}", object_id=id_),
+            lambda challenge: {**challenge, **wanted},
+            lambda challenge: session.put(f"/challenge/{id_}", challenge, object_id=id_),
+            f"challenge {id_}",
+            first=first,
+        )
+
+
+def _challenge_of(session: SynapseSession, project_id: str) -> dict[str, Any] | None:
+    try:
+        return session.get(f"/entity/{project_id}/challenge", object_id=project_id)
+    except SynapseProvisioningError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+class Challenge(SynapseResource, module="synapse", name="Challenge"):
+    """The challenge object of a project; ``id`` is the challenge's numeric ID."""
+
+    project_id: pulumi.Output[str]
+    participant_team_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        project_id: pulumi.Input[str],
+        participant_team_id: pulumi.Input[str],
+        synapse_endpoint: pulumi.Input[str] | None = None,
+        retain_on_delete: pulumi.Input[bool] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "project_id": project_id,
+            "participant_team_id": participant_team_id,
+            "synapse_endpoint": synapse_endpoint,
+            "retain_on_delete": retain_on_delete,
+        }
+        super().__init__(ChallengeProvider(), resource_name, inputs, opts)

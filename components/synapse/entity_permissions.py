@@ -1,0 +1,135 @@
+"""Permission of one principal (user or team) on one entity: project, folder or file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from ._grant import GrantProvider
+from ._resource import SynapseResource
+from .access import ENTITY_ACCESS, entry_of, with_entry
+from .common import (
+    MAX_PRECONDITION_ATTEMPTS,
+    REPLACE,
+    Prop,
+    SynapseProvisioningError,
+    SynapseSession,
+    syn_id_problem,
+)
+
+
+class EntityPermissionsProvider(GrantProvider):
+    """One ACL entry on an entity. An entity that inherits its ACL gets a local copy first."""
+
+    KIND = "entity permission"
+    TARGET = "entity_id"
+    LEVELS = ENTITY_ACCESS
+    PROPS = GrantProvider.grant_props(
+        Prop("entity_id", str, change=REPLACE, validate=syn_id_problem), ENTITY_ACCESS
+    )
+    OUTPUTS = ("grantee_id", "inherited_principal_ids")
+
+    def entry(self, session: SynapseSession, target: str, grantee: str) -> set[str] | None:
+        acl = _local_acl(session, target)
+        return None if acl is None else entry_of(acl, grantee)
+
+    def grant(
+        self, session: SynapseSession, target: str, grantee: str, types: frozenset[str]
+    ) -> list[str]:
+        copied: list[str] = []
+        for _ in range(MAX_PRECONDITION_ATTEMPTS):
+            acl = _local_acl(session, target)
+            try:
+                if acl is None:
+                    inherited = _benefactor_acl(session, target).get("resourceAccess") or []
+                    copied = sorted({str(e["principalId"]) for e in inherited} - {grantee})
+                    body = {"id": target, "resourceAccess": with_entry(inherited, grantee, types)}
+                    session.post(f"/entity/{target}/acl", body, object_id=target)
+                    return copied
+                if entry_of(acl, grantee) == set(types):
+                    return copied
+                acl["resourceAccess"] = with_entry(acl.get("resourceAccess") or [], grantee, types)
+                session.put(f"/entity/{target}/acl", acl, object_id=target)
+                return copied
+            except SynapseProvisioningError as exc:
+                if exc.status not in (409, 412):
+                    raise
+        raise SynapseProvisioningError(
+            f"the ACL of {target} kept changing while granting {grantee}; run `pulumi up` again",
+            status=412,
+            object_id=target,
+        )
+
+    def revoke(
+        self, session: SynapseSession, target: str, grantee: str, inherited: list[str]
+    ) -> None:
+        """Drop the grantee's entry; if this grant made the ACL local and nothing but the
+        copied entries is left, go back to inheriting (no hidden copies of team entries)."""
+        for _ in range(MAX_PRECONDITION_ATTEMPTS):
+            acl = _local_acl(session, target)
+            if acl is None or entry_of(acl, grantee) is None:
+                return
+            remaining = with_entry(acl.get("resourceAccess") or [], grantee, None)
+            try:
+                if inherited and {str(e["principalId"]) for e in remaining} <= set(inherited):
+                    session.delete(f"/entity/{target}/acl", object_id=target)
+                    return
+                acl["resourceAccess"] = remaining
+                session.put(f"/entity/{target}/acl", acl, object_id=target)
+                return
+            except SynapseProvisioningError as exc:
+                if exc.status not in (404, 412):
+                    raise
+        raise SynapseProvisioningError(
+            f"the ACL of {target} kept changing while revoking {grantee}; run `pulumi destroy` "
+            "again",
+            status=412,
+            object_id=target,
+        )
+
+
+def _local_acl(session: SynapseSession, entity_id: str) -> dict[str, Any] | None:
+    """The entity's own ACL, or None when it inherits one (Synapse answers 404)."""
+    try:
+        return session.get(f"/entity/{entity_id}/acl", object_id=entity_id)
+    except SynapseProvisioningError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _benefactor_acl(session: SynapseSession, entity_id: str) -> dict[str, Any]:
+    benefactor = session.get(f"/entity/{entity_id}/benefactor", object_id=entity_id)["id"]
+    return session.get(f"/entity/{benefactor}/acl", object_id=str(benefactor))
+
+
+class EntityPermissions(SynapseResource, module="synapse", name="EntityPermissions"):
+    """Grant ``access`` (an ``AccessLevel`` for entities) on ``entity_id`` to one principal.
+
+    Give ``principal_id`` (user or team ID) or ``principal_username`` (resolved at run time).
+    """
+
+    grantee_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        entity_id: pulumi.Input[str],
+        access: pulumi.Input[str],
+        principal_id: pulumi.Input[str] | None = None,
+        principal_username: pulumi.Input[str] | None = None,
+        synapse_endpoint: pulumi.Input[str] | None = None,
+        retain_on_delete: pulumi.Input[bool] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "entity_id": entity_id,
+            "access": access,
+            "principal_id": principal_id,
+            "principal_username": principal_username,
+            "synapse_endpoint": synapse_endpoint,
+            "retain_on_delete": retain_on_delete,
+        }
+        super().__init__(EntityPermissionsProvider(), resource_name, inputs, opts)

@@ -1,0 +1,121 @@
+"""Permission of one principal (user or team) on one evaluation queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from ._grant import GrantProvider
+from ._resource import SynapseResource
+from .access import EVALUATION_ACCESS, entry_of, with_entry
+from .common import (
+    REPLACE,
+    Prop,
+    SynapseProvisioningError,
+    SynapseSession,
+    numeric_id_problem,
+    read_modify_write,
+)
+
+
+class EvaluationPermissionsProvider(GrantProvider):
+    """One ACL entry on an evaluation queue (queues always have their own ACL)."""
+
+    KIND = "evaluation permission"
+    TARGET = "evaluation_id"
+    LEVELS = EVALUATION_ACCESS
+    PROPS = GrantProvider.grant_props(
+        Prop("evaluation_id", str, change=REPLACE, validate=numeric_id_problem), EVALUATION_ACCESS
+    )
+    OUTPUTS = ("grantee_id", "inherited_principal_ids")
+
+    def entry(self, session: SynapseSession, target: str, grantee: str) -> set[str] | None:
+        acl = _acl(session, target)
+        return None if acl is None else entry_of(acl, grantee)
+
+    def grant(
+        self, session: SynapseSession, target: str, grantee: str, types: frozenset[str]
+    ) -> list[str]:
+        acl = _acl(session, target)
+        if acl is None:
+            raise SynapseProvisioningError(
+                f"evaluation queue {target} does not exist or this account cannot see it",
+                status=404,
+                object_id=target,
+            )
+        if entry_of(acl, grantee) != set(types):
+            self._set(session, target, grantee, types, first=acl)
+        return []
+
+    def revoke(
+        self, session: SynapseSession, target: str, grantee: str, inherited: list[str]
+    ) -> None:
+        acl = _acl(session, target)
+        if acl is None or entry_of(acl, grantee) is None:
+            return
+        try:
+            self._set(session, target, grantee, None, first=acl)
+        except SynapseProvisioningError as exc:
+            if exc.status != 404:
+                raise
+
+    @staticmethod
+    def _set(
+        session: SynapseSession,
+        target: str,
+        grantee: str,
+        types: frozenset[str] | None,
+        first: dict[str, Any] | None = None,
+    ) -> None:
+        def modify(acl: dict[str, Any]) -> dict[str, Any]:
+            entries = with_entry(acl.get("resourceAccess") or [], grantee, types)
+            return {**acl, "resourceAccess": entries}
+
+        read_modify_write(
+            lambda: session.get(f"/evaluation/{target}/acl", object_id=target),
+            modify,
+            lambda acl: session.put("/evaluation/acl", acl, object_id=target),
+            f"the ACL of evaluation queue {target}",
+            first=first,
+        )
+
+
+def _acl(session: SynapseSession, evaluation_id: str) -> dict[str, Any] | None:
+    try:
+        return session.get(f"/evaluation/{evaluation_id}/acl", object_id=evaluation_id)
+    except SynapseProvisioningError as exc:
+        if exc.status in (403, 404):
+            return None
+        raise
+
+
+class EvaluationPermissions(SynapseResource, module="synapse", name="EvaluationPermissions"):
+    """Grant ``access`` (view, submit, score or admin) on a queue to one principal.
+
+    Give ``principal_id`` (user or team ID) or ``principal_username`` (resolved at run time).
+    """
+
+    grantee_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        evaluation_id: pulumi.Input[str],
+        access: pulumi.Input[str],
+        principal_id: pulumi.Input[str] | None = None,
+        principal_username: pulumi.Input[str] | None = None,
+        synapse_endpoint: pulumi.Input[str] | None = None,
+        retain_on_delete: pulumi.Input[bool] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "evaluation_id": evaluation_id,
+            "access": access,
+            "principal_id": principal_id,
+            "principal_username": principal_username,
+            "synapse_endpoint": synapse_endpoint,
+            "retain_on_delete": retain_on_delete,
+        }
+        super().__init__(EvaluationPermissionsProvider(), resource_name, inputs, opts)

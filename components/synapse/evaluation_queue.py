@@ -1,0 +1,366 @@
+"""Synapse evaluation queue, with its submission limits expressed as rounds."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+
+from ._resource import SynapseResource
+from .common import (
+    DESCRIPTION_PROP,
+    ENDPOINT_PROP,
+    OWNER_KEY_PROP,
+    Prop,
+    SynapseProvider,
+    SynapseProvisioningError,
+    SynapseSession,
+    is_unknown,
+    not_ours,
+    quote,
+    read_modify_write,
+    retain_prop,
+    split_owner_marker,
+    syn_id_problem,
+    validate_name,
+    with_owner_marker,
+)
+
+CONFLICT_HINT = (
+    "Evaluation queue names are unique across Synapse: rename the queue in the stack config "
+    "(its `name`; keep its `key` to rename in place) or delete the existing queue."
+)
+LIMIT_TYPES = {
+    "total_submissions": "TOTAL",
+    "daily_submissions": "DAILY",
+    "weekly_submissions": "WEEKLY",
+    "monthly_submissions": "MONTHLY",
+}
+ROUND_KEYS = ("start", "end", *LIMIT_TYPES)
+
+
+def normalize_timestamp(value: Any) -> str:
+    """An ISO 8601 instant with a time zone, as Synapse writes it (UTC, milliseconds, Z)."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone; write it like 2025-01-31T00:00:00Z")
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text[:-3] + "Z"
+
+
+def round_problems(rounds: Sequence[Any]) -> list[str]:
+    """What is wrong with the rounds: bad fields, end before start, overlaps."""
+    problems: list[str] = []
+    spans: list[tuple[str, str, int]] = []
+    for index, item in enumerate(rounds):
+        where = f"rounds[{index}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{where} must be a mapping with start, end and optional limits")
+            continue
+        unknown = sorted(set(item) - set(ROUND_KEYS))
+        if unknown:
+            problems.append(f"{where} has unknown keys {unknown}; allowed: {list(ROUND_KEYS)}")
+        try:
+            start = normalize_timestamp(item.get("start"))
+            end = normalize_timestamp(item.get("end"))
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{where} start/end must be ISO 8601 instants with a zone: {exc}")
+            continue
+        if end <= start:
+            problems.append(f"{where} ends ({end}) before it starts ({start})")
+        for key in LIMIT_TYPES:
+            limit = item.get(key)
+            if limit is None:
+                continue
+            integral = isinstance(limit, int | float) and not isinstance(limit, bool)
+            if not integral or limit != int(limit) or limit < 0:
+                problems.append(f"{where}.{key} must be a whole number >= 0, got {limit!r}")
+        spans.append((start, end, index))
+    spans.sort()
+    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+        if start < end:
+            problems.append(f"rounds[{first}] and rounds[{second}] overlap")
+    return problems
+
+
+def normalize_round(item: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "start": normalize_timestamp(item["start"]),
+        "end": normalize_timestamp(item["end"]),
+    }
+    for key in LIMIT_TYPES:
+        if item.get(key) is not None:
+            out[key] = int(item[key])
+    return out
+
+
+def round_from_server(item: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "start": normalize_timestamp(item["roundStart"]),
+        "end": normalize_timestamp(item["roundEnd"]),
+    }
+    by_type = {v: k for k, v in LIMIT_TYPES.items()}
+    for limit in item.get("limits") or []:
+        out[by_type[limit["limitType"]]] = int(limit["maximumSubmissions"])
+    return out
+
+
+def round_to_server(item: Mapping[str, Any], evaluation_id: str) -> dict[str, Any]:
+    limits = [
+        {"limitType": kind, "maximumSubmissions": int(item[key])}
+        for key, kind in LIMIT_TYPES.items()
+        if item.get(key) is not None
+    ]
+    return {
+        "evaluationId": evaluation_id,
+        "roundStart": item["start"],
+        "roundEnd": item["end"],
+        "limits": limits,
+    }
+
+
+def _normalize_rounds(rounds: list[Any]) -> list[dict[str, Any]]:
+    return sorted((normalize_round(r) for r in rounds), key=lambda r: r["start"])
+
+
+class EvaluationQueueProvider(SynapseProvider):
+    """Create, rename and (unless retained) delete a queue; rounds are reconciled in place."""
+
+    KIND = "evaluation queue"
+    PROPS = (
+        Prop("name", str, validate=validate_name),
+        DESCRIPTION_PROP,
+        Prop("content_source", str, validate=syn_id_problem),
+        Prop("submission_instructions_message", str, required=False, default=""),
+        Prop("submission_receipt_message", str, required=False, default=""),
+        Prop("rounds", list, required=False, default=[]),
+        OWNER_KEY_PROP,
+        ENDPOINT_PROP,
+        retain_prop(True),
+    )
+    OUTPUTS = ("round_ids",)
+    DELETE_BEFORE_REPLACE = True
+
+    def check_together(self, inputs: dict[str, Any]) -> list[CheckFailure]:
+        rounds = inputs.get("rounds")
+        if is_unknown(rounds) or rounds is None:
+            return []
+        problems = round_problems(rounds)
+        if problems:
+            return [CheckFailure("rounds", "; ".join(problems))]
+        inputs["rounds"] = _normalize_rounds(rounds)
+        return []
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        session = self.session(props)
+        wanted = self._wanted(props)
+        adopted = False
+        try:
+            evaluation = session.post("/evaluation", wanted)
+        except SynapseProvisioningError as exc:
+            if exc.status != 409:
+                raise
+            evaluation = self._adopt(session, props)
+            adopted = True
+            if any(evaluation.get(k) != v for k, v in wanted.items()):
+                self._write(session, str(evaluation["id"]), wanted, first=evaluation)
+        id_ = str(evaluation["id"])
+        existing = list_rounds(session, id_) if adopted else []
+        round_ids = reconcile_rounds(session, id_, existing, props.get("rounds") or [])
+        return CreateResult(id_, self.outputs(props, round_ids=round_ids))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        session = self.session(props)
+        try:
+            evaluation = session.get(f"/evaluation/{id_}", object_id=id_)
+        except SynapseProvisioningError as exc:
+            if exc.status in (403, 404):
+                return ReadResult("", {})
+            raise
+        description, key = split_owner_marker(evaluation.get("description"))
+        existing = list_rounds(session, id_)
+        seen = {
+            "name": evaluation.get("name"),
+            "description": description,
+            "owner_key": key,
+            "content_source": evaluation.get("contentSource"),
+            "submission_instructions_message": evaluation.get("submissionInstructionsMessage")
+            or "",
+            "submission_receipt_message": evaluation.get("submissionReceiptMessage") or "",
+            "rounds": [round_from_server(r) for r in existing],
+        }
+        round_ids = [str(r["id"]) for r in existing]
+        return ReadResult(id_, self.outputs({**props, **seen}, round_ids=round_ids))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        changed = self.server_changes(olds, news)
+        session = self.session(news)
+        if changed - {"rounds"}:
+            self._write(session, id_, self._wanted(news))
+        round_ids = olds.get("round_ids") or []
+        if "rounds" in changed:
+            round_ids = reconcile_rounds(
+                session, id_, list_rounds(session, id_), news.get("rounds") or []
+            )
+        return UpdateResult(self.outputs(news, round_ids=round_ids))
+
+    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
+        try:
+            session.delete(f"/evaluation/{id_}", object_id=id_)
+        except SynapseProvisioningError as exc:
+            if exc.status != 404:
+                raise
+
+    @staticmethod
+    def _wanted(props: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": props["name"],
+            "description": with_owner_marker(props.get("description") or "", props["owner_key"]),
+            "contentSource": props["content_source"],
+            "submissionInstructionsMessage": props.get("submission_instructions_message") or "",
+            "submissionReceiptMessage": props.get("submission_receipt_message") or "",
+        }
+
+    @staticmethod
+    def _write(
+        session: SynapseSession,
+        id_: str,
+        wanted: dict[str, Any],
+        first: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return read_modify_write(
+            lambda: session.get(f"/evaluation/{id_}", object_id=id_),
+            lambda evaluation: {**evaluation, **wanted},
+            lambda evaluation: session.put(f"/evaluation/{id_}", evaluation, object_id=id_),
+            f"evaluation queue {id_}",
+            first=first,
+        )
+
+    def _adopt(self, session: SynapseSession, props: dict[str, Any]) -> dict[str, Any]:
+        name = props["name"]
+        try:
+            evaluation = session.get(f"/evaluation/name/{quote(name)}")
+        except SynapseProvisioningError as exc:
+            if exc.status not in (403, 404):
+                raise
+            raise SynapseProvisioningError(
+                f"Synapse refused to create evaluation queue {name!r} as a name conflict but this "
+                f"account cannot see a queue of that name. {CONFLICT_HINT}",
+                status=409,
+            ) from None
+        _, key = split_owner_marker(evaluation.get("description"))
+        if key != props["owner_key"]:
+            raise not_ours(self.KIND, name, str(evaluation["id"]), key, CONFLICT_HINT)
+        return evaluation
+
+
+def list_rounds(session: SynapseSession, evaluation_id: str) -> list[dict[str, Any]]:
+    rounds: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        body = {"nextPageToken": token} if token else {}
+        uri = f"/evaluation/{evaluation_id}/round/list"
+        page = session.post(uri, body, object_id=evaluation_id)
+        rounds.extend(page.get("page") or [])
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    return sorted(rounds, key=lambda r: normalize_timestamp(r["roundStart"]))
+
+
+def reconcile_rounds(
+    session: SynapseSession,
+    evaluation_id: str,
+    existing: list[dict[str, Any]],
+    wanted: list[dict[str, Any]],
+) -> list[str]:
+    """Make the queue's rounds equal ``wanted`` (matched in start order); returns round IDs."""
+    base = f"/evaluation/{evaluation_id}/round"
+    for surplus in existing[len(wanted) :]:
+        try:
+            session.delete(f"{base}/{surplus['id']}", object_id=evaluation_id)
+        except SynapseProvisioningError as exc:
+            if exc.status != 404:
+                raise
+    ids: list[str] = []
+    for index, item in enumerate(wanted):
+        body = round_to_server(item, evaluation_id)
+        if index < len(existing):
+            current = existing[index]
+            if round_from_server(current) != normalize_round(item):
+                round_id = str(current["id"])
+                read_modify_write(
+                    lambda round_id=round_id: session.get(f"{base}/{round_id}"),
+                    lambda found, body=body: {**found, **body},
+                    lambda found, round_id=round_id: session.put(f"{base}/{round_id}", found),
+                    f"round {current['id']} of evaluation queue {evaluation_id}",
+                    first=current,
+                )
+            ids.append(str(current["id"]))
+        else:
+            ids.append(_create_round(session, evaluation_id, body, item))
+    return ids
+
+
+def _create_round(
+    session: SynapseSession, evaluation_id: str, body: dict[str, Any], item: dict[str, Any]
+) -> str:
+    """POST a round; if a retried POST is refused because its first attempt committed (the
+    new round now "overlaps" itself), use the round that is there."""
+    try:
+        return str(session.post(f"/evaluation/{evaluation_id}/round", body)["id"])
+    except SynapseProvisioningError as exc:
+        if exc.status not in (400, 409):
+            raise
+        wanted = normalize_round(item)
+        for found in list_rounds(session, evaluation_id):
+            if round_from_server(found) == wanted:
+                return str(found["id"])
+        raise
+
+
+class EvaluationQueue(SynapseResource, module="synapse", name="EvaluationQueue"):
+    """A Synapse evaluation queue; ``id`` is its numeric ID.
+
+    ``rounds`` is a list of ``{"start", "end", "total_submissions", "daily_submissions",
+    "weekly_submissions", "monthly_submissions"}`` (instants ISO 8601 with a zone; limits are
+    submissions per participant or team in that period, optional).
+    """
+
+    name: pulumi.Output[str]
+    round_ids: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: pulumi.Input[str],
+        content_source: pulumi.Input[str],
+        description: pulumi.Input[str] | None = None,
+        submission_instructions_message: pulumi.Input[str] | None = None,
+        submission_receipt_message: pulumi.Input[str] | None = None,
+        rounds: pulumi.Input[list[dict[str, Any]]] | None = None,
+        synapse_endpoint: pulumi.Input[str] | None = None,
+        retain_on_delete: pulumi.Input[bool] | None = None,
+        owner_key: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "name": name,
+            "content_source": content_source,
+            "description": description,
+            "submission_instructions_message": submission_instructions_message,
+            "submission_receipt_message": submission_receipt_message,
+            "rounds": rounds,
+            "synapse_endpoint": synapse_endpoint,
+            "retain_on_delete": retain_on_delete,
+            "owner_key": owner_key,
+        }
+        super().__init__(EvaluationQueueProvider(), resource_name, inputs, opts)

@@ -1,0 +1,208 @@
+"""Drive the providers without the Pulumi engine: for tests, benchmarks and local rehearsals.
+
+It does what the engine does with a dynamic provider: round-trips the provider through dill,
+calls ``configure`` with the stack config, then check/diff/create/update/delete/read in
+dependency order, independent objects concurrently (``max_workers``), and keeps the state
+(ID, checked inputs, outputs) in memory. It is not a replacement for ``pulumi up``.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import dill
+from pulumi.dynamic import Config, ConfigureRequest
+from pulumi.dynamic.dynamic import serialize_provider
+
+from .challenge import ChallengeProvider
+from .common import AUTH_TOKEN_CONFIG_KEY, SynapseProvider, SynapseProvisioningError, owner_key
+from .entity_permissions import EntityPermissionsProvider
+from .evaluation_permissions import EvaluationPermissionsProvider
+from .evaluation_queue import EvaluationQueueProvider
+from .external_link_file import ExternalLinkFileProvider
+from .folder import FolderProvider
+from .project import ProjectProvider
+from .site_plan import PlannedResource, Ref, resolve_inputs
+from .team import TeamProvider
+
+PROVIDERS: dict[str, type[SynapseProvider]] = {
+    "Project": ProjectProvider,
+    "Folder": FolderProvider,
+    "Team": TeamProvider,
+    "Challenge": ChallengeProvider,
+    "EvaluationQueue": EvaluationQueueProvider,
+    "ExternalLinkFile": ExternalLinkFileProvider,
+    "EntityPermissions": EntityPermissionsProvider,
+    "EvaluationPermissions": EvaluationPermissionsProvider,
+}
+
+
+@dataclass
+class StateEntry:
+    kind: str
+    id: str
+    inputs: dict[str, Any]
+    outs: dict[str, Any]
+    dependencies: frozenset[str]
+
+
+class LocalEngine:
+    """In-memory state plus ``up``/``refresh``/``destroy`` over a list of planned resources."""
+
+    def __init__(
+        self,
+        auth_token: str,
+        *,
+        project: str = "challenge",
+        stack: str = "local",
+        name_prefix: str = "site",
+        max_workers: int = 1,
+    ) -> None:
+        self._config = {AUTH_TOKEN_CONFIG_KEY: auth_token}
+        self.project = project
+        self.stack = stack
+        self.name_prefix = name_prefix
+        self.max_workers = max_workers
+        self.state: dict[str, StateEntry] = {}
+        self._lock = threading.Lock()
+        self._providers: dict[str, SynapseProvider] = {}
+
+    def provider(self, kind: str) -> SynapseProvider:
+        """The provider as the engine gets it: unpickled from state, then configured."""
+        if kind not in self._providers:
+            blob = serialize_provider(PROVIDERS[kind]())
+            provider = dill.loads(base64.b64decode(blob))
+            provider.configure(ConfigureRequest(Config(self._config, self.project)))
+            self._providers[kind] = provider
+        return self._providers[kind]
+
+    def up(self, plan: Iterable[PlannedResource]) -> dict[str, str]:
+        """Bring Synapse to the plan; returns create/update/replace/same/delete per key."""
+        planned = {p.key: p for p in plan}
+        actions: dict[str, str] = {}
+        pending = dict(planned)
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            running: dict[Future[str], str] = {}
+            failure: BaseException | None = None
+            while pending or running:
+                if failure is None:
+                    for key in [k for k, p in pending.items() if self._ready(p, pending, running)]:
+                        running[pool.submit(self._apply, pending.pop(key))] = key
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    key = running.pop(future)
+                    try:
+                        actions[key] = future.result()
+                    except BaseException as exc:
+                        failure = failure or exc
+            if failure is not None:
+                raise failure
+        for key in self._reverse_order(set(self.state) - set(planned)):
+            self._delete(key)
+            actions[key] = "delete"
+        return actions
+
+    def refresh(self) -> dict[str, str]:
+        """Read every object back (``pulumi refresh``); returns gone/changed/same per key."""
+        result: dict[str, str] = {}
+        for key, entry in list(self.state.items()):
+            read = self.provider(entry.kind).read(entry.id, dict(entry.outs))
+            if not read.id:
+                del self.state[key]
+                result[key] = "gone"
+                continue
+            outs = read.outs or {}
+            result[key] = "same" if outs == entry.outs else "changed"
+            entry.outs = outs
+        return result
+
+    def destroy(self) -> list[str]:
+        """Delete everything, dependents first; returns the keys in the order deleted."""
+        order = self._reverse_order(set(self.state))
+        for key in order:
+            self._delete(key)
+        return order
+
+    # internals ------------------------------------------------------------------------------
+
+    def _ready(
+        self, planned: PlannedResource, pending: dict[str, Any], running: dict[Any, str]
+    ) -> bool:
+        busy = set(pending) | set(running.values())
+        return not (planned.dependencies() & busy)
+
+    def _value(self, ref: Ref) -> Any:
+        entry = self.state[ref.resource]
+        return entry.id if ref.output == "id" else entry.outs[ref.output]
+
+    def _apply(self, planned: PlannedResource) -> str:
+        provider = self.provider(planned.kind)
+        with self._lock:
+            inputs = resolve_inputs(planned, self._value)
+            old = self.state.get(planned.key)
+        if any(p.name == "owner_key" for p in provider.PROPS):
+            name = f"{self.name_prefix}-{planned.key}" if self.name_prefix else planned.key
+            inputs["owner_key"] = owner_key(self.project, self.stack, name)
+        checked = provider.check(old.inputs if old else {}, inputs)
+        if checked.failures:
+            reasons = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
+            raise SynapseProvisioningError(f"{planned.kind} {planned.key}: {reasons}")
+        news = checked.inputs
+        deps = frozenset(planned.dependencies())
+        if old is None:
+            created = provider.create(news)
+            self._record(planned, created.id, news, created.outs or {}, deps)
+            return "create"
+        diff = provider.diff(old.id, old.outs, news)
+        if not diff.changes:
+            return "same"
+        if diff.replaces:
+            if diff.delete_before_replace:
+                provider.delete(old.id, old.outs)
+            created = provider.create(news)
+            if not diff.delete_before_replace:
+                provider.delete(old.id, old.outs)
+            self._record(planned, created.id, news, created.outs or {}, deps)
+            return "replace"
+        updated = provider.update(old.id, old.outs, news)
+        self._record(planned, old.id, news, updated.outs or {}, deps)
+        return "update"
+
+    def _record(
+        self,
+        planned: PlannedResource,
+        id_: str,
+        inputs: dict[str, Any],
+        outs: dict[str, Any],
+        deps: frozenset[str],
+    ) -> None:
+        with self._lock:
+            self.state[planned.key] = StateEntry(planned.kind, id_, inputs, outs, deps)
+
+    def _delete(self, key: str) -> None:
+        entry = self.state[key]
+        self.provider(entry.kind).delete(entry.id, dict(entry.outs))
+        del self.state[key]
+
+    def _reverse_order(self, keys: set[str]) -> list[str]:
+        """Dependents before what they depend on (challenge before its team)."""
+        order: list[str] = []
+        remaining = set(keys)
+        while remaining:
+            leaves = sorted(
+                k
+                for k in remaining
+                if not any(k in self.state[o].dependencies for o in remaining if o != k)
+            )
+            if not leaves:
+                raise SynapseProvisioningError(f"dependency cycle among {sorted(remaining)}")
+            order.extend(leaves)
+            remaining -= set(leaves)
+        return order

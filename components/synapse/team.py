@@ -1,0 +1,183 @@
+"""Synapse Team: Participants, Admin, Organizers and Preregistrants of a challenge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+
+from ._resource import SynapseResource
+from .common import (
+    DESCRIPTION_PROP,
+    ENDPOINT_PROP,
+    OWNER_KEY_PROP,
+    Prop,
+    SynapseProvider,
+    SynapseProvisioningError,
+    SynapseSession,
+    not_ours,
+    quote,
+    read_modify_write,
+    retain_prop,
+    sleep,
+    split_owner_marker,
+    validate_name,
+    wait_seconds,
+    with_owner_marker,
+)
+
+CONFLICT_HINT = (
+    "Team names are unique across Synapse. To use an existing team instead, give its ID in the "
+    "stack config `existingTeamIds` (keys: participants, admin, organizers, preregistrants); "
+    "otherwise choose another challenge name."
+)
+TEAM_INDEX_ATTEMPTS = 4
+"""Synapse fills its team-name index asynchronously: a just-created team may not be found yet."""
+PAGE = 50
+MAX_MEMBERSHIP_PAGES = 20
+
+
+class TeamProvider(SynapseProvider):
+    """Create, rename and (unless retained) delete a team; adopts its own half-created one."""
+
+    KIND = "team"
+    PROPS = (
+        Prop("name", str, validate=validate_name),
+        DESCRIPTION_PROP,
+        Prop("can_public_join", bool, required=False, default=False),
+        OWNER_KEY_PROP,
+        ENDPOINT_PROP,
+        retain_prop(True),
+    )
+    DELETE_BEFORE_REPLACE = True
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        session = self.session(props)
+        wanted = self._wanted(props)
+        try:
+            team = session.post("/team", wanted)
+        except SynapseProvisioningError as exc:
+            if exc.status != 409:
+                raise
+            team = self._adopt(session, props)
+            if any(team.get(k) != v for k, v in wanted.items()):
+                self._write(session, team["id"], wanted, first=team)
+        return CreateResult(str(team["id"]), self.outputs(props))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            team = self.session(props).get(f"/team/{id_}", object_id=id_)
+        except SynapseProvisioningError as exc:
+            if exc.status == 404:
+                return ReadResult("", {})
+            raise
+        description, key = split_owner_marker(team.get("description"))
+        seen = {
+            "name": team.get("name"),
+            "description": description,
+            "owner_key": key,
+            "can_public_join": bool(team.get("canPublicJoin", False)),
+        }
+        return ReadResult(id_, self.outputs({**props, **seen}))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.server_changes(olds, news):
+            self._write(self.session(news), id_, self._wanted(news))
+        return UpdateResult(self.outputs(news))
+
+    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
+        try:
+            session.delete(f"/team/{id_}", object_id=id_)
+        except SynapseProvisioningError as exc:
+            if exc.status != 404:
+                raise
+
+    @staticmethod
+    def _wanted(props: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": props["name"],
+            "description": with_owner_marker(props.get("description") or "", props["owner_key"]),
+            "canPublicJoin": bool(props.get("can_public_join")),
+        }
+
+    @staticmethod
+    def _write(
+        session: SynapseSession,
+        id_: str,
+        wanted: dict[str, Any],
+        first: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return read_modify_write(
+            lambda: session.get(f"/team/{id_}", object_id=id_),
+            lambda team: {**team, **wanted},
+            lambda team: session.put("/team", team, object_id=id_),
+            f"team {id_}",
+            first=first,
+        )
+
+    def _adopt(self, session: SynapseSession, props: dict[str, Any]) -> dict[str, Any]:
+        name = props["name"]
+        team = _find_team(session, name)
+        if team is None:
+            raise SynapseProvisioningError(
+                f"Synapse refused to create team {name!r} as a name conflict but no team of that "
+                f"name is visible yet. {CONFLICT_HINT}",
+                status=409,
+            )
+        _, key = split_owner_marker(team.get("description"))
+        if key != props["owner_key"]:
+            raise not_ours(self.KIND, name, str(team["id"]), key, CONFLICT_HINT)
+        return team
+
+
+def _find_team(session: SynapseSession, name: str) -> dict[str, Any] | None:
+    """The team called ``name``: first among the caller's teams, then in the name index."""
+    try:
+        for page in range(MAX_MEMBERSHIP_PAGES):
+            uri = f"/user/{session.owner_id}/team?offset={page * PAGE}&limit={PAGE}"
+            results = session.get(uri).get("results", [])
+            for team in results:
+                if team.get("name") == name:
+                    return team
+            if len(results) < PAGE:
+                break
+    except SynapseProvisioningError as exc:
+        if exc.status not in (400, 404, 405):
+            raise
+    for attempt in range(TEAM_INDEX_ATTEMPTS):
+        results = session.get(f"/teams?fragment={quote(name)}&offset=0&limit={PAGE}")
+        for team in results.get("results", []):
+            if team.get("name") == name:
+                return team
+        if attempt + 1 < TEAM_INDEX_ATTEMPTS:
+            sleep(wait_seconds(attempt))
+    return None
+
+
+class Team(SynapseResource, module="synapse", name="Team"):
+    """A Synapse team; ``id`` is its numeric ID."""
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: pulumi.Input[str],
+        description: pulumi.Input[str] | None = None,
+        can_public_join: pulumi.Input[bool] | None = None,
+        synapse_endpoint: pulumi.Input[str] | None = None,
+        retain_on_delete: pulumi.Input[bool] | None = None,
+        owner_key: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "name": name,
+            "description": description,
+            "can_public_join": can_public_join,
+            "synapse_endpoint": synapse_endpoint,
+            "retain_on_delete": retain_on_delete,
+            "owner_key": owner_key,
+        }
+        super().__init__(TeamProvider(), resource_name, inputs, opts)

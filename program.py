@@ -1,0 +1,101 @@
+"""From the validated stack config to each component's Args: the program's one mapping layer.
+
+Kept apart from `__main__.py` so the mapping is plain code that tests can call directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+import sizing
+from components.challenge_site import ChallengeSiteArgs, QueueSpec, SubmissionRound
+from components.orchestrator_host import OrchestratorHostArgs
+from stackconfig import ChallengeSpec, StackConfig
+
+
+def workload(spec: ChallengeSpec) -> sizing.Workload:
+    """The sizing inputs the stack declares."""
+    return sizing.Workload(
+        per_submission_memory_gib=spec.per_submission_memory_gib,
+        max_concurrent_submissions=spec.max_concurrent_submissions,
+        vcpus_per_submission=spec.vcpus_per_submission,
+        docker_image_gib=spec.docker_image_gib,
+        input_data_gib=spec.input_data_gib,
+        output_per_submission_gib=spec.output_per_submission_gib,
+        kind=spec.kind,
+        job_retention_days=spec.job_retention_days,
+    )
+
+
+def site_args(config: StackConfig) -> ChallengeSiteArgs:
+    spec = config.spec
+    return ChallengeSiteArgs(
+        name=spec.name,
+        queues=tuple(
+            QueueSpec(
+                name=queue.name,
+                description=queue.description,
+                key=queue.key,
+                rounds=tuple(
+                    SubmissionRound(
+                        start=r.start,
+                        end=r.end,
+                        total_submissions=r.limits.total,
+                        daily_submissions=r.limits.daily,
+                        weekly_submissions=r.limits.weekly,
+                        monthly_submissions=r.limits.monthly,
+                    )
+                    for r in queue.rounds
+                ),
+            )
+            for queue in spec.queues
+        ),
+        workflow_archive_url=spec.workflow_archive_url,
+        root_template=spec.root_template,
+        orchestrator_synapse_username=spec.orchestrator_synapse_username,
+        synapse_endpoint=spec.synapse_endpoint,
+        delete_data_on_destroy=spec.delete_synapse_data_on_destroy,
+        existing_team_ids={
+            role: team_id
+            for role, team_id in spec.existing_team_ids.model_dump().items()
+            if team_id is not None
+        },
+    )
+
+
+def host_args(
+    config: StackConfig,
+    estimate: sizing.HostEstimate,
+    *,
+    orchestrator_auth_token: pulumi.Input[str],
+    logs_folder_id: pulumi.Input[str],
+    evaluation_templates: pulumi.Input[Mapping[str, str]],
+) -> OrchestratorHostArgs:
+    spec = config.spec
+    return OrchestratorHostArgs(
+        challenge_name=spec.name,
+        stack=config.stack,
+        region=config.region,
+        instance_type=estimate.instance_type,
+        root_volume_gib=estimate.root_volume_gib,
+        monthly_price_usd=estimate.monthly_price_usd,
+        orchestrator_synapse_username=spec.orchestrator_synapse_username,
+        orchestrator_auth_token=orchestrator_auth_token,
+        logs_folder_id=logs_folder_id,
+        evaluation_templates=evaluation_templates,
+        max_concurrent_submissions=spec.max_concurrent_submissions,
+        kind=spec.kind,
+        orchestrator_image=spec.orchestrator_image,
+        workflow_engine_image=spec.workflow_engine_image,
+        ami_ssm_parameter=spec.ami_ssm_parameter,
+        ami_id=spec.ami_id,
+        subnet_id=spec.subnet_id,
+        input_data_s3_uri=spec.input_data_s3_uri,
+        input_data_dir=spec.input_data_dir,
+        job_retention_days=spec.job_retention_days,
+        submitter_notification_mask=spec.submitter_notification_mask,
+        share_results_immediately=spec.share_results_immediately,
+        toil_cli_options=spec.toil_cli_options,
+    )

@@ -1,0 +1,180 @@
+"""`python -m sizing`: estimate a host offline, or build a region's catalog from AWS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .catalog import DEFAULT_REGION, SUPPORTED_REGIONS, Catalog, dump_catalog, load_catalog
+from .chooser import DEFAULT_ARCHITECTURES, HostEstimate, estimate_host
+from .errors import SizingError
+from .model import KINDS, MIN_ROOT_VOLUME_GIB, Workload
+
+#: Stack key -> CLI flag, so an error about a key names the flag the user typed.
+FLAG_FOR_KEY = {
+    "perSubmissionMemoryGiB": "--memory-gib",
+    "maxConcurrentSubmissions": "--concurrency",
+    "vcpusPerSubmission": "--vcpus-per-submission",
+    "dockerImageGiB": "--image-gib",
+    "inputDataGiB": "--input-gib",
+    "outputPerSubmissionGiB": "--output-gib",
+    "jobRetentionDays": "--retention-days",
+    "submissionsPerDay": "--submissions-per-day",
+    "instanceType": "--instance-type",
+    "allowedArchitectures": "--arch",
+    "kind": "--kind",
+    "aws:region": "--region",
+}
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; a SizingError is printed in one line to stderr and exits 1."""
+    args = _parser().parse_args(argv)
+    try:
+        args.run(args)
+    except SizingError as err:
+        message = str(err)
+        flag = FLAG_FOR_KEY.get(err.key or "")
+        if flag and err.key and message.startswith(err.key):
+            message = message.replace(err.key, f"{flag} ({err.key})", 1)
+        print(f"sizing: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sizing", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    est = sub.add_parser("estimate", help="size a host for a workload (offline)")
+    est.add_argument("--memory-gib", type=float, required=True, help="memory per submission, GiB")
+    est.add_argument("--concurrency", type=int, required=True, help="submissions run at once")
+    est.add_argument("--image-gib", type=float, required=True, help="Docker image size, GiB")
+    est.add_argument("--input-gib", type=float, default=0.0, help="input data, GiB (default 0)")
+    est.add_argument(
+        "--output-gib", type=float, default=1.0, help="output per submission, GiB (default 1)"
+    )
+    est.add_argument(
+        "--vcpus-per-submission", type=float, default=1, help="vCPUs per submission (default 1)"
+    )
+    est.add_argument("--kind", choices=KINDS, default="model-to-data")
+    est.add_argument(
+        "--retention-days", type=int, default=7, help="days job folders are kept (default 7)"
+    )
+    est.add_argument(
+        "--submissions-per-day",
+        type=float,
+        default=None,
+        help="evaluations finished per day (default: the concurrency)",
+    )
+    est.add_argument("--instance-type", default=None, help="check this type instead of choosing")
+    est.add_argument(
+        "--arch",
+        action="append",
+        default=None,
+        help=f"allowed architecture, repeatable (default {', '.join(DEFAULT_ARCHITECTURES)})",
+    )
+    est.add_argument("--allow-gpu", action="store_true", help="let GPU types compete")
+    est.add_argument("--catalog", type=Path, default=None, help="catalog JSON file")
+    est.add_argument(
+        "--region",
+        default=None,
+        help=f"committed catalog to use: {', '.join(SUPPORTED_REGIONS)} (default {DEFAULT_REGION})",
+    )
+    est.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    est.set_defaults(run=_estimate)
+
+    cat = sub.add_parser("catalog", help="build a region's catalog from AWS (needs credentials)")
+    cat.add_argument("--region", required=True, help="AWS region, e.g. us-east-1")
+    cat.add_argument("--out", type=Path, default=None, help="write here (default: stdout)")
+    cat.add_argument("--no-prices", action="store_true", help="skip the Pricing API")
+    cat.add_argument(
+        "--from-moto",
+        action="store_true",
+        help="specs from the AWS data bundled with moto, no credentials, no prices",
+    )
+    cat.set_defaults(run=_catalog)
+    return parser
+
+
+def _estimate(args: argparse.Namespace) -> None:
+    workload = Workload(
+        per_submission_memory_gib=args.memory_gib,
+        max_concurrent_submissions=args.concurrency,
+        vcpus_per_submission=args.vcpus_per_submission,
+        docker_image_gib=args.image_gib,
+        input_data_gib=args.input_gib,
+        output_per_submission_gib=args.output_gib,
+        kind=args.kind,
+        job_retention_days=args.retention_days,
+        submissions_per_day=args.submissions_per_day,
+    )
+    catalog = load_catalog(args.region, path=args.catalog)
+    estimate = estimate_host(
+        workload,
+        catalog,
+        args.instance_type,
+        architectures=tuple(args.arch or DEFAULT_ARCHITECTURES),
+        allow_gpu=args.allow_gpu,
+    )
+    if args.json:
+        print(json.dumps(estimate.to_json_dict(), indent=2))
+    else:
+        print(render_table(estimate, catalog))
+
+
+def _catalog(args: argparse.Namespace) -> None:
+    from .live import build_catalog, build_catalog_from_moto
+
+    if args.from_moto:
+        file = build_catalog_from_moto(args.region)
+    else:
+        file = build_catalog(args.region, with_prices=not args.no_prices)
+    text = dump_catalog(file)
+    if args.out is None:
+        sys.stdout.write(text)
+        return
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {len(file.instance_types)} instance types to {args.out}", file=sys.stderr)
+
+
+def render_table(estimate: HostEstimate, catalog: Catalog) -> str:
+    """The human-readable estimate: figures with reasons, then the choice."""
+    w, req, inst = estimate.workload, estimate.required, estimate.instance
+    rows = [(i.resource, i.item, f"{i.gib:.1f} GiB", i.reason) for i in estimate.breakdown]
+    rows += [("vcpus", i.item, f"{i.vcpus:g}", i.reason) for i in estimate.vcpu_breakdown]
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    lines = [
+        f"Workload  {w.kind}: {w.max_concurrent_submissions} concurrent x "
+        f"{w.per_submission_memory_gib:g} GiB, {w.vcpus_per_submission:g} vCPU each; image "
+        f"{w.docker_image_gib:g} GiB, input {w.input_data_gib:g} GiB, output "
+        f"{w.output_per_submission_gib:g} GiB each",
+        f"Catalog   {catalog.region or '-'} ({catalog.origin}), "
+        f"{len(catalog.instance_types)} types",
+        "",
+    ]
+    lines += [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows
+    ]
+    price = (
+        f"${estimate.hourly_price_usd:.4f}/hour, ${estimate.monthly_price_usd:,.2f}/month "
+        "on demand (root volume extra)"
+        if estimate.prices_known
+        else "unknown: the catalog has no prices (refresh it with "
+        "`python -m sizing catalog --region R --out FILE` and pass --catalog FILE)"
+    )
+    lines += [
+        "",
+        f"Required  {req.memory_gib:.1f} GiB usable memory ({req.nominal_memory_gib:.1f} GiB "
+        f"nominal), {req.vcpus} vCPUs, {req.disk_gib:.1f} GiB disk",
+        f"Instance  {inst.instance_type}: {inst.vcpus} vCPUs, {inst.memory_gib:g} GiB memory "
+        f"({inst.usable_memory_gib:.1f} usable), {'/'.join(inst.architectures)}",
+        f"Chosen by {estimate.selection}",
+        f"Root      {estimate.root_volume_gib} GiB gp3 (required disk rounded up, at least "
+        f"{MIN_ROOT_VOLUME_GIB} GiB)",
+        f"Price     {price}",
+    ]
+    return "\n".join(lines)

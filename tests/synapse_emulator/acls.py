@@ -1,0 +1,52 @@
+"""Validation shared by entity, evaluation and team ACLs (Synapse's PermissionsManagerUtils rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import bad_request, not_found
+from .state import ANONYMOUS, PUBLIC, State, User
+
+
+def validated_resource_access(
+    state: State, body: Any, allowed: set[str], caller: User, owner_id: str | int
+) -> list[dict[str, Any]]:
+    """The ACL's resourceAccess, cleaned; 400/404 for what Synapse rejects.
+
+    The caller must keep CHANGE_PERMISSIONS (directly or through a team) unless it owns the
+    object; anonymous gets nothing and PUBLIC only READ.
+    """
+    entries = body.get("resourceAccess") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        raise bad_request("AccessControlList.resourceAccess is required")
+    groups = state.groups_of(caller)
+    keeps_control = str(caller.principal_id) == str(owner_id)
+    cleaned = []
+    for entry in entries:
+        try:
+            principal_id = int(entry["principalId"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad_request("Group ID is null") from exc
+        access = sorted(set(entry.get("accessType") or []))
+        if not access:
+            raise bad_request("No access types specified.")
+        bad = sorted(set(access) - allowed)
+        if bad:
+            raise bad_request(
+                f"Invalid accessType {bad} for this object; allowed: {sorted(allowed)}"
+            )
+        if principal_id == ANONYMOUS:
+            raise bad_request(
+                "Cannot assign permissions to anonymous. To share resources with anonymous "
+                f"users, use the PUBLIC group id ({PUBLIC})"
+            )
+        if principal_id == PUBLIC and access != ["READ"]:
+            raise bad_request("Only READ permissions can be assigned to the public group")
+        if not state.is_principal(principal_id):
+            raise not_found(f"Principal ID {principal_id} does not exist")
+        if principal_id in groups and "CHANGE_PERMISSIONS" in access:
+            keeps_control = True
+        cleaned.append({"principalId": principal_id, "accessType": access})
+    if not keeps_control:
+        raise bad_request("Caller is trying to revoke their own ACL editing permissions.")
+    return cleaned

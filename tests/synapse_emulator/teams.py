@@ -1,0 +1,437 @@
+"""Teams (with an eventually consistent name index), memberships, invitations and challenges."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .acls import validated_resource_access
+from .app import Request, paginated, route
+from .errors import bad_request, conflict, forbidden, not_found, precondition_failed
+from .state import PROJECT, TEAM_ADMIN, State, User, new_etag, now_iso
+from .users import user_group_header
+
+TEAM_ACCESS_TYPES = set(TEAM_ADMIN)
+
+
+def index_team(state: State, team: dict[str, Any]) -> None:
+    """Make the team findable by name after the configured delay, as Synapse's search index does."""
+    state.team_indexed_at[team["id"]] = (
+        time.monotonic() + state.team_index_delay_seconds,
+        team["name"],
+    )
+
+
+def team_member(state: State, team_id: str, principal_id: int) -> dict[str, Any]:
+    return {
+        "teamId": team_id,
+        "member": user_group_header(state, principal_id),
+        "isAdmin": state.team_members[team_id].get(principal_id, False),
+    }
+
+
+def sync_admins(state: State, team_id: str) -> None:
+    """Team admins are the members the team ACL grants TEAM_MEMBERSHIP_UPDATE."""
+    acl = state.team_acls[team_id]
+    admins = {
+        int(entry["principalId"])
+        for entry in acl["resourceAccess"]
+        if "TEAM_MEMBERSHIP_UPDATE" in entry.get("accessType", [])
+    }
+    members = state.team_members[team_id]
+    for principal_id in members:
+        members[principal_id] = principal_id in admins
+
+
+@route("POST", "repo", "/team")
+def create_team(req: Request) -> dict[str, Any]:
+    user = req.require_user()
+    body = req.json()
+    state = req.state
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("Team.name is required")
+    if any(t["name"] == name for t in state.teams.values()):
+        raise conflict(f"Name {name} is already used.")
+    team_id = str(state.next_principal_id())
+    stamp = now_iso()
+    team = {
+        "id": team_id,
+        "name": name,
+        "description": body.get("description"),
+        "icon": body.get("icon"),
+        "canPublicJoin": bool(body.get("canPublicJoin", False)),
+        "canRequestMembership": bool(body.get("canRequestMembership", True)),
+        "etag": new_etag(),
+        "createdOn": stamp,
+        "modifiedOn": stamp,
+        "createdBy": str(user.principal_id),
+        "modifiedBy": str(user.principal_id),
+    }
+    team = {k: v for k, v in team.items() if v is not None}
+    state.teams[team_id] = team
+    state.team_members[team_id] = {user.principal_id: True}
+    state.team_acls[team_id] = state.new_acl(team_id, user.principal_id, TEAM_ADMIN)
+    index_team(state, team)
+    return team
+
+
+@route("GET", "repo", "/team/{team_id}", auth=False)
+def get_team(req: Request, team_id: str) -> dict[str, Any]:
+    return req.state.team(team_id)
+
+
+@route("PUT", "repo", "/team")
+def update_team(req: Request) -> dict[str, Any]:
+    user = req.require_user()
+    body = req.json()
+    state = req.state
+    team = state.team(str(body.get("id")))
+    state.require_team_access(user, team["id"], "UPDATE")
+    if body.get("etag") != team["etag"]:
+        raise precondition_failed(team["id"])
+    name = body.get("name") or team["name"]
+    if any(t["name"] == name and t["id"] != team["id"] for t in state.teams.values()):
+        raise conflict(f"Name {name} is already used.")
+    for key in ("description", "icon", "canPublicJoin", "canRequestMembership"):
+        if key in body:
+            team[key] = body[key]
+    team.update(name=name, etag=new_etag(), modifiedOn=now_iso(), modifiedBy=str(user.principal_id))
+    index_team(state, team)
+    return team
+
+
+@route("DELETE", "repo", "/team/{team_id}")
+def delete_team(req: Request, team_id: str) -> None:
+    user = req.require_user()
+    state = req.state
+    team = state.team(team_id)
+    state.require_team_access(user, team["id"], "DELETE")
+    if team_referenced(state, team["id"]):
+        raise bad_request(
+            f"Can't delete the team {team['name']} (ID: {team['id']}) because it is referenced by "
+            "a challenge or a submission, or an entity or evaluation is shared with it. Remove "
+            "the reference or unshare the entity to delete the team."
+        )
+    del state.teams[team["id"]]
+    del state.team_members[team["id"]]
+    del state.team_acls[team["id"]]
+    state.team_indexed_at.pop(team["id"], None)
+    for invitation_id, invitation in list(state.invitations.items()):
+        if invitation["teamId"] == team["id"]:
+            del state.invitations[invitation_id]
+
+
+def team_referenced(state: State, team_id: str) -> bool:
+    """Synapse refuses to delete a team that a challenge, submission or any ACL still names."""
+    principal = int(team_id)
+    acls = [*state.entity_acls.values(), *state.evaluation_acls.values()]
+    return (
+        any(c["participantTeamId"] == team_id for c in state.challenges.values())
+        or any(s.get("teamId") == team_id for s in state.submissions.values())
+        or any(int(e["principalId"]) == principal for a in acls for e in a["resourceAccess"])
+    )
+
+
+@route("GET", "repo", "/teams", auth=False)
+def search_teams(req: Request) -> dict[str, Any]:
+    fragment = (req.param("fragment") or "").lower()
+    state = req.state
+    moment = time.monotonic()
+    found = []
+    for team_id, (visible_from, indexed_name) in state.team_indexed_at.items():
+        if moment < visible_from or team_id not in state.teams:
+            continue
+        words = [indexed_name.lower(), *indexed_name.lower().split()]
+        if not fragment or any(w.startswith(fragment) for w in words):
+            found.append(state.teams[team_id])
+    found.sort(key=lambda t: t["name"])
+    return paginated(found, req)
+
+
+@route("POST", "repo", "/teamList", auth=False)
+def team_list(req: Request) -> dict[str, Any]:
+    ids = [str(i) for i in req.json().get("list", [])]
+    return {"list": [req.state.teams[i] for i in ids if i in req.state.teams]}
+
+
+@route("GET", "repo", "/teamMembers/{team_id}", auth=False)
+def team_members(req: Request, team_id: str) -> dict[str, Any]:
+    state = req.state
+    team = state.team(team_id)
+    fragment = (req.param("fragment") or "").lower()
+    members = [team_member(state, team["id"], p) for p in state.team_members[team["id"]]]
+    if fragment:
+        members = [m for m in members if m["member"]["userName"].lower().startswith(fragment)]
+    member_type = req.param("memberType")
+    if member_type == "ADMIN":
+        members = [m for m in members if m["isAdmin"]]
+    elif member_type == "MEMBER":
+        members = [m for m in members if not m["isAdmin"]]
+    return paginated(members, req)
+
+
+@route("GET", "repo", "/teamMembers/count/{team_id}", auth=False)
+def team_member_count(req: Request, team_id: str) -> dict[str, Any]:
+    team = req.state.team(team_id)
+    return {"count": len(req.state.team_members[team["id"]])}
+
+
+@route("GET", "repo", "/team/{team_id}/member/{principal_id}", auth=False)
+def get_team_member(req: Request, team_id: str, principal_id: str) -> dict[str, Any]:
+    team = req.state.team(team_id)
+    if int(principal_id) not in req.state.team_members[team["id"]]:
+        raise not_found(f"User {principal_id} is not a member of team {team_id}")
+    return team_member(req.state, team["id"], int(principal_id))
+
+
+@route("GET", "repo", "/user/{user_id}/team", auth=False)
+def teams_of_user(req: Request, user_id: str) -> dict[str, Any]:
+    state = req.state
+    teams = [state.teams[t] for t, m in state.team_members.items() if int(user_id) in m]
+    return paginated(teams, req)
+
+
+def open_invitation(state: State, team_id: str, principal_id: int) -> dict[str, Any] | None:
+    for invitation in state.invitations.values():
+        if invitation["teamId"] == team_id and invitation.get("inviteeId") == str(principal_id):
+            return invitation
+    return None
+
+
+@route("GET", "repo", "/team/{team_id}/member/{principal_id}/membershipStatus", auth=False)
+def membership_status(req: Request, team_id: str, principal_id: str) -> dict[str, Any]:
+    state = req.state
+    team = state.team(team_id)
+    pid = int(principal_id)
+    is_member = pid in state.team_members[team["id"]]
+    invited = open_invitation(state, team["id"], pid) is not None
+    can_join = not is_member and (team.get("canPublicJoin", False) or invited)
+    return {
+        "teamId": team["id"],
+        "userId": principal_id,
+        "isMember": is_member,
+        "hasOpenInvitation": invited,
+        "hasOpenRequest": False,
+        "canJoin": can_join,
+        "membershipApprovalRequired": not team.get("canPublicJoin", False) and not invited,
+        "hasUnmetAccessRequirement": False,
+        "canSendEmail": True,
+    }
+
+
+@route("PUT", "repo", "/team/{team_id}/member/{principal_id}")
+def add_member(req: Request, team_id: str, principal_id: str) -> None:
+    user = req.require_user()
+    state = req.state
+    team = state.team(team_id)
+    pid = int(principal_id)
+    if pid not in state.users:
+        raise not_found(f"User {principal_id} does not exist")
+    if pid in state.team_members[team["id"]]:
+        return
+    invitation = open_invitation(state, team["id"], pid)
+    self_join = pid == user.principal_id and (team.get("canPublicJoin") or invitation)
+    if not self_join:
+        raise forbidden(
+            f"User {user.name} cannot add user {principal_id} to team {team['id']}: "
+            "the user must accept an invitation or the team must allow public join"
+        )
+    state.team_members[team["id"]][pid] = False
+    if invitation:
+        del state.invitations[invitation["id"]]
+
+
+@route("DELETE", "repo", "/team/{team_id}/member/{principal_id}")
+def remove_member(req: Request, team_id: str, principal_id: str) -> None:
+    user = req.require_user()
+    state = req.state
+    team = state.team(team_id)
+    pid = int(principal_id)
+    if pid != user.principal_id:
+        state.require_team_access(user, team["id"], "TEAM_MEMBERSHIP_UPDATE")
+    state.team_members[team["id"]].pop(pid, None)
+
+
+@route("GET", "repo", "/team/{team_id}/acl")
+def get_team_acl(req: Request, team_id: str) -> dict[str, Any]:
+    user = req.require_user()
+    team = req.state.team(team_id)
+    req.state.require_team_access(user, team["id"], "READ")
+    return req.state.team_acls[team["id"]]
+
+
+@route("PUT", "repo", "/team/acl")
+def put_team_acl(req: Request) -> dict[str, Any]:
+    user = req.require_user()
+    state = req.state
+    body = req.json()
+    team = state.team(str(body.get("id")))
+    state.require_team_access(user, team["id"], "UPDATE")
+    acl = state.team_acls[team["id"]]
+    if body.get("etag") != acl["etag"]:
+        raise precondition_failed(team["id"])
+    acl.update(
+        resourceAccess=validated_resource_access(
+            state, body, TEAM_ACCESS_TYPES, user, team["createdBy"]
+        ),
+        etag=new_etag(),
+    )
+    sync_admins(state, team["id"])
+    return acl
+
+
+@route("POST", "repo", "/membershipInvitation")
+def invite(req: Request) -> dict[str, Any]:
+    user = req.require_user()
+    state = req.state
+    body = req.json()
+    team = state.team(str(body.get("teamId")))
+    state.require_team_access(user, team["id"], "TEAM_MEMBERSHIP_UPDATE")
+    invitee = body.get("inviteeId")
+    if not invitee and not body.get("inviteeEmail"):
+        raise bad_request("MembershipInvitation needs inviteeId or inviteeEmail")
+    if invitee and int(invitee) not in state.users:
+        raise not_found(f"User {invitee} does not exist")
+    invitation_id = state.next_small_id()
+    invitation = {
+        "id": invitation_id,
+        "teamId": team["id"],
+        "inviteeId": str(invitee) if invitee else None,
+        "inviteeEmail": body.get("inviteeEmail"),
+        "message": body.get("message"),
+        "createdOn": now_iso(),
+        "createdBy": str(user.principal_id),
+        "expiresOn": body.get("expiresOn"),
+    }
+    invitation = {k: v for k, v in invitation.items() if v is not None}
+    state.invitations[invitation_id] = invitation
+    return invitation
+
+
+@route("GET", "repo", "/membershipInvitation/{invitation_id}")
+def get_invitation(req: Request, invitation_id: str) -> dict[str, Any]:
+    req.require_user()
+    invitation = req.state.invitations.get(invitation_id)
+    if invitation is None:
+        raise not_found(f"MembershipInvitation {invitation_id} does not exist")
+    return invitation
+
+
+@route("DELETE", "repo", "/membershipInvitation/{invitation_id}")
+def delete_invitation(req: Request, invitation_id: str) -> None:
+    user = req.require_user()
+    invitation = req.state.invitations.get(invitation_id)
+    if invitation is None:
+        raise not_found(f"MembershipInvitation {invitation_id} does not exist")
+    req.state.require_team_access(user, invitation["teamId"], "TEAM_MEMBERSHIP_UPDATE")
+    del req.state.invitations[invitation_id]
+
+
+@route("GET", "repo", "/team/{team_id}/openInvitation")
+def team_open_invitations(req: Request, team_id: str) -> dict[str, Any]:
+    user = req.require_user()
+    team = req.state.team(team_id)
+    req.state.require_team_access(user, team["id"], "TEAM_MEMBERSHIP_UPDATE")
+    found = [i for i in req.state.invitations.values() if i["teamId"] == team["id"]]
+    return paginated(found, req)
+
+
+@route("GET", "repo", "/user/{user_id}/openInvitation")
+def user_open_invitations(req: Request, user_id: str) -> dict[str, Any]:
+    req.require_user()
+    found = [i for i in req.state.invitations.values() if i.get("inviteeId") == user_id]
+    return paginated(found, req)
+
+
+# ----- challenges --------------------------------------------------------------------------------
+def challenge_project(req: Request, user: User, project_id: Any, access: str) -> dict[str, Any]:
+    if not project_id:
+        raise bad_request("Project ID is required.")
+    project = req.state.entity(str(project_id))
+    if project["concreteType"] != PROJECT:
+        raise bad_request(f"Challenge.projectId {project['id']} is not a project")
+    req.state.require_entity_access(user, project["id"], access)
+    return project
+
+
+@route("POST", "repo", "/challenge")
+def create_challenge(req: Request) -> dict[str, Any]:
+    user = req.require_user()
+    body = req.json()
+    state = req.state
+    team_id = str(body.get("participantTeamId") or "")
+    if not team_id:
+        raise bad_request("Participant Team ID is required.")
+    project = challenge_project(req, user, body.get("projectId"), "CREATE")
+    state.team(team_id)
+    if any(c["projectId"] == project["id"] for c in state.challenges.values()):
+        raise bad_request(f"A challenge already exists for project {project['id']}")
+    challenge_id = state.next_small_id()
+    challenge = {
+        "id": challenge_id,
+        "projectId": project["id"],
+        "participantTeamId": team_id,
+        "etag": new_etag(),
+    }
+    state.challenges[challenge_id] = challenge
+    return challenge
+
+
+def existing_challenge(req: Request, challenge_id: str) -> dict[str, Any]:
+    challenge = req.state.challenges.get(challenge_id)
+    if challenge is None or req.state.in_trash(challenge["projectId"]):
+        raise not_found(f"Challenge {challenge_id} does not exist")
+    return challenge
+
+
+@route("GET", "repo", "/challenge/{challenge_id}", auth=False)
+def get_challenge(req: Request, challenge_id: str) -> dict[str, Any]:
+    challenge = existing_challenge(req, challenge_id)
+    req.state.require_entity_access(req.user, challenge["projectId"], "READ")
+    return challenge
+
+
+@route("GET", "repo", "/entity/{entity_id}/challenge", auth=False)
+def get_project_challenge(req: Request, entity_id: str) -> dict[str, Any]:
+    project = req.state.entity(entity_id)
+    req.state.require_entity_access(req.user, project["id"], "READ")
+    for challenge in req.state.challenges.values():
+        if challenge["projectId"] == project["id"]:
+            return challenge
+    raise not_found(f"No challenge exists for project {project['id']}")
+
+
+@route("PUT", "repo", "/challenge/{challenge_id}")
+def update_challenge(req: Request, challenge_id: str) -> dict[str, Any]:
+    user = req.require_user()
+    body = req.json()
+    state = req.state
+    challenge = existing_challenge(req, challenge_id)
+    if str(body.get("id", challenge_id)) != challenge_id:
+        raise bad_request("Challenge.id does not match the URL")
+    challenge_project(req, user, challenge["projectId"], "UPDATE")
+    if body.get("etag") != challenge["etag"]:
+        raise precondition_failed(challenge_id)
+    project = challenge_project(
+        req, user, body.get("projectId") or challenge["projectId"], "UPDATE"
+    )
+    team_id = str(body.get("participantTeamId") or challenge["participantTeamId"])
+    state.team(team_id)
+    challenge.update(projectId=project["id"], participantTeamId=team_id, etag=new_etag())
+    return challenge
+
+
+@route("DELETE", "repo", "/challenge/{challenge_id}")
+def delete_challenge(req: Request, challenge_id: str) -> None:
+    user = req.require_user()
+    challenge = existing_challenge(req, challenge_id)
+    challenge_project(req, user, challenge["projectId"], "DELETE")
+    del req.state.challenges[challenge_id]
+
+
+@route("GET", "repo", "/challenge/{challenge_id}/participant", auth=False)
+def challenge_participants(req: Request, challenge_id: str) -> dict[str, Any]:
+    challenge = existing_challenge(req, challenge_id)
+    members = req.state.team_members.get(challenge["participantTeamId"], {})
+    return paginated([str(p) for p in members], req)

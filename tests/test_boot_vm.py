@@ -1,0 +1,339 @@
+"""The rendered user data brings the orchestrator up in a real Debian 13 VM (issue 6).
+
+The `vm` tests boot the dev stack's user data twice under QEMU (software emulation) with real
+systemd, cloud-init and Docker from Debian's archive; only the SSM token fetch and the
+orchestrator image are stand-ins (tests/vm/). The first run builds a cached base image (about
+2 min); a run then takes about 6 min on 2 cores. The quick tests below check the harness itself.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import userdata
+from tests.vm import (
+    STAND_IN_IMAGE,
+    BootRecord,
+    ScenarioResult,
+    boot_test_settings,
+    find_on_disk,
+    run_boot_scenario,
+    with_token_stand_in,
+)
+from tests.vm.image import GUEST_DIR
+
+SHELLCHECK = Path(sys.executable).with_name("shellcheck")
+#: Where the token may be on the root disk besides .env: the container's own config (Docker keeps
+#: a container's environment there), what the stand-in recorded from inside the container, and
+#: blocks of deleted files (a re-run's unchanged temporary .env is removed).
+TOKEN_ALLOWED_ON_DISK = (
+    userdata.ENV_PATH,
+    "/var/lib/docker/containers/*/config.v2.json",
+    "/var/lib/docker/volumes/*_shared/_data/.vmtest/record-*.environ",
+    "<unallocated>",
+)
+#: Probe copies that hold the token on purpose (the .env, docker inspect, the stand-in's record).
+TOKEN_ALLOWED_IN_RESULTS = ("*/files/env", "*/containers.json", "*/records/*.environ")
+
+
+# --- the harness itself (quick) ----------------------------------------------------------------
+
+
+def test_token_stand_in_replaces_only_the_token_helper():
+    rendered = userdata.render_cloud_config(boot_test_settings())
+    original, replaced = yaml.safe_load(rendered), yaml.safe_load(with_token_stand_in(rendered))
+    changed = [
+        new["path"]
+        for old, new in zip(original["write_files"], replaced["write_files"], strict=True)
+        if old != new
+    ]
+    assert changed == [userdata.TOKEN_HELPER_PATH]
+    assert {k: v for k, v in original.items() if k != "write_files"} == {
+        k: v for k, v in replaced.items() if k != "write_files"
+    }
+    assert "boto3" in next(
+        f["content"] for f in original["write_files"] if f["path"] == userdata.TOKEN_HELPER_PATH
+    ), "the dev stack's user data should fetch the token from SSM"
+
+
+def test_boot_settings_are_the_dev_stack_with_test_ids_and_the_stand_in_image():
+    settings = boot_test_settings()
+    assert settings.stack == "dev"
+    assert settings.orchestrator_image == STAND_IN_IMAGE
+    assert not settings.placeholder_ids
+    assert isinstance(settings.token_source, userdata.SsmParameterToken)
+
+
+def test_guest_scripts_pass_shellcheck():
+    scripts = sorted((GUEST_DIR / "disk").glob("*.sh")) + [GUEST_DIR / "base" / "amazon-ssm-agent"]
+    done = subprocess.run(
+        [str(SHELLCHECK), "-x", *map(str, scripts)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_find_on_disk_names_the_file_and_deleted_blocks(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "secret").write_text("before NEEDLE-42 after\n")
+    (tree / "etc" / "gone").write_text("NEEDLE-42\n")
+    (tree / "etc" / "other").write_text("nothing here\n")
+    image = tmp_path / "disk.ext4"
+    subprocess.run(["mkfs.ext4", "-q", "-d", str(tree), str(image), "16M"], check=True)
+    subprocess.run(
+        ["debugfs", "-w", "-R", "rm /etc/gone", str(image)], check=True, capture_output=True
+    )
+    assert find_on_disk(image, b"NEEDLE-42") == {"/etc/secret": 1, "<unallocated>": 1}
+    assert find_on_disk(image, b"NOT-THERE") == {}
+
+
+# --- the VM boot (slow) ------------------------------------------------------------------------
+
+
+def _live(request: pytest.FixtureRequest):
+    """Progress straight to the terminal, even while pytest captures output."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def progress(message: str) -> None:
+        if capture is None:
+            print(message, flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            print(f"[vm] {message}", flush=True)
+
+    return progress
+
+
+@pytest.fixture(scope="module")
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ScenarioResult:
+    result = run_boot_scenario(tmp_path_factory.mktemp("boot-vm"), progress=_live(request))
+    progress = _live(request)
+    for boot in result.boots:
+        t = boot.timings()
+        progress(
+            f"boot {boot.number}: orchestrator unit active {t.orchestrator_active_s} s after the "
+            f"kernel started (VM clock); qemu wall {boot.outcome.wall_s:.0f} s"
+        )
+    progress(f"scenario wall time {result.wall_s:.0f} s; files in {result.workdir}")
+    return result
+
+
+def _first(run: ScenarioResult) -> BootRecord:
+    return run.boots[0]
+
+
+def _second(run: ScenarioResult) -> BootRecord:
+    assert len(run.boots) == 2, f"the second boot did not happen: {_first(run).failure_summary()}"
+    return run.boots[1]
+
+
+@pytest.mark.vm
+def test_bootstrap_ran_every_step_and_cloud_init_finished_without_errors(run: ScenarioResult):
+    for boot in run.boots:
+        assert not boot.outcome.timed_out, boot.failure_summary()
+        assert boot.timeouts == [], boot.failure_summary()
+        assert boot.cloud_init_errors() == [], boot.failure_summary()
+        status = boot.json("cloud-init-status.json")["v1"]
+        for stage in ("init-local", "init", "modules-config", "modules-final"):
+            assert status[stage]["errors"] == [], f"boot {boot.number} {stage}: {status[stage]}"
+        long = boot.json("cloud-init-status-long.json")
+        assert long["status"] == "done", f"boot {boot.number}: cloud-init status {long}"
+        assert long.get("extended_status", "done") == "done", (
+            f"boot {boot.number}: cloud-init {long.get('extended_status')}: "
+            f"{long.get('recoverable_errors')}"
+        )
+    log = _first(run).bootstrap_log()
+    assert _first(run).bootstrap_failures() == [], _first(run).failure_summary()
+    assert re.search(r"^challenge-bootstrap: done ", log, re.M), (
+        f"the bootstrap did not reach its end; last lines: {log.splitlines()[-5:]}"
+    )
+
+
+@pytest.mark.vm
+def test_docker_from_debians_archive_is_active(run: ScenarioResult):
+    for boot in run.boots:
+        docker = boot.unit("docker.service")
+        assert (docker["ActiveState"], docker["UnitFileState"]) == ("active", "enabled"), (
+            f"boot {boot.number}: docker.service {docker['ActiveState']}/"
+            f"{docker['UnitFileState']}; {boot.failure_summary()}"
+        )
+    installed = {
+        line.split()[0]: line
+        for line in _first(run).text("packages.txt").splitlines()
+        if line.endswith("install ok installed")
+    }
+    for package in userdata.render.DOCKER_PACKAGES:
+        assert package in installed, f"{package} not installed: {_first(run).failure_summary()}"
+    dpkg = _first(run).text("files/dpkg.log")
+    assert re.search(r" install docker\.io:amd64 <none> ", dpkg), (
+        "docker.io was not installed by the bootstrap"
+    )
+
+
+@pytest.mark.vm
+def test_ssm_agent_step_sees_the_agent_and_skips_the_download(run: ScenarioResult):
+    log = _first(run).bootstrap_log()
+    assert "step: install the SSM agent if absent" in log, _first(run).failure_summary()
+    assert "amazon-ssm-agent already present; skipping" in log
+
+
+@pytest.mark.vm
+def test_env_file_is_root_only_with_every_variable(run: ScenarioResult):
+    first = _first(run)
+    stat = first.stat(userdata.ENV_PATH)
+    assert stat is not None, f"{userdata.ENV_PATH} missing: {first.failure_summary()}"
+    assert (stat.mode, stat.uid, stat.gid) == (0o600, 0, 0), oct(stat.mode)
+    assert run.env_file_on_disk == (0o100600, 0, 0), (
+        f"root disk: {userdata.ENV_PATH} mode {oct(run.env_file_on_disk[0])}"
+    )
+    expected = dict(userdata.orchestrator_env(run.settings))
+    expected["SYNAPSE_PAT"] = run.token
+    expected["ACCEPT_NEW_SUBMISSIONS"] = ""
+    actual = first.env_file()
+    assert actual.keys() == expected.keys(), sorted(actual.keys() ^ expected.keys())
+    wrong = sorted(name for name in expected if actual[name] != expected[name])
+    assert wrong == [], f".env values differ for {wrong}"  # values not shown: one is the token
+    assert json.loads(actual["EVALUATION_TEMPLATES"]) == dict(run.settings.evaluation_templates)
+
+
+@pytest.mark.vm
+def test_token_is_nowhere_but_the_env_file_and_the_container(run: ScenarioResult):
+    token = run.token
+    assert token not in run.user_data
+    for number, console in enumerate(run.consoles, 1):
+        assert token not in console, f"the token is on the serial console of boot {number}"
+    results = run.workdir / "harness" / "results"
+    leaks = [
+        str(path.relative_to(results))
+        for path in results.rglob("*")
+        if path.is_file()
+        and not any(fnmatch.fnmatch(str(path), f"*{p}") for p in TOKEN_ALLOWED_IN_RESULTS)
+        and token.encode() in path.read_bytes()
+    ]
+    assert leaks == [], f"the token is in these guest logs/outputs: {leaks}"
+    # The probe copied cloud-init's logs, its instance data and the journal: check they were
+    # there to be searched, so the search above could have found something.
+    for name in ("files/cloud-init.log", "files/cloud-init-output.log", "journal.txt"):
+        assert _first(run).path(name).stat().st_size > 0, name
+    assert run.token_on_disk.get(userdata.ENV_PATH, 0) >= 1, (
+        f"the disk scan did not find the token in {userdata.ENV_PATH}: {run.token_on_disk}"
+    )
+    unexpected = {
+        where: hits
+        for where, hits in run.token_on_disk.items()
+        if not any(fnmatch.fnmatch(where, p) for p in TOKEN_ALLOWED_ON_DISK)
+    }
+    assert unexpected == {}, f"the token is on the root disk in unexpected places: {unexpected}"
+
+
+@pytest.mark.vm
+def test_orchestrator_container_runs_under_the_unit_with_env_volume_and_docker_sock(
+    run: ScenarioResult,
+):
+    first = _first(run)
+    project = run.settings.compose_project_name
+    unit = first.unit(userdata.ORCHESTRATOR_UNIT)
+    assert (unit["ActiveState"], unit["UnitFileState"]) == ("active", "enabled"), (
+        f"{userdata.ORCHESTRATOR_UNIT} {unit['ActiveState']}/{unit['UnitFileState']}: "
+        f"{first.failure_summary()}"
+    )
+    running = [c for c in first.compose_containers(project) if c["State"]["Running"]]
+    assert len(running) == 1, (
+        f"{len(running)} orchestrator containers running: {first.failure_summary()}"
+    )
+    container = running[0]
+    labels = container["Config"]["Labels"]
+    assert labels["com.docker.compose.project.working_dir"] == userdata.ORCHESTRATOR_DIR
+    assert labels["com.docker.compose.project.config_files"] == userdata.COMPOSE_PATH
+    assert container["Config"]["Image"] == STAND_IN_IMAGE
+    assert container["HostConfig"]["RestartPolicy"]["Name"] == "always"
+    # Started by the unit's `docker compose up`: between the unit's start and it becoming active
+    # (container time is epoch, the unit's monotonic; btime has 1 s resolution).
+    timings = first.timings()
+    unit_start = first.unit_monotonic_s(
+        userdata.ORCHESTRATOR_UNIT, "ExecMainStartTimestampMonotonic"
+    )
+    assert unit_start is not None and timings.container_started_s is not None
+    assert unit_start - 1.5 <= timings.container_started_s <= timings.orchestrator_active_s + 1.5, (
+        f"container started at {timings.container_started_s:.1f} s, unit ran "
+        f"{unit_start:.1f}..{timings.orchestrator_active_s:.1f} s"
+    )
+    mounts = {m["Destination"]: m for m in container["Mounts"]}
+    assert mounts["/shared"]["Type"] == "volume"
+    assert mounts["/shared"]["Name"] == f"{project}_shared"
+    assert mounts["/var/run/docker.sock"]["Source"] == "/var/run/docker.sock"
+    # What the process inside saw, recorded by the stand-in image's command.
+    records = first.records()
+    assert records, (
+        f"the stand-in orchestrator recorded nothing this boot: {first.failure_summary()}"
+    )
+    record = records[-1]
+    env = first.env_file()
+    missing = [n for n in userdata.COMPOSE_ENVIRONMENT if n not in record.environment]
+    assert missing == [], f"not passed into the container: {missing}"
+    differ = sorted(n for n in userdata.COMPOSE_ENVIRONMENT if record.environment[n] != env[n])
+    assert differ == [], f"container environment differs from .env for {differ}"
+    assert {"/shared", "/var/run/docker.sock"} <= set(record.mount_points)
+    assert record.docker_sock == "socket"
+
+
+@pytest.mark.vm
+def test_cleanup_timer_is_installed_and_enabled(run: ScenarioResult):
+    for boot in run.boots:
+        timer = boot.unit(userdata.CLEANUP_TIMER)
+        assert (timer["LoadState"], timer["UnitFileState"], timer["ActiveState"]) == (
+            "loaded",
+            "enabled",
+            "active",
+        ), f"boot {boot.number}: {userdata.CLEANUP_TIMER} {timer.get('UnitFileState')}"
+        assert "OnCalendar=" in timer["TimersCalendar"]
+        assert boot.unit(userdata.CLEANUP_SERVICE)["LoadState"] == "loaded"
+        assert userdata.CLEANUP_TIMER in boot.text("timers.txt")
+
+
+@pytest.mark.vm
+def test_second_boot_does_not_redo_one_time_steps(run: ScenarioResult):
+    first, second = _first(run), _second(run)
+    assert second.boot_id != first.boot_id
+    assert second.bootstrap_log() == first.bootstrap_log(), "the bootstrap ran again at boot 2"
+    assert second.text("files/dpkg.log") == first.text("files/dpkg.log"), (
+        "packages changed at boot 2"
+    )
+    calls = second.text("token-fetch-calls").splitlines()
+    assert [c.split()[0] for c in calls] == [first.boot_id], f"token fetches: {calls}"
+    assert second.stat(userdata.ENV_PATH) == first.stat(userdata.ENV_PATH), ".env was rewritten"
+    project = run.settings.compose_project_name
+    ids = [[c["Id"] for c in b.compose_containers(project)] for b in (first, second)]
+    assert ids[0] == ids[1] and len(ids[0]) == 1, f"containers boot 1 {ids[0]}, boot 2 {ids[1]}"
+    assert second.compose_containers(project)[0]["State"]["Running"], second.failure_summary()
+    assert second.unit(userdata.ORCHESTRATOR_UNIT)["ActiveState"] == "active"
+    assert second.records(), "the orchestrator did not start again at boot 2"
+
+
+@pytest.mark.vm
+def test_running_the_bootstrap_again_changes_nothing(run: ScenarioResult):
+    second, after = _second(run), run.rerun
+    assert after is not None, f"the bootstrap was not re-run: {second.failure_summary()}"
+    output = second.text("rerun.log")
+    assert second.text("rerun.rc").strip() == "0", output[-2000:]
+    for expected in (
+        "all packages already installed",
+        "amazon-ssm-agent already present; skipping",
+        ".env unchanged",
+        f"{userdata.ORCHESTRATOR_UNIT} already running",
+    ):
+        assert expected in output, f"re-run did not say {expected!r}:\n{output[-2000:]}"
+    assert after.text("files/dpkg.log") == second.text("files/dpkg.log")
+    assert after.stat(userdata.ENV_PATH) == second.stat(userdata.ENV_PATH)
+    project = run.settings.compose_project_name
+    assert [c["Id"] for c in after.compose_containers(project)] == [
+        c["Id"] for c in second.compose_containers(project)
+    ], "the re-run recreated the orchestrator container"

@@ -1,0 +1,138 @@
+"""The whole program (`__main__.py`) under the SDK's mocks, with the dev stack's config."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from pulumi.runtime import rpc
+
+import sizing
+from program import workload
+from stackconfig import load_stack
+from tests.conftest import TEST_SECRETS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def dev_run():
+    from preview import run_program
+    from stackconfig import read_stack_file
+
+    return run_program(read_stack_file("dev"), stack="dev", secret_values=TEST_SECRETS)
+
+
+def _kinds(run) -> list[str]:
+    return [r.provider_class or r.type for r in run.resources if r.custom]
+
+
+def test_dev_stack_registers_the_synapse_side_and_the_host(dev_run):
+    kinds = _kinds(dev_run)
+    assert kinds.count("Project") == 2
+    assert kinds.count("Team") == 4
+    assert kinds.count("Challenge") == 1
+    assert kinds.count("EvaluationQueue") == 2
+    assert kinds.count("Folder") == 1
+    assert kinds.count("ExternalLinkFile") == 1
+    assert kinds.count("aws:ec2/instance:Instance") == 1
+    assert kinds.count("aws:ssm/parameter:Parameter") == 1
+    components = {r.type for r in dev_run.resources if not r.custom}
+    assert {"challenge:index:ChallengeSite", "challenge:index:OrchestratorHost"} <= components
+
+
+def test_host_size_is_the_sizing_result(dev_run):
+    estimate = sizing.estimate_host(
+        workload(load_stack("dev", env={}).spec), sizing.load_catalog("us-east-1")
+    )
+    instance = dev_run.one("aws:ec2/instance:Instance")
+    assert instance.inputs["instanceType"] == estimate.instance_type
+    assert instance.inputs["rootBlockDevice"]["volumeSize"] == estimate.root_volume_gib
+    assert dev_run.outputs["instanceType"] == estimate.instance_type
+    assert dev_run.outputs["rootVolumeGiB"] == estimate.root_volume_gib
+
+
+def test_host_env_is_wired_to_the_synapse_objects(dev_run):
+    """The .env in the user data names the Logs folder and queues that the program created."""
+    logs = dev_run.one("Folder")
+    workflow = dev_run.one("ExternalLinkFile")
+    queue_ids = sorted(q.id for q in dev_run.of_type("EvaluationQueue"))
+    user_data = dev_run.one("aws:ec2/instance:Instance").inputs["userData"]
+    assert f"WORKFLOW_OUTPUT_ROOT_ENTITY_ID='{logs.id}'" in user_data
+    templates = json.dumps({q: workflow.id for q in queue_ids}, separators=(",", ":"))
+    assert dev_run.outputs["evaluationTemplates"] == {q: workflow.id for q in queue_ids}
+    assert templates in user_data or all(f'"{q}":"{workflow.id}"' in user_data for q in queue_ids)
+    assert "MAX_CONCURRENT_WORKFLOWS='4'" in user_data
+
+
+def test_no_token_outside_secrets(dev_run):
+    tokens = list(TEST_SECRETS.values())
+    for resource in dev_run.resources:
+        for key, value in resource.inputs.items():
+            if resource.type == "aws:ssm/parameter:Parameter" and key == "value":
+                continue  # the one place the orchestrator token belongs, as a secret
+            text = json.dumps(value, default=str)
+            assert not any(t in text for t in tokens), f"token in {resource.label}.{key}"
+    for key, value in dev_run.outputs.items():
+        assert not any(t in json.dumps(value, default=str) for t in tokens), key
+    for _level, message in dev_run.logs:
+        assert not any(t in message for t in tokens)
+
+
+def test_token_parameter_holds_the_orchestrator_token(dev_run):
+    parameter = dev_run.one("aws:ssm/parameter:Parameter")
+    assert parameter.inputs["type"] == "SecureString"
+    # The engine receives it wrapped as a secret, so state stores it encrypted.
+    assert parameter.inputs["value"] == {
+        rpc._special_sig_key: rpc._special_secret_sig,
+        "value": TEST_SECRETS["challenge:orchestratorAuthToken"],
+    }
+
+
+def test_outputs_are_known_and_not_secret(dev_run):
+    assert not dev_run.unknown_outputs
+    assert not dev_run.secret_outputs
+    assert dev_run.outputs["liveSiteUrl"].endswith(dev_run.outputs["liveProjectId"])
+
+
+def test_more_queues_add_queue_resources_only(run_stack):
+    queues = [{"name": f"Extra Queue {i}"} for i in range(5)]
+    run = run_stack(overrides={"queues": queues})
+    assert _kinds(run).count("EvaluationQueue") == 5
+    assert _kinds(run).count("aws:ec2/instance:Instance") == 1
+
+
+def test_instance_type_override_that_does_not_fit_fails_before_any_resource(run_stack):
+    with pytest.raises(Exception, match="instanceType") as caught:
+        run_stack(overrides={"instanceType": "m5.large"})
+    assert "m5.large" in str(caught.value)
+
+
+def test_make_check_shows_resources_and_sizing_without_secrets():
+    result = subprocess.run(
+        [sys.executable, "-m", "preview", "--stack", "dev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Stack dev: valid" in out
+    assert "challenge:orchestratorAuthToken is not set" in out
+    instance_type = sizing.estimate_host(
+        workload(load_stack("dev", env={}).spec), sizing.load_catalog("us-east-1")
+    ).instance_type
+    assert instance_type in out
+    assert "EvaluationQueue" in out and "aws:ec2/instance:Instance" in out
+    assert "preview-placeholder" not in out
+
+
+def test_dev_stack_file_is_what_the_issue_describes():
+    config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    assert len(config["challenge:queues"]) == 2
+    assert config["challenge:perSubmissionMemoryGiB"] == 10

@@ -1,0 +1,604 @@
+"""Run the rendered bootstrap for real in a scratch root, with recording stand-ins on PATH.
+
+The package manager, dpkg, systemctl, docker, curl, aws and the token helper are stand-ins that
+record their arguments and keep just enough state (installed packages, enabled units) for the
+bootstrap's own checks; everything else (bash, coreutils, grep, sed, tee) is real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.test_userdata import TOKEN, make_settings
+from userdata import (
+    ACCEPT_SUBMISSIONS_PATH,
+    BOOTSTRAP_PATH,
+    CLEANUP_PATH,
+    COMPOSE_ENVIRONMENT,
+    ENV_PATH,
+    LOG_PATH,
+    ROOT_ENV_VARIABLE,
+    TOKEN_HELPER_PATH,
+    FileToken,
+    SsmParameterToken,
+    render_cloud_config,
+)
+
+STANDIN_NAMES = ("apt-get", "dpkg-query", "dpkg", "systemctl", "docker", "curl", "aws")
+
+#: One program for every stand-in, dispatching on the name it was called by.
+STANDIN = r"""
+import json, os, re, sys
+from pathlib import Path
+
+name = Path(sys.argv[0]).name
+args = sys.argv[1:]
+state = Path(os.environ["STANDIN_STATE"])
+with (state / "calls.jsonl").open("a") as calls:
+    calls.write(json.dumps([name, *args]) + "\n")
+
+def lines(file):
+    path = state / file
+    return path.read_text().split() if path.exists() else []
+
+def add(file, *values):
+    with (state / file).open("a") as handle:
+        handle.write("".join(v + "\n" for v in values))
+
+if name in os.environ.get("STANDIN_FAIL", "").split(","):
+    print(f"{name}: simulated failure", file=sys.stderr)
+    sys.exit(100)
+
+if name == "dpkg-query":
+    if args[-1] in lines("installed"):
+        print("install ok installed", end="")
+        sys.exit(0)
+    print(f"dpkg-query: no packages found matching {args[-1]}", file=sys.stderr)
+    sys.exit(1)
+if name == "apt-get":
+    if "install" in args:
+        add("installed", *[a for a in args[args.index("install") + 1:] if not a.startswith("-")])
+    sys.exit(0)
+if name == "dpkg":
+    if args == ["--print-architecture"]:
+        print("amd64")
+    elif args[0] == "-i":
+        assert Path(args[1]).read_text() == "deb", "dpkg -i of a file curl did not write"
+        add("installed", "amazon-ssm-agent")
+    sys.exit(0)
+if name == "curl":
+    Path(args[args.index("-o") + 1]).write_text("deb")
+    sys.exit(0)
+if name == "systemctl":
+    unit = args[-1]
+    if args[0] == "is-enabled":
+        sys.exit(0 if unit in lines("enabled") else 1)
+    if args[0] == "is-active":
+        sys.exit(0 if unit in lines("active") else 1)
+    if args[:2] == ["enable", "--now"]:
+        add("enabled", unit)
+        add("active", unit)
+    if args[0] == "reload" and unit not in lines("active"):
+        print(f"{unit} is not active, cannot reload.", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(0)
+if name == "docker":
+    if args[:1] == ["compose"]:
+        project = Path(args[args.index("--project-directory") + 1])
+        compose = (project / "docker-compose.yaml").read_text()
+        env = {}
+        for line in (project / ".env").read_text().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                assert value[0] == value[-1] == "'", line
+                env[key] = value[1:-1]
+        missing = sorted(set(re.findall(r"\$\{(\w+)\}", compose)) - set(env))
+        if missing:
+            print(f"compose: variables not set in .env: {missing}", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(0)
+    if args[:2] == ["volume", "inspect"]:
+        mountpoint = os.environ.get("STANDIN_VOLUME")
+        if not mountpoint:
+            print("Error: No such volume", file=sys.stderr)
+            sys.exit(1)
+        print(mountpoint)
+        sys.exit(0)
+    if args[:1] == ["ps"]:
+        running = json.loads(os.environ.get("STANDIN_CONTAINERS", "{}"))
+        wanted = args[args.index("--filter") + 1].split("=", 1)[1] if "--filter" in args else ""
+        for container in running:
+            if wanted in container:
+                print(container)
+        sys.exit(0)
+    if args[:1] == ["inspect"]:
+        running = json.loads(os.environ.get("STANDIN_CONTAINERS", "{}"))
+        for container in args[3:]:
+            for source in running[container]:
+                print(source)
+        sys.exit(0)
+    sys.exit(0)
+if name == "aws":
+    Path(args[-1], "synced-from-s3").write_text(args[-2])
+    sys.exit(0)
+"""
+
+
+@dataclass
+class Host:
+    """A scratch root with the rendered files, plus the stand-ins' state."""
+
+    root: Path
+    state: Path
+    bin: Path
+
+    def path(self, host_path: str) -> Path:
+        return self.root / host_path.lstrip("/")
+
+    def calls(self) -> list[list[str]]:
+        file = self.state / "calls.jsonl"
+        return [json.loads(line) for line in file.read_text().splitlines()] if file.exists() else []
+
+    def reset_calls(self) -> None:
+        (self.state / "calls.jsonl").unlink(missing_ok=True)
+
+    def run(
+        self, program: str = BOOTSTRAP_PATH, *args: str, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        environment = {
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "HOME": str(self.root),
+            "LANG": "C.UTF-8",
+            ROOT_ENV_VARIABLE: str(self.root),
+            "STANDIN_STATE": str(self.state),
+            **env,
+        }
+        return subprocess.run(
+            [str(self.path(program)), *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def set_token(self, token: str, fail: bool = False) -> None:
+        """Replace the token helper, as the VM boot test does, with one printing `token`."""
+        helper = self.path(TOKEN_HELPER_PATH)
+        if fail:
+            helper.write_text(
+                "#!/bin/bash\necho 'challenge-fetch-token: AccessDeniedException' >&2\nexit 1\n"
+            )
+        else:
+            helper.write_text(f"#!/bin/bash\nprintf '%s\\n' '{token}'\n")
+        helper.chmod(0o700)
+
+
+def materialise(root: Path, document: str) -> None:
+    """Write the cloud-config's write_files under `root`, as cloud-init would under `/`."""
+    for entry in yaml.safe_load(document)["write_files"]:
+        target = root / entry["path"].lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(entry["content"])
+        target.chmod(int(entry["permissions"], 8))
+
+
+@pytest.fixture
+def make_host(tmp_path: Path):
+    def make(os_release: str = 'ID=debian\nVERSION_ID="13"\n', **overrides: Any) -> Host:
+        root = tmp_path / "root"
+        state = tmp_path / "state"
+        bin_dir = tmp_path / "bin"
+        for folder in (root / "etc", state, bin_dir):
+            folder.mkdir(parents=True)
+        program = bin_dir / "standin.py"
+        program.write_text(f"#!{sys.executable} -S\n{STANDIN}")
+        program.chmod(0o755)
+        for name in STANDIN_NAMES:
+            (bin_dir / name).symlink_to(program)
+        (root / "etc" / "os-release").write_text(os_release)
+        materialise(root, render_cloud_config(make_settings(**overrides)))
+        host = Host(root, state, bin_dir)
+        host.set_token(TOKEN)
+        return host
+
+    return make
+
+
+def read_env(path: Path) -> dict[str, str]:
+    entries = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            entries[key] = value.strip("'")
+    return entries
+
+
+def commands(calls: list[list[str]], *prefix: str) -> list[list[str]]:
+    return [call for call in calls if call[: len(prefix)] == list(prefix)]
+
+
+def changing_calls(calls: list[list[str]]) -> list[list[str]]:
+    """Calls that change the host (installs, downloads, unit state changes)."""
+    return [
+        c
+        for c in calls
+        if c[:2] in (["apt-get", "-o"],)
+        or c[0] in ("curl", "aws")
+        or c[:2] == ["dpkg", "-i"]
+        or (c[0] == "systemctl" and c[1] in ("enable", "reload", "restart", "start"))
+    ]
+
+
+# --- first boot, second run, failures ----------------------------------------------------
+
+
+def test_first_boot_installs_writes_and_starts_everything(make_host) -> None:
+    host = make_host()
+    result = host.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = host.calls()
+
+    installs = commands(calls, "apt-get", "-o", "DPkg::Lock::Timeout=600", "install")
+    assert len(installs) == 1
+    assert installs[0][-8:] == [
+        "docker.io",
+        "docker-cli",
+        "docker-compose",
+        "apparmor",
+        "ca-certificates",
+        "curl",
+        "python3-boto3",
+        "awscli",
+    ]
+    assert commands(calls, "apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-q")
+    downloads = commands(calls, "curl")
+    assert len(downloads) == 1
+    assert downloads[0][-1] == (
+        "https://s3.eu-west-1.amazonaws.com/amazon-ssm-eu-west-1/latest/debian_amd64/"
+        "amazon-ssm-agent.deb"
+    )
+    assert len(commands(calls, "dpkg", "-i")) == 1
+    for unit in (
+        "docker.service",
+        "amazon-ssm-agent.service",
+        "challenge-orchestrator.service",
+        "challenge-cleanup.timer",
+    ):
+        assert ["systemctl", "enable", "--now", unit] in calls, unit
+    assert ["systemctl", "daemon-reload"] in calls
+    # Order matters: Docker before the compose check, .env before the orchestrator starts.
+    order = [tuple(c[:3]) for c in calls]
+    assert order.index(("systemctl", "enable", "--now")) < order.index(
+        ("docker", "compose", "--project-directory")
+    )
+    assert commands(
+        calls, "docker", "compose", "--project-directory", str(host.path("/opt/orchestrator"))
+    )
+    assert commands(calls, "aws", "s3", "sync")[0][-2:] == [
+        "s3://example-challenge-data/m2d/input/",
+        str(host.path("/home/user/input_data")),
+    ]
+
+    env_file = host.path(ENV_PATH)
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    env = read_env(env_file)
+    assert set(env) == set(COMPOSE_ENVIRONMENT)
+    assert env["SYNAPSE_PAT"] == TOKEN
+    assert env["ACCEPT_NEW_SUBMISSIONS"] == ""
+    assert json.loads(env["EVALUATION_TEMPLATES"]) == {
+        "9615001": "syn51234568",
+        "9615002": "syn51234568",
+    }
+    assert env["MAX_CONCURRENT_WORKFLOWS"] == "4"
+    assert "SYNAPSE_PASSWORD" not in env
+    input_dir = host.path("/home/user/input_data")
+    assert stat.S_IMODE(input_dir.stat().st_mode) == 0o755
+    assert (input_dir / "synced-from-s3").exists()
+
+    log = host.path(LOG_PATH).read_text()
+    for step in (
+        "step: check operating system",
+        "step: install packages from the Debian archive",
+        "step: enable Docker",
+        "step: install the SSM agent if absent",
+        "step: prepare the input data directory",
+        "step: fetch the orchestrator token",
+        "step: write /opt/orchestrator/.env",
+        "step: check the compose file",
+        "step: start the orchestrator (challenge-orchestrator.service)",
+        "step: enable the daily clean-up (challenge-cleanup.timer)",
+    ):
+        assert step in log, step
+    assert "challenge-bootstrap: done" in log
+    assert log.count("step:") == result.stdout.count("step:"), "the console gets the log too"
+    # The token is in .env only: not in the console, the log or any command line.
+    assert TOKEN not in result.stdout + result.stderr
+    assert TOKEN not in log
+    assert TOKEN not in (host.state / "calls.jsonl").read_text()
+    assert not list(env_file.parent.glob(".env.*")), "no temporary .env left behind"
+
+
+def test_second_run_changes_nothing(make_host) -> None:
+    host = make_host()
+    assert host.run().returncode == 0
+    env_file = host.path(ENV_PATH)
+    before = env_file.stat()
+    content = env_file.read_bytes()
+    time.sleep(0.01)
+    host.reset_calls()
+
+    result = host.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = host.calls()
+    # `aws s3 sync` re-runs by design (it copies only what changed); nothing else changes.
+    assert [c for c in changing_calls(calls) if c[0] != "aws"] == []
+    assert not commands(calls, "apt-get")
+    assert "all packages already installed" in result.stdout
+    assert "amazon-ssm-agent present; skipping" in result.stdout
+    assert ".env unchanged" in result.stdout
+    after = env_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert env_file.read_bytes() == content
+
+
+def test_rotated_token_rewrites_env_and_recreates_the_container(make_host) -> None:
+    host = make_host()
+    assert host.run().returncode == 0
+    host.set_token("rotated.token-value")
+    host.reset_calls()
+    result = host.run()
+    assert result.returncode == 0, result.stdout
+    assert read_env(host.path(ENV_PATH))["SYNAPSE_PAT"] == "rotated.token-value"
+    assert ["systemctl", "reload", "challenge-orchestrator.service"] in host.calls()
+    assert not commands(host.calls(), "systemctl", "enable")
+
+
+@pytest.mark.parametrize(
+    ("fail", "step"),
+    [
+        ("apt-get", "install packages from the Debian archive"),
+        ("curl", "install the SSM agent if absent"),
+        ("aws", "sync input data from s3://example-challenge-data/m2d/input/"),
+        ("docker", "check the compose file"),
+        ("systemctl", "enable Docker"),
+    ],
+)
+def test_a_failing_command_stops_with_the_step_named(make_host, fail: str, step: str) -> None:
+    host = make_host()
+    result = host.run(STANDIN_FAIL=fail)
+    assert result.returncode != 0
+    assert f"challenge-bootstrap: FAILED in step '{step}' (exit 100)" in result.stdout
+    assert f"{fail}: simulated failure" in result.stdout
+    assert f"FAILED in step '{step}'" in host.path(LOG_PATH).read_text()
+    assert "challenge-bootstrap: done" not in result.stdout
+    assert not commands(
+        host.calls(), "systemctl", "enable", "--now", "challenge-orchestrator.service"
+    )
+
+
+def test_a_failing_token_helper_stops_before_env_is_written(make_host) -> None:
+    host = make_host()
+    host.set_token("", fail=True)
+    result = host.run()
+    assert result.returncode == 1
+    assert "FAILED in step 'fetch the orchestrator token'" in result.stdout
+    assert "AccessDeniedException" in result.stdout
+    assert not host.path(ENV_PATH).exists()
+
+
+@pytest.mark.parametrize("token", ["", "bad token with spaces", "x'; rm -rf /"])
+def test_an_odd_token_is_refused_without_showing_it(make_host, token: str) -> None:
+    host = make_host()
+    helper = host.path(TOKEN_HELPER_PATH)
+    helper.write_text(f"#!/bin/bash\ncat <<'T'\n{token}\nT\n")
+    result = host.run()
+    assert result.returncode == 1
+    assert "FAILED in step 'fetch the orchestrator token'" in result.stdout
+    if token:
+        assert token not in result.stdout
+    assert not host.path(ENV_PATH).exists()
+
+
+def test_unsupported_os_fails_first(make_host) -> None:
+    host = make_host(os_release='ID=ubuntu\nVERSION_ID="24.04"\n')
+    result = host.run()
+    assert result.returncode == 1
+    assert "FAILED in step 'check operating system'" in result.stdout
+    assert "unsupported OS 'ubuntu 24.04'" in result.stdout
+    assert host.calls() == []
+
+
+def test_ssm_agent_already_on_the_image_is_left_alone(make_host) -> None:
+    host = make_host()
+    agent = host.path("/usr/bin/amazon-ssm-agent")
+    agent.parent.mkdir(parents=True)
+    agent.write_text("#!/bin/sh\n")
+    agent.chmod(0o755)
+    result = host.run()
+    assert result.returncode == 0, result.stdout
+    assert "amazon-ssm-agent present; skipping" in result.stdout
+    assert not commands(host.calls(), "curl")
+    assert not commands(host.calls(), "dpkg", "-i")
+    assert ["systemctl", "enable", "--now", "amazon-ssm-agent.service"] not in host.calls()
+
+
+def test_data_to_model_makes_no_input_directory(make_host) -> None:
+    host = make_host(kind="data-to-model", input_data_s3_uri=None)
+    result = host.run()
+    assert result.returncode == 0, result.stdout
+    assert not host.path("/home/user/input_data").exists()
+    assert not commands(host.calls(), "aws")
+    installs = commands(host.calls(), "apt-get", "-o", "DPkg::Lock::Timeout=600", "install")
+    assert "awscli" not in installs[0]
+
+
+def test_self_hosted_site_reads_the_token_from_a_local_file(make_host, tmp_path: Path) -> None:
+    """The real file helper (no stand-in), as a 'sensitive data' site would run it."""
+    token_file = tmp_path / "site-token"
+    host = make_host(token_source=FileToken(str(token_file)), install_ssm_agent=False)
+    materialise(
+        host.root,
+        render_cloud_config(
+            make_settings(token_source=FileToken(str(token_file)), install_ssm_agent=False)
+        ),
+    )
+    missing = host.run()
+    assert missing.returncode == 1
+    assert f"cannot read {token_file}" in missing.stdout
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    result = host.run()
+    assert result.returncode == 0, result.stdout
+    assert read_env(host.path(ENV_PATH))["SYNAPSE_PAT"] == TOKEN
+    assert not commands(host.calls(), "curl")
+    assert TOKEN not in result.stdout
+
+
+def test_self_hosted_site_reads_the_token_from_the_environment(make_host) -> None:
+    from userdata import EnvToken
+
+    host = make_host()
+    materialise(
+        host.root,
+        render_cloud_config(
+            make_settings(token_source=EnvToken("SITE_PAT"), install_ssm_agent=False)
+        ),
+    )
+    unset = host.run()
+    assert unset.returncode == 1
+    assert "--preserve-env=SITE_PAT" in unset.stdout
+    result = host.run(SITE_PAT=TOKEN)
+    assert result.returncode == 0, result.stdout
+    assert read_env(host.path(ENV_PATH))["SYNAPSE_PAT"] == TOKEN
+
+
+# --- the drain switch ----------------------------------------------------------------------
+
+
+def test_drain_switch_sets_the_variable_and_survives_a_bootstrap_rerun(make_host) -> None:
+    host = make_host()
+    assert host.run().returncode == 0
+    host.reset_calls()
+
+    drained = host.run(ACCEPT_SUBMISSIONS_PATH, "no")
+    assert drained.returncode == 0, drained.stderr
+    assert "now draining" in drained.stdout
+    env_file = host.path(ENV_PATH)
+    assert read_env(env_file)["ACCEPT_NEW_SUBMISSIONS"] == "false"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert read_env(env_file)["SYNAPSE_PAT"] == TOKEN
+    assert host.calls() == [["systemctl", "reload", "challenge-orchestrator.service"]]
+    assert host.run(ACCEPT_SUBMISSIONS_PATH, "status").stdout.strip() == "draining"
+
+    host.reset_calls()
+    assert host.run(ACCEPT_SUBMISSIONS_PATH, "no").returncode == 0
+    assert host.calls() == [], "already draining: no restart"
+
+    assert host.run().returncode == 0
+    assert read_env(env_file)["ACCEPT_NEW_SUBMISSIONS"] == "false", "bootstrap keeps the switch"
+
+    assert host.run(ACCEPT_SUBMISSIONS_PATH, "yes").returncode == 0
+    assert read_env(env_file)["ACCEPT_NEW_SUBMISSIONS"] == ""
+    assert host.run(ACCEPT_SUBMISSIONS_PATH, "status").stdout.strip() == "accepting"
+    assert host.run(ACCEPT_SUBMISSIONS_PATH, "maybe").returncode == 2
+
+
+def test_initial_drain_state_from_settings(make_host) -> None:
+    host = make_host(accept_new_submissions=False)
+    assert host.run().returncode == 0
+    assert read_env(host.path(ENV_PATH))["ACCEPT_NEW_SUBMISSIONS"] == "false"
+
+
+# --- the daily clean-up --------------------------------------------------------------------
+
+
+def test_cleanup_removes_old_unused_job_folders_only(make_host, tmp_path: Path) -> None:
+    host = make_host(job_retention_days=2)
+    volume = tmp_path / "volume"
+    old, in_use, nested_in_use, recent = (
+        volume / name for name in ("old-job", "in-use-job", "nested-job", "recent-job")
+    )
+    for folder in (old, in_use, nested_in_use, recent):
+        (folder / "tmp").mkdir(parents=True)
+    three_days_ago = time.time() - 3 * 86400
+    for folder in (old, in_use, nested_in_use):
+        os.utime(folder, (three_days_ago, three_days_ago))
+    (volume / "old-file").write_text("not a job folder")
+    os.utime(volume / "old-file", (three_days_ago, three_days_ago))
+    containers = {
+        "orchestrator": [str(volume), "/var/run/docker.sock"],
+        "workflow_job.1": [str(in_use)],
+        "workflow_job.2": [str(nested_in_use / "tmp")],
+    }
+    result = host.run(
+        CLEANUP_PATH, STANDIN_VOLUME=str(volume), STANDIN_CONTAINERS=json.dumps(containers)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not old.exists()
+    assert in_use.exists() and nested_in_use.exists() and recent.exists()
+    assert (volume / "old-file").exists()
+    assert "removed 1 job folder(s)" in result.stdout
+    assert ["docker", "image", "prune", "--force"] in host.calls(), "workflows run: dangling only"
+    assert ["docker", "image", "prune", "--all", "--force"] not in host.calls()
+
+
+def test_cleanup_prunes_all_unused_images_when_idle(make_host, tmp_path: Path) -> None:
+    host = make_host()
+    result = host.run(CLEANUP_PATH, STANDIN_CONTAINERS=json.dumps({}))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no volume workflow_orchestrator_shared yet" in result.stdout
+    assert ["docker", "image", "prune", "--all", "--force"] in host.calls()
+
+
+# --- the real SSM helper, against moto ----------------------------------------------------
+
+
+def test_ssm_token_helper_reads_the_secure_string(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import runpy
+
+    import boto3
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
+    document = render_cloud_config(
+        make_settings(token_source=SsmParameterToken("/challenge/x/dev/token", "eu-west-1"))
+    )
+    helper = yaml.safe_load(document)["write_files"][0]
+    assert helper["path"] == TOKEN_HELPER_PATH
+    script = tmp_path / "challenge-fetch-token.py"
+    script.write_text(helper["content"])
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name="eu-west-1")
+        with pytest.raises(SystemExit) as missing:
+            runpy.run_path(str(script), run_name="__main__")
+        assert missing.value.code == 1
+        err = capsys.readouterr().err
+        assert "ParameterNotFound" in err and "/challenge/x/dev/token" in err
+        assert err.count("try ") == 8, "retries before giving up"
+
+        ssm.put_parameter(Name="/challenge/x/dev/token", Value=TOKEN, Type="SecureString")
+        with pytest.raises(SystemExit) as found:
+            runpy.run_path(str(script), run_name="__main__")
+        assert found.value.code == 0
+        captured = capsys.readouterr()
+        assert captured.out == TOKEN + "\n"
+        assert captured.err == ""

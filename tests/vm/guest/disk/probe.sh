@@ -1,0 +1,122 @@
+#!/bin/bash
+# Boot test harness, on every boot: waits (bounded) for cloud-init and then for the orchestrator
+# container, copies the evidence onto the harness disk and powers the VM off. The host reads it
+# back with debugfs. Prints progress to the console; never prints a file that holds the token.
+set -uo pipefail
+# shellcheck source=/dev/null
+. /vmtest/config.env
+
+results=/vmtest/results
+boot="$(cat "$results/boots")"
+out="$results/boot-$boot"
+mkdir -p "$out"
+
+say() { echo "vmtest-probe: $*"; }
+mark() {
+  printf '%s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$1" >>"$out/progress"
+  sync
+  say "$1"
+}
+power_off() {
+  mark "powering off"
+  sync
+  systemctl --no-block poweroff
+}
+trap power_off EXIT
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 2 s; 0 once it succeeds, 1 on timeout.
+wait_for() {
+  local limit="$1" what="$2" start="$SECONDS"
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ $((SECONDS - start)) -ge "$limit" ]; then
+      mark "timeout: $what (${limit} s)"
+      return 1
+    fi
+    sleep 2
+  done
+  mark "ready: $what"
+}
+
+cloud_init_done() { [ -e /run/cloud-init/result.json ]; }
+orchestrator_id() {
+  docker ps --quiet --no-trunc --filter status=running \
+    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" 2>/dev/null | head -n 1
+}
+orchestrator_running() { [ -n "$(orchestrator_id)" ]; }
+unit_active() { systemctl is-active --quiet "$ORCHESTRATOR_UNIT"; }
+record_written() {
+  local volume
+  volume="$(docker volume inspect --format '{{ .Mountpoint }}' "${COMPOSE_PROJECT}_shared")" &&
+    compgen -G "$volume/.vmtest/record-$(cat /proc/sys/kernel/random/boot_id)-*.checks" >/dev/null
+}
+
+# collect DIR: what the test asserts, copied as files (the host parses them).
+collect() {
+  local dir="$1" unit volume
+  mkdir -p "$dir/units" "$dir/files"
+  grep '^btime ' /proc/stat | cut -d' ' -f2 >"$dir/btime"
+  cut -d' ' -f1 /proc/uptime >"$dir/uptime"
+  cp -L /run/cloud-init/status.json "$dir/cloud-init-status.json" 2>/dev/null
+  cp -L /run/cloud-init/result.json "$dir/cloud-init-result.json" 2>/dev/null
+  cloud-init status --long --format json >"$dir/cloud-init-status-long.json" 2>&1
+  echo "$?" >"$dir/cloud-init-status-long.rc"
+  for unit in docker.service docker.socket "$ORCHESTRATOR_UNIT" "$CLEANUP_TIMER" \
+    "$CLEANUP_SERVICE" amazon-ssm-agent.service vmtest-image.service cloud-final.service; do
+    systemctl show "$unit" --no-pager >"$dir/units/$unit" 2>&1
+  done
+  systemctl list-timers --all --no-pager >"$dir/timers.txt" 2>&1
+  systemctl --failed --no-legend --plain --no-pager >"$dir/failed-units.txt" 2>&1
+  stat -c '%n|%a|%u|%g|%i|%Y|%s' "$ENV_PATH" "$COMPOSE_PATH" "$TOKEN_HELPER_PATH" \
+    "$BOOTSTRAP_PATH" "$LOG_PATH" >"$dir/stat.txt" 2>&1
+  install -m 0600 "$ENV_PATH" "$dir/files/env" 2>/dev/null
+  cp "$COMPOSE_PATH" "$dir/files/docker-compose.yaml" 2>/dev/null
+  cp /var/log/cloud-init.log /var/log/cloud-init-output.log /var/log/dpkg.log "$dir/files/" \
+    2>/dev/null
+  cp "$LOG_PATH" "$dir/files/bootstrap.log" 2>/dev/null
+  cp /vmtest/results/token-fetch-calls "$dir/token-fetch-calls" 2>/dev/null
+  cp -a /var/lib/cloud "$dir/files/var-lib-cloud" 2>/dev/null
+  journalctl -b -o short-monotonic --no-pager >"$dir/journal.txt" 2>&1
+  dpkg-query -W -f '${Package} ${Version} ${Status}\n' docker.io docker-cli docker-compose \
+    amazon-ssm-agent apparmor python3-boto3 >"$dir/packages.txt" 2>&1
+  if command -v docker >/dev/null; then
+    docker ps --all --no-trunc --format '{{ json . }}' >"$dir/docker-ps.jsonl" 2>&1
+    # shellcheck disable=SC2046 # one argument per container ID
+    docker inspect $(docker ps --all --quiet --no-trunc) >"$dir/containers.json" 2>&1
+    docker volume inspect "${COMPOSE_PROJECT}_shared" >"$dir/volume.json" 2>&1
+    docker image ls --no-trunc --format '{{ json . }}' >"$dir/images.jsonl" 2>&1
+    volume="$(docker volume inspect --format '{{ .Mountpoint }}' "${COMPOSE_PROJECT}_shared" 2>/dev/null)"
+    if [ -n "$volume" ] && [ -d "$volume/.vmtest" ]; then
+      cp -a "$volume/.vmtest" "$dir/records"
+    fi
+  fi
+  systemd-analyze >"$dir/systemd-analyze.txt" 2>&1
+  sync
+}
+
+mark "boot $boot: waiting for cloud-init (at most ${CLOUD_INIT_TIMEOUT_S} s)"
+wait_for "$CLOUD_INIT_TIMEOUT_S" "cloud-init finished" cloud_init_done
+limit="$ORCHESTRATOR_TIMEOUT_S"
+cloud_init_clean() {
+  python3 -c 'import json, sys; sys.exit(1 if json.load(open(sys.argv[1]))["v1"]["errors"] else 0)' \
+    /run/cloud-init/result.json
+}
+if ! cloud_init_done || ! cloud_init_clean; then
+  limit=20 # a failed bootstrap will not bring it up; a short look is enough
+fi
+wait_for "$limit" "orchestrator container running" orchestrator_running &&
+  wait_for 60 "$ORCHESTRATOR_UNIT active" unit_active &&
+  wait_for 60 "stand-in orchestrator recorded its environment" record_written
+mark "collecting"
+collect "$out"
+mark "collected"
+
+if [ "$boot" = "$RERUN_BOOTSTRAP_ON_BOOT" ]; then
+  mark "running $BOOTSTRAP_PATH again"
+  "$BOOTSTRAP_PATH" >"$out/rerun.log" 2>&1
+  echo "$?" >"$out/rerun.rc"
+  mark "bootstrap re-run exited $(cat "$out/rerun.rc")"
+  wait_for 60 "orchestrator container running after the re-run" orchestrator_running
+  collect "$out/after-rerun"
+fi
+mark "done"

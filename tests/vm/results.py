@@ -1,0 +1,343 @@
+"""Reading a run back: the harness disk's records (debugfs `rdump`, no loop device) and the root
+disk itself (flattened to raw, then debugfs `stat`/`icheck`/`ncheck`), parsed for the test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .errors import VmTestError
+from .image import require_tools, tool_path
+from .machine import BootOutcome
+
+_STEP = re.compile(r"^\[\s*([0-9.]+)\] \S+ [^:]+: challenge-bootstrap: (step: (.*)|done .*)$")
+_CLOUD_INIT = re.compile(
+    r"^\[\s*[0-9.]+\] \S+ [^:]+: Cloud-init v\. \S+ "
+    r"(?:running '(?P<stage>[^']+)'|(?P<finished>finished)) at .*Up (?P<up>[0-9.]+) seconds"
+)
+_ENV_LINE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)='(?P<value>[^']*)'$")
+
+
+def debugfs(image: Path, request: str) -> str:
+    """One read-only debugfs request against an ext4 image file."""
+    require_tools("debugfs")
+    done = subprocess.run(
+        [tool_path("debugfs"), "-R", request, str(image)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise VmTestError(f"debugfs {request!r} on {image} failed: {done.stderr.strip()[-400:]}")
+    return done.stdout
+
+
+def read_harness_disk(harness: Path, destination: Path) -> Path:
+    """Copies the harness disk's `/results` out; returns the local copy."""
+    destination.mkdir(parents=True, exist_ok=True)
+    debugfs(harness, f"rdump /results {destination}")
+    results = destination / "results"
+    if not results.is_dir():
+        raise VmTestError(f"the harness disk {harness} has no /results: the VM never mounted it")
+    return results
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """A guest file's `stat` as the probe saw it."""
+
+    mode: int
+    uid: int
+    gid: int
+    inode: int
+    mtime: int
+    size: int
+
+
+@dataclass(frozen=True)
+class StandInRecord:
+    """What the stand-in orchestrator recorded from inside its container at start."""
+
+    name: str
+    environment: dict[str, str]
+    mount_points: tuple[str, ...]
+    docker_sock: str
+
+
+@dataclass(frozen=True)
+class BootTimings:
+    """Seconds since the guest kernel started, by the guest's own clock."""
+
+    cloud_init_stages: dict[str, float]
+    cloud_init_finished_s: float | None
+    orchestrator_active_s: float | None
+    container_started_s: float | None
+    bootstrap_steps: tuple[tuple[str, float], ...]
+
+
+class BootRecord:
+    """One boot's evidence as copied by the probe (`results/boot-N`, or its `after-rerun`)."""
+
+    def __init__(
+        self,
+        number: int,
+        directory: Path,
+        orchestrator_unit: str,
+        outcome: BootOutcome | None = None,
+    ):
+        self.number = number
+        self.directory = directory
+        self.orchestrator_unit = orchestrator_unit
+        self.outcome = outcome
+
+    def path(self, name: str) -> Path:
+        return self.directory / name
+
+    def text(self, name: str) -> str:
+        path = self.path(name)
+        if not path.is_file():
+            raise VmTestError(
+                f"boot {self.number}: the probe recorded no {name}; {self.failure_summary()}"
+            )
+        return path.read_text(errors="replace")
+
+    def json(self, name: str) -> Any:
+        text = self.text(name)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise VmTestError(f"boot {self.number}: {name} is not JSON: {text[:300]!r}") from exc
+
+    @cached_property
+    def progress(self) -> list[str]:
+        path = self.path("progress")
+        if not path.is_file():
+            path = self.directory.parent / "progress"  # after-rerun shares its boot's progress
+        return path.read_text().splitlines() if path.is_file() else []
+
+    @property
+    def timeouts(self) -> list[str]:
+        return [line.split(" ", 1)[1] for line in self.progress if " timeout: " in line]
+
+    @cached_property
+    def boot_id(self) -> str:
+        own = self.path("boot_id")
+        return (own if own.is_file() else self.directory.parent / "boot_id").read_text().strip()
+
+    def unit(self, name: str) -> dict[str, str]:
+        """`systemctl show` properties of a unit."""
+        lines = self.text(f"units/{name}").splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+    @cached_property
+    def containers(self) -> list[dict[str, Any]]:
+        path = self.path("containers.json")
+        if not path.is_file():
+            return []
+        try:
+            value = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            return []  # docker inspect with no container prints an error, not JSON
+        return value if isinstance(value, list) else []
+
+    def compose_containers(self, project: str) -> list[dict[str, Any]]:
+        return [
+            c
+            for c in self.containers
+            if (c.get("Config", {}).get("Labels") or {}).get("com.docker.compose.project")
+            == project
+        ]
+
+    def env_file(self) -> dict[str, str]:
+        """`/opt/orchestrator/.env` as name -> value (compose's single-quoted form)."""
+        values = {}
+        for line in self.text("files/env").splitlines():
+            if not line or line.startswith("#"):
+                continue
+            match = _ENV_LINE.fullmatch(line)
+            if not match:
+                raise VmTestError(
+                    f"boot {self.number}: .env line not in NAME='value' form: {line!r}"
+                )
+            values[match["name"]] = match["value"]
+        return values
+
+    def stat(self, guest_path: str) -> FileStat | None:
+        for line in self.text("stat.txt").splitlines():
+            fields = line.split("|")
+            if len(fields) == 7 and fields[0] == guest_path:
+                mode, uid, gid, inode, mtime, size = (
+                    int(f, 8 if i == 0 else 10) for i, f in enumerate(fields[1:])
+                )
+                return FileStat(mode, uid, gid, inode, mtime, size)
+        return None
+
+    def records(self) -> list[StandInRecord]:
+        """The stand-in orchestrator's records written during this boot."""
+        directory = self.path("records")
+        found = []
+        for checks in sorted(directory.glob(f"record-{self.boot_id}-*.checks")):
+            stem = checks.name.removesuffix(".checks")
+            environ = (directory / f"{stem}.environ").read_bytes().split(b"\0")
+            environment = dict(item.decode().split("=", 1) for item in environ if b"=" in item)
+            mount_points = tuple(
+                line.split()[4]
+                for line in (directory / f"{stem}.mountinfo").read_text().splitlines()
+                if len(line.split()) > 4
+            )
+            check_values = dict(
+                line.split("=", 1) for line in checks.read_text().splitlines() if "=" in line
+            )
+            found.append(
+                StandInRecord(stem, environment, mount_points, check_values.get("docker.sock", ""))
+            )
+        return found
+
+    def bootstrap_log(self) -> str:
+        path = self.path("files/bootstrap.log")
+        return path.read_text(errors="replace") if path.is_file() else ""
+
+    def bootstrap_failures(self) -> list[str]:
+        return [line for line in self.bootstrap_log().splitlines() if "FAILED" in line]
+
+    def cloud_init_errors(self) -> list[str]:
+        path = self.path("cloud-init-result.json")
+        if not path.is_file():
+            return ["cloud-init never finished (no /run/cloud-init/result.json)"]
+        return list(json.loads(path.read_text())["v1"]["errors"])
+
+    def failure_summary(self) -> str:
+        """One paragraph saying what went wrong in this boot, for assertion messages."""
+        parts = []
+        if self.outcome is not None and self.outcome.timed_out:
+            parts.append(f"the VM did not power off within {self.outcome.wall_s:.0f} s (killed)")
+        parts += [f"probe {t}" for t in self.timeouts]
+        failures = self.bootstrap_failures()
+        if failures:
+            parts.append("bootstrap: " + " | ".join(failures))
+        try:
+            errors = self.cloud_init_errors()
+        except (OSError, ValueError, KeyError):
+            errors = ["cloud-init result unreadable"]
+        if errors:
+            parts.append("cloud-init errors: " + "; ".join(errors))
+        if not parts:
+            return "no failure recorded"
+        return "; ".join(parts)
+
+    def timings(self) -> BootTimings:
+        journal = self.text("journal.txt").splitlines()
+        stages: dict[str, float] = {}
+        finished = None
+        steps: list[tuple[str, float]] = []
+        for line in journal:
+            match = _CLOUD_INIT.match(line)
+            if match:
+                if match["stage"]:
+                    stages.setdefault(match["stage"], float(match["up"]))
+                else:
+                    finished = float(match["up"])
+            step = _STEP.match(line)
+            if step:
+                steps.append((step[3] or "done", float(step[1])))
+        active = self.unit_monotonic_s(self.orchestrator_unit, "ActiveEnterTimestampMonotonic")
+        started = None
+        btime = int(self.text("btime"))
+        for container in self.containers:
+            state = container.get("State", {})
+            if state.get("Running"):
+                started = _rfc3339(state["StartedAt"]) - btime
+        return BootTimings(stages, finished, active, started, tuple(steps))
+
+    def unit_monotonic_s(self, unit: str, prop: str) -> float | None:
+        """A `...TimestampMonotonic` property of a unit in seconds, None if never reached."""
+        value = self.unit(unit).get(prop, "0")
+        return int(value) / 1e6 if value.isdigit() and int(value) > 0 else None
+
+
+def _rfc3339(value: str) -> float:
+    """Docker's StartedAt (nanoseconds, Z) as epoch seconds."""
+    match = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z", value)
+    if not match:
+        raise VmTestError(f"unexpected Docker timestamp {value!r}")
+    whole = dt.datetime.fromisoformat(match[1]).replace(tzinfo=dt.UTC).timestamp()
+    return whole + float(f"0.{match[2] or 0}")
+
+
+def flatten(overlay: Path, raw: Path) -> None:
+    """The run's root disk (qcow2 overlay + base) as one raw ext4 image debugfs can read."""
+    require_tools("qemu-img")
+    subprocess.run(
+        [tool_path("qemu-img"), "convert", "-O", "raw", str(overlay), str(raw)],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+
+
+def guest_file_mode(raw: Path, guest_path: str) -> tuple[int, int, int]:
+    """(mode bits, uid, gid) of a file in the root disk image, read with debugfs."""
+    text = debugfs(raw, f"stat {guest_path}")
+    mode = re.search(r"Mode:\s+([0-7]+)", text)
+    owner = re.search(r"User:\s+(\d+)\s+Group:\s+(\d+)", text)
+    if not mode or not owner:
+        raise VmTestError(f"{guest_path} is not in the root disk image ({text.strip()[:200]})")
+    return int(mode[1], 8), int(owner[1]), int(owner[2])
+
+
+def find_on_disk(raw: Path, needle: bytes) -> dict[str, int]:
+    """Every place the bytes occur in an ext4 image: guest path -> hits.
+
+    Scans the data extents only (the image is sparse), then maps each hit's block to its inode
+    and path; blocks no file owns (deleted files) are reported as "<unallocated>".
+    """
+    block_size = int(re.search(r"Block size:\s+(\d+)", debugfs(raw, "stats"))[1])
+    blocks: list[int] = []
+    chunk = 64 << 20
+    with raw.open("rb") as image:
+        fd = image.fileno()
+        size = os.fstat(fd).st_size
+        position = 0
+        while position < size:
+            try:
+                start = os.lseek(fd, position, os.SEEK_DATA)
+            except OSError:
+                break  # no data after position
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            offset = start
+            while offset < end:
+                image.seek(offset)
+                data = image.read(min(chunk, end - offset) + len(needle) - 1)
+                found = data.find(needle)
+                while found != -1:
+                    if offset + found < end:
+                        blocks.append((offset + found) // block_size)
+                    found = data.find(needle, found + 1)
+                offset += chunk
+            position = end
+    if not blocks:
+        return {}
+    inodes: dict[int, str] = {}
+    for line in debugfs(raw, "icheck " + " ".join(map(str, blocks))).splitlines()[1:]:
+        block, _, inode = line.partition("\t")
+        inodes[int(block)] = inode.strip()
+    owners = sorted({i for i in inodes.values() if i.isdigit()}, key=int)
+    paths: dict[str, str] = {}
+    if owners:
+        for line in debugfs(raw, "ncheck " + " ".join(owners)).splitlines()[1:]:
+            inode, _, path = line.partition("\t")
+            paths.setdefault(inode.strip(), path.strip())
+    hits: dict[str, int] = {}
+    for block in blocks:
+        inode = inodes.get(block, "")
+        where = paths.get(inode) or ("<unallocated>" if not inode.isdigit() else f"<inode {inode}>")
+        hits[where] = hits.get(where, 0) + 1
+    return hits

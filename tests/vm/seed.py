@@ -1,0 +1,163 @@
+"""What a run boots with: the dev stack's rendered user data with the two offline stand-ins, the
+NoCloud seed (`cloud-localds`) and the harness disk (per-run scripts, the test token, results).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+import userdata
+from stackconfig import load_stack
+from userdata.cli import settings_for_stack
+
+from .errors import VmTestError
+from .image import GUEST_DIR, require_tools
+
+#: The stand-in orchestrator image, made in the VM with `docker import` (nothing is pullable).
+STAND_IN_IMAGE = "challenge-vmtest/orchestrator-stand-in:boot-test"
+#: Synapse IDs the test renders with (the Synapse side does not exist here).
+TEST_LOGS_FOLDER_ID = "syn70000000"
+TEST_EVALUATION_TEMPLATES = {"9700001": "syn70000001", "9700002": "syn70000002"}
+HARNESS_DISK_LABEL = "VMTEST"
+HARNESS_DISK_SIZE = "512M"
+HARNESS_SCRIPTS = ("setup.sh", "probe.sh", "import-image.sh", "record.sh")
+USER_DATA_HEADER = (
+    "#cloud-config\n"
+    f"# Boot test: {userdata.TOKEN_HELPER_PATH} is a stand-in (SSM is unreachable here);\n"
+    "# everything else is the rendered user data.\n"
+)
+
+
+def boot_test_settings(stack: str = "dev") -> userdata.BootstrapSettings:
+    """The stack's bootstrap settings with test Synapse IDs and the stand-in image."""
+    settings = settings_for_stack(
+        load_stack(stack),
+        logs_folder_id=TEST_LOGS_FOLDER_ID,
+        evaluation_templates=dict(TEST_EVALUATION_TEMPLATES),
+    )
+    return dataclasses.replace(settings, orchestrator_image=STAND_IN_IMAGE)
+
+
+def new_test_token() -> str:
+    """A random token of a Synapse token's alphabet, distinctive enough to search disks for."""
+    return f"vmtest.{secrets.token_urlsafe(24)}.{secrets.token_urlsafe(12)}"
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Multi-line strings as `|` blocks, as the renderer writes them."""
+
+
+_LiteralDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
+def with_token_stand_in(user_data: str) -> str:
+    """The user data with only the token helper's content swapped for the stand-in."""
+    if not user_data.startswith("#cloud-config\n"):
+        raise VmTestError("rendered user data does not start with #cloud-config")
+    document = yaml.safe_load(user_data)
+    entries = [
+        entry
+        for entry in document.get("write_files", [])
+        if entry.get("path") == userdata.TOKEN_HELPER_PATH
+    ]
+    if len(entries) != 1:
+        raise VmTestError(
+            f"expected exactly one write_files entry for {userdata.TOKEN_HELPER_PATH}, "
+            f"found {len(entries)}: the stand-in has nothing to replace"
+        )
+    entries[0]["content"] = (GUEST_DIR / "disk" / "fetch-token.sh").read_text()
+    text = USER_DATA_HEADER + yaml.dump(
+        document, Dumper=_LiteralDumper, sort_keys=False, width=1_000_000, allow_unicode=True
+    )
+    if yaml.safe_load(text) != document:
+        raise VmTestError("re-serialising the user data changed it")
+    return text
+
+
+@dataclass(frozen=True)
+class GuestPlan:
+    """What the in-VM probe waits for and how long (seconds), as `/vmtest/config.env`."""
+
+    compose_project: str
+    orchestrator_image: str = STAND_IN_IMAGE
+    cloud_init_timeout_s: int = 900
+    orchestrator_timeout_s: int = 240
+    #: Run the bootstrap again on this boot (its idempotence on a real host); 0 = never.
+    rerun_bootstrap_on_boot: int = 2
+
+    def config_env(self) -> str:
+        values = {
+            "ORCHESTRATOR_UNIT": userdata.ORCHESTRATOR_UNIT,
+            "CLEANUP_TIMER": userdata.CLEANUP_TIMER,
+            "CLEANUP_SERVICE": userdata.CLEANUP_SERVICE,
+            "ENV_PATH": userdata.ENV_PATH,
+            "COMPOSE_PATH": userdata.COMPOSE_PATH,
+            "LOG_PATH": userdata.LOG_PATH,
+            "BOOTSTRAP_PATH": userdata.BOOTSTRAP_PATH,
+            "TOKEN_HELPER_PATH": userdata.TOKEN_HELPER_PATH,
+            "COMPOSE_PROJECT": self.compose_project,
+            "ORCHESTRATOR_IMAGE": self.orchestrator_image,
+            "CLOUD_INIT_TIMEOUT_S": str(self.cloud_init_timeout_s),
+            "ORCHESTRATOR_TIMEOUT_S": str(self.orchestrator_timeout_s),
+            "RERUN_BOOTSTRAP_ON_BOOT": str(self.rerun_bootstrap_on_boot),
+        }
+        return "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
+
+
+def make_harness_disk(path: Path, plan: GuestPlan, token: str) -> None:
+    """An ext4 image (label VMTEST) with the scripts, config and token; results land on it."""
+    require_tools("mkfs.ext4")
+    with tempfile.TemporaryDirectory(prefix="vmtest-harness-") as staging:
+        tree = Path(staging)
+        for name in HARNESS_SCRIPTS:
+            shutil.copy(GUEST_DIR / "disk" / name, tree / name)
+            (tree / name).chmod(0o755)
+        (tree / "config.env").write_text(plan.config_env())
+        (tree / "token").write_text(token + "\n")
+        (tree / "token").chmod(0o600)
+        (tree / "results").mkdir()
+        _check_call(
+            "mkfs.ext4 (harness disk)",
+            [
+                "mkfs.ext4",
+                "-q",
+                "-F",
+                "-L",
+                HARNESS_DISK_LABEL,
+                "-d",
+                str(tree),
+                str(path),
+                HARNESS_DISK_SIZE,
+            ],
+        )
+
+
+def make_seed(path: Path, user_data: str, instance_id: str, hostname: str) -> None:
+    """The NoCloud seed (volume label cidata) holding user-data and meta-data."""
+    require_tools("cloud-localds")
+    with tempfile.TemporaryDirectory(prefix="vmtest-seed-") as staging:
+        user_file = Path(staging, "user-data")
+        meta_file = Path(staging, "meta-data")
+        user_file.write_text(user_data)
+        meta_file.write_text(f"instance-id: {instance_id}\nlocal-hostname: {hostname}\n")
+        _check_call("cloud-localds", ["cloud-localds", str(path), str(user_file), str(meta_file)])
+
+
+def _check_call(step: str, args: list[str]) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise VmTestError(f"{step} failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")

@@ -1,0 +1,178 @@
+"""`python -m userdata render --stack dev`: the host's user data from the stack file alone.
+
+No secrets and no cloud: the Synapse IDs that `pulumi up` creates are clearly marked placeholders,
+and the token is read on the host at boot (SSM by default; a local file or an environment variable
+for a self-hosted "sensitive data" site). Only `--include-token-insecurely` writes it in, warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stackconfig import ConfigError, StackConfig, load_stack
+
+from .errors import UserDataError
+from .render import MAX_USER_DATA_BYTES, render_cloud_config
+from .settings import (
+    BootstrapSettings,
+    EnvToken,
+    FileToken,
+    InlineToken,
+    SsmParameterToken,
+    TokenSource,
+    os_for_ami_parameter,
+    token_parameter_name,
+)
+
+#: Stand-ins for IDs the Synapse side creates; `placeholder_ids` marks the document.
+PLACEHOLDER_LOGS_FOLDER_ID = "syn00000000"
+PLACEHOLDER_WORKFLOW_FILE_ID = "syn00000001"
+PLACEHOLDER_FIRST_EVALUATION_ID = 9000001
+
+
+def placeholder_evaluation_templates(queue_count: int) -> dict[str, str]:
+    """One placeholder evaluation ID per queue, all pointing at the placeholder workflow file."""
+    return {
+        str(PLACEHOLDER_FIRST_EVALUATION_ID + i): PLACEHOLDER_WORKFLOW_FILE_ID
+        for i in range(queue_count)
+    }
+
+
+def settings_for_stack(
+    config: StackConfig,
+    token_source: TokenSource | None = None,
+    *,
+    logs_folder_id: str | None = None,
+    evaluation_templates: dict[str, str] | None = None,
+) -> BootstrapSettings:
+    """BootstrapSettings of a validated stack; placeholders where Synapse IDs are not given."""
+    spec = config.spec
+    os_for_ami_parameter(spec.ami_ssm_parameter)
+    placeholders = logs_folder_id is None or evaluation_templates is None
+    source = token_source or SsmParameterToken(
+        token_parameter_name(spec.name, config.stack), config.region
+    )
+    return BootstrapSettings(
+        challenge_name=spec.name,
+        stack=config.stack,
+        region=config.region,
+        orchestrator_synapse_username=spec.orchestrator_synapse_username,
+        token_source=source,
+        logs_folder_id=logs_folder_id or PLACEHOLDER_LOGS_FOLDER_ID,
+        evaluation_templates=evaluation_templates
+        or placeholder_evaluation_templates(len(spec.queues)),
+        max_concurrent_workflows=spec.max_concurrent_submissions,
+        orchestrator_image=spec.orchestrator_image,
+        kind=spec.kind,
+        workflow_engine_image=spec.workflow_engine_image,
+        input_data_dir=spec.input_data_dir,
+        input_data_s3_uri=spec.input_data_s3_uri,
+        job_retention_days=spec.job_retention_days,
+        submitter_notification_mask=spec.submitter_notification_mask,
+        share_results_immediately=spec.share_results_immediately,
+        toil_cli_options=spec.toil_cli_options,
+        install_ssm_agent=isinstance(source, SsmParameterToken),
+        placeholder_ids=placeholders,
+    )
+
+
+def _read_token_now(args: argparse.Namespace) -> str:
+    if args.token_from_file:
+        path = Path(args.token_from_file)
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise UserDataError(f"--token-from-file: cannot read {path}: {exc.strerror}") from exc
+        return lines[0].strip() if lines else ""
+    value = os.environ.get(args.token_from_env, "")
+    if not value:
+        raise UserDataError(
+            f"--token-from-env: environment variable {args.token_from_env} is empty"
+        )
+    return value.strip()
+
+
+def _token_source(args: argparse.Namespace) -> TokenSource | None:
+    if args.include_token_insecurely:
+        if not (args.token_from_file or args.token_from_env):
+            raise UserDataError(
+                "--include-token-insecurely needs --token-from-file or --token-from-env to say "
+                "where to read the token now"
+            )
+        return InlineToken(_read_token_now(args))
+    if args.token_from_file:
+        return FileToken(str(Path(args.token_from_file).absolute()))
+    if args.token_from_env:
+        return EnvToken(args.token_from_env)
+    return None
+
+
+def _render(args: argparse.Namespace) -> int:
+    config = load_stack(args.stack, Path(args.project_dir) if args.project_dir else None)
+    source = _token_source(args)
+    settings = settings_for_stack(config, source)
+    inline = isinstance(source, InlineToken)
+    if inline:
+        print(
+            "WARNING: --include-token-insecurely: the orchestrator's token is written into this "
+            "user data; anyone who can read the file (or the instance's user data) can use it.",
+            file=sys.stderr,
+        )
+    document = render_cloud_config(settings, allow_inline_token=inline)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if inline else 0o644)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(document)
+    else:
+        sys.stdout.write(document)
+    note = "; Synapse IDs are PLACEHOLDERS" if settings.placeholder_ids else ""
+    print(
+        f"userdata: stack {config.stack}: {len(document.encode())} of {MAX_USER_DATA_BYTES} bytes"
+        f"{note}{' -> ' + args.out if args.out else ''}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m userdata", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="render the orchestrator host's #cloud-config")
+    render.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    render.add_argument("--project-dir", help="folder of the stack files (default: the project)")
+    render.add_argument("--out", help="write here instead of standard output")
+    token = render.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token-from-file",
+        metavar="PATH",
+        help="self-hosted: the host reads the token from this file at boot",
+    )
+    token.add_argument(
+        "--token-from-env",
+        metavar="VAR",
+        help="self-hosted: the bootstrap reads the token from this environment variable",
+    )
+    render.add_argument(
+        "--include-token-insecurely",
+        action="store_true",
+        help="write the token (read now from --token-from-file/--token-from-env) into the output",
+    )
+    return parser
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Entry point: one line on stderr and exit status 1 for any user-facing error."""
+    args = _parser().parse_args(argv)
+    try:
+        return _render(args)
+    except ConfigError as exc:
+        print(f"error: {'; '.join(exc.problems)}", file=sys.stderr)
+    except UserDataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return 1

@@ -1,0 +1,310 @@
+"""Render the orchestrator host's `#cloud-config` from `BootstrapSettings`: pure, no I/O, no cloud.
+
+One function per template (package data under `templates/`), jinja2 with StrictUndefined so a
+missing variable is an error, never an empty string in a boot script.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from .errors import UserDataError
+from .settings import (
+    BootstrapSettings,
+    EnvToken,
+    FileToken,
+    InlineToken,
+    SsmParameterToken,
+)
+
+#: EC2 refuses user data above 16 KB; the limit is checked on the rendered document.
+MAX_USER_DATA_BYTES = 16384
+
+# Paths and names on the host (the boot test and issue 7's drain rely on them).
+BOOTSTRAP_PATH = "/usr/local/sbin/challenge-bootstrap"
+TOKEN_HELPER_PATH = "/usr/local/sbin/challenge-fetch-token"
+CLEANUP_PATH = "/usr/local/sbin/challenge-cleanup"
+ACCEPT_SUBMISSIONS_PATH = "/usr/local/sbin/challenge-accept-submissions"
+ORCHESTRATOR_DIR = "/opt/orchestrator"
+COMPOSE_PATH = f"{ORCHESTRATOR_DIR}/docker-compose.yaml"
+ENV_PATH = f"{ORCHESTRATOR_DIR}/.env"
+ORCHESTRATOR_UNIT = "challenge-orchestrator.service"
+CLEANUP_SERVICE = "challenge-cleanup.service"
+CLEANUP_TIMER = "challenge-cleanup.timer"
+SYSTEMD_DIR = "/etc/systemd/system"
+LOG_PATH = "/var/log/challenge-bootstrap.log"
+#: Test hook: a scratch root under which the bootstrap reads and writes instead of `/`.
+ROOT_ENV_VARIABLE = "CHALLENGE_BOOTSTRAP_ROOT"
+
+#: Debian 13 packages: Docker Engine, its CLI and the compose v2 plugin, from Debian's archive.
+DOCKER_PACKAGES = ("docker.io", "docker-cli", "docker-compose")
+#: Docker refuses containers on an AppArmor kernel without the apparmor userspace.
+BASE_PACKAGES = ("apparmor", "ca-certificates", "curl")
+#: Container log rotation of the orchestrator (json-file driver).
+LOG_MAX_SIZE = "50m"
+LOG_MAX_FILES = 5
+
+#: Variables the compose file passes to the orchestrator, all read from .env.
+COMPOSE_ENVIRONMENT = (
+    "COMPOSE_PROJECT_NAME",
+    "DOCKER_ENGINE_URL",
+    "SYNAPSE_USERNAME",
+    "SYNAPSE_PAT",
+    "WORKFLOW_OUTPUT_ROOT_ENTITY_ID",
+    "EVALUATION_TEMPLATES",
+    "MAX_CONCURRENT_WORKFLOWS",
+    "TOIL_CLI_OPTIONS",
+    "SUBMITTER_NOTIFICATION_MASK",
+    "SHARE_RESULTS_IMMEDIATELY",
+    "WORKFLOW_ENGINE_DOCKER_IMAGE",
+    "NOTIFICATION_PRINCIPAL_ID",
+    "DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID",
+    "ACCEPT_NEW_SUBMISSIONS",
+)
+
+
+@dataclass(frozen=True)
+class HostFile:
+    """One file cloud-init writes: absolute path, octal mode, content."""
+
+    path: str
+    mode: str
+    content: str
+
+
+def _env_quote(value: str) -> str:
+    """A compose .env value in single quotes: taken literally, no interpolation."""
+    if "'" in value or "\n" in value:
+        raise UserDataError(f".env value {value!r} must not contain a single quote or newline")
+    return f"'{value}'"
+
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("userdata", "templates"),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    # Shell's ${#array[@]} would otherwise open a jinja comment.
+    comment_start_string="{##",
+    comment_end_string="##}",
+)
+
+
+def _strict(function: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A filter that fails on an undefined variable instead of rendering something."""
+
+    def checked(value: Any) -> str:
+        if isinstance(value, jinja2.Undefined):
+            value._fail_with_undefined_error()
+        return function(value)
+
+    return checked
+
+
+_ENVIRONMENT.filters.update(
+    shq=_strict(shlex.quote),
+    envq=_strict(_env_quote),
+    pyrepr=_strict(repr),
+    yamlstr=_strict(json.dumps),
+    quoted=_strict(lambda value: json.dumps(value, ensure_ascii=False)),
+)
+
+
+def _render(template: str, **variables: object) -> str:
+    try:
+        text = _ENVIRONMENT.get_template(template).render(**variables)
+    except jinja2.UndefinedError as exc:
+        raise UserDataError(f"template {template}: {exc.message}") from exc
+    except jinja2.TemplateError as exc:
+        raise UserDataError(f"template {template}: {exc}") from exc
+    return text.rstrip("\n") + "\n"
+
+
+def orchestrator_env(settings: BootstrapSettings) -> list[tuple[str, str]]:
+    """The non-secret .env entries in file order; SYNAPSE_PAT and the drain switch follow them."""
+    s = settings
+    return [
+        ("COMPOSE_PROJECT_NAME", s.compose_project_name),
+        ("DOCKER_ENGINE_URL", s.docker_engine_url),
+        ("SYNAPSE_USERNAME", s.orchestrator_synapse_username),
+        ("WORKFLOW_OUTPUT_ROOT_ENTITY_ID", s.logs_folder_id),
+        ("EVALUATION_TEMPLATES", json.dumps(dict(s.evaluation_templates), separators=(",", ":"))),
+        ("MAX_CONCURRENT_WORKFLOWS", str(s.max_concurrent_workflows)),
+        ("TOIL_CLI_OPTIONS", s.toil_cli_options),
+        ("SUBMITTER_NOTIFICATION_MASK", str(s.submitter_notification_mask)),
+        ("SHARE_RESULTS_IMMEDIATELY", "true" if s.share_results_immediately else "false"),
+        ("WORKFLOW_ENGINE_DOCKER_IMAGE", s.workflow_engine_image or ""),
+        ("NOTIFICATION_PRINCIPAL_ID", s.notification_principal_id or ""),
+        ("DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID", s.data_unlock_synapse_principal_id or ""),
+    ]
+
+
+def packages(settings: BootstrapSettings) -> tuple[str, ...]:
+    """Debian packages the bootstrap makes sure are installed."""
+    extra: tuple[str, ...] = ()
+    if isinstance(settings.token_source, SsmParameterToken):
+        extra += ("python3-boto3",)
+    if settings.input_data_s3_uri:
+        extra += ("awscli",)
+    return DOCKER_PACKAGES + BASE_PACKAGES + extra
+
+
+def render_bootstrap_script(settings: BootstrapSettings) -> str:
+    """`challenge-bootstrap`: the idempotent first-boot script (runcmd)."""
+    return _render(
+        "bootstrap.sh.j2",
+        stack=settings.stack,
+        region=settings.region,
+        packages=packages(settings),
+        install_ssm_agent=settings.install_ssm_agent,
+        kind=settings.kind,
+        input_data_dir=settings.input_data_dir,
+        input_data_s3_uri=settings.input_data_s3_uri,
+        env=orchestrator_env(settings),
+        initial_accept="" if settings.accept_new_submissions else "false",
+        log_path=LOG_PATH,
+        orchestrator_dir=ORCHESTRATOR_DIR,
+        token_helper_path=TOKEN_HELPER_PATH,
+        orchestrator_unit=ORCHESTRATOR_UNIT,
+        cleanup_timer=CLEANUP_TIMER,
+    )
+
+
+def render_token_helper(settings: BootstrapSettings, *, allow_inline_token: bool = False) -> str:
+    """`challenge-fetch-token`: prints the token on stdout, from wherever `token_source` says."""
+    source = settings.token_source
+    if isinstance(source, SsmParameterToken):
+        return _render("fetch-token-ssm.py.j2", parameter=source.name, region=source.region)
+    if isinstance(source, FileToken):
+        return _render("fetch-token-file.sh.j2", path=source.path, bootstrap_path=BOOTSTRAP_PATH)
+    if isinstance(source, EnvToken):
+        return _render(
+            "fetch-token-env.sh.j2", variable=source.variable, bootstrap_path=BOOTSTRAP_PATH
+        )
+    if isinstance(source, InlineToken):
+        if not allow_inline_token:
+            raise UserDataError(
+                "token_source: an inline token puts the secret into the user data; pass "
+                "allow_inline_token=True only on an explicit request"
+            )
+        return _render("fetch-token-inline.sh.j2", token=source.value)
+    raise UserDataError(f"token_source: unsupported {type(source).__name__}")
+
+
+def render_compose_file(settings: BootstrapSettings) -> str:
+    """`docker-compose.yaml`: the pinned orchestrator image, shared volume, docker.sock, env."""
+    return _render(
+        "docker-compose.yaml.j2",
+        stack=settings.stack,
+        orchestrator_image=settings.orchestrator_image,
+        environment=COMPOSE_ENVIRONMENT,
+        orchestrator_unit=ORCHESTRATOR_UNIT,
+        log_max_size=LOG_MAX_SIZE,
+        log_max_files=LOG_MAX_FILES,
+    )
+
+
+def render_orchestrator_unit(settings: BootstrapSettings) -> str:
+    """`challenge-orchestrator.service`: `docker compose up` at every boot."""
+    return _render(
+        "challenge-orchestrator.service.j2",
+        stack=settings.stack,
+        orchestrator_dir=ORCHESTRATOR_DIR,
+    )
+
+
+def render_cleanup_script(settings: BootstrapSettings) -> str:
+    """`challenge-cleanup`: old job folders out of the shared volume, unused images pruned."""
+    return _render(
+        "cleanup.sh.j2",
+        retention_days=settings.job_retention_days,
+        volume=f"{settings.compose_project_name}_shared",
+        cleanup_timer=CLEANUP_TIMER,
+    )
+
+
+def render_cleanup_service(settings: BootstrapSettings) -> str:
+    """`challenge-cleanup.service`: runs the clean-up script once."""
+    return _render(
+        "challenge-cleanup.service.j2",
+        retention_days=settings.job_retention_days,
+        cleanup_path=CLEANUP_PATH,
+    )
+
+
+def render_cleanup_timer(settings: BootstrapSettings) -> str:
+    """`challenge-cleanup.timer`: daily, caught up after downtime."""
+    return _render("challenge-cleanup.timer.j2", stack=settings.stack)
+
+
+def render_accept_submissions_script(settings: BootstrapSettings) -> str:
+    """`challenge-accept-submissions yes|no|status`: the drain switch (issue 7 calls it via SSM)."""
+    del settings  # same script for every stack; the signature matches its siblings
+    return _render(
+        "accept-submissions.sh.j2",
+        accept_path=ACCEPT_SUBMISSIONS_PATH,
+        orchestrator_dir=ORCHESTRATOR_DIR,
+        bootstrap_path=BOOTSTRAP_PATH,
+        orchestrator_unit=ORCHESTRATOR_UNIT,
+    )
+
+
+def host_files(settings: BootstrapSettings, *, allow_inline_token: bool = False) -> list[HostFile]:
+    """Every file the cloud-config writes, in write order."""
+    return [
+        HostFile(
+            TOKEN_HELPER_PATH,
+            "0700",
+            render_token_helper(settings, allow_inline_token=allow_inline_token),
+        ),
+        HostFile(COMPOSE_PATH, "0644", render_compose_file(settings)),
+        HostFile(f"{SYSTEMD_DIR}/{ORCHESTRATOR_UNIT}", "0644", render_orchestrator_unit(settings)),
+        HostFile(CLEANUP_PATH, "0700", render_cleanup_script(settings)),
+        HostFile(f"{SYSTEMD_DIR}/{CLEANUP_SERVICE}", "0644", render_cleanup_service(settings)),
+        HostFile(f"{SYSTEMD_DIR}/{CLEANUP_TIMER}", "0644", render_cleanup_timer(settings)),
+        HostFile(ACCEPT_SUBMISSIONS_PATH, "0700", render_accept_submissions_script(settings)),
+        HostFile(BOOTSTRAP_PATH, "0700", render_bootstrap_script(settings)),
+    ]
+
+
+def _token_origin(settings: BootstrapSettings) -> str:
+    source = settings.token_source
+    if isinstance(source, SsmParameterToken):
+        return f"SSM parameter {source.name} in {source.region}, instance role"
+    if isinstance(source, FileToken):
+        return f"local file {source.path}"
+    if isinstance(source, EnvToken):
+        return f"environment variable {source.variable}"
+    return "WRITTEN INTO THIS DOCUMENT on explicit request"
+
+
+def render_cloud_config(settings: BootstrapSettings, *, allow_inline_token: bool = False) -> str:
+    """The `#cloud-config` user data; a UserDataError if it would exceed EC2's 16 KB."""
+    document = _render(
+        "cloud-config.yaml.j2",
+        challenge_name=settings.challenge_name,
+        stack=settings.stack,
+        target_os=settings.target_os,
+        token_helper_path=TOKEN_HELPER_PATH,
+        token_origin=_token_origin(settings),
+        placeholder_ids=settings.placeholder_ids,
+        log_path=LOG_PATH,
+        bootstrap_path=BOOTSTRAP_PATH,
+        files=host_files(settings, allow_inline_token=allow_inline_token),
+    )
+    size = len(document.encode())
+    if size > MAX_USER_DATA_BYTES:
+        raise UserDataError(
+            f"rendered user data is {size} bytes, over EC2's {MAX_USER_DATA_BYTES}-byte (16 KB) "
+            f"limit ({len(settings.evaluation_templates)} evaluation queues); serve fewer queues "
+            "per host or shorten toil_cli_options"
+        )
+    return document
