@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 # The embedded default state backend: a local folder beside the project, no Pulumi account needed.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv dev-venv system-deps check up destroy status test test-quick lint bench clean
+.PHONY: venv dev-venv system-deps check up destroy secrets status test test-quick lint bench clean
 
 $(VENV)/.runtime: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ up: venv
 
 destroy: venv
 	bash scripts/pulumi.sh destroy $(STACK)
+
+secrets: venv
+	bash scripts/pulumi.sh secrets $(STACK)
 
 status: venv
 	bash scripts/pulumi.sh status $(STACK)

@@ -26,6 +26,7 @@ def workload(spec: ChallengeSpec) -> sizing.Workload:
         output_per_submission_gib=spec.output_per_submission_gib,
         kind=spec.kind,
         job_retention_days=spec.job_retention_days,
+        submissions_per_day=spec.submissions_per_day,
     )
 
 

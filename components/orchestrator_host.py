@@ -403,6 +403,9 @@ class OrchestratorHost(pulumi.ComponentResource):
                 # The role must be able to read the token before the host boots.
                 depends_on=[self.token_parameter, self.role_policy, self.session_manager_policy],
                 ignore_changes=instance_ignore_changes(args),
+                # Two orchestrators must never serve the same queues: each marks the other's
+                # running submissions INVALID. The old host goes before the new one comes.
+                delete_before_replace=True,
             ),
         )
 

@@ -12,7 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import sizing
 import stackconfig
+from program import workload
+from sizing.cli import render_table
 
 from .engine import ProgramRun, run_program
 
@@ -32,6 +35,13 @@ def _format_value(key: str, value: Any, run: ProgramRun) -> str:
     return str(value)
 
 
+def sizing_report(config: stackconfig.StackConfig) -> str:
+    """The host estimate the program uses, with every figure's reason."""
+    catalog = sizing.load_catalog(config.region)
+    estimate = sizing.estimate_host(workload(config.spec), catalog, config.spec.instance_type)
+    return render_table(estimate, catalog)
+
+
 def report(config: stackconfig.StackConfig, run: ProgramRun) -> str:
     spec = config.spec
     lines = [
@@ -44,6 +54,11 @@ def report(config: stackconfig.StackConfig, run: ProgramRun) -> str:
             f"warning: {key} is not set; `make up` needs it: "
             f"pulumi config set --secret {key} --stack {config.stack}"
         )
+    lines += [
+        "",
+        "Host sizing:",
+        *(f"  {line}".rstrip() for line in sizing_report(config).splitlines()),
+    ]
     custom = [r for r in run.resources if r.custom]
     counts = Counter(r.provider_class or r.type for r in custom)
     lines.append("")

@@ -8,6 +8,7 @@ makes. Tests and `make check` both use `run_program`.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -43,6 +44,9 @@ class RegisteredResource:
     id: str | None
     custom: bool
     provider_class: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    """Resource options the engine received: delete_before_replace, ignore_changes, protect,
+    retain_on_delete, replace_on_changes, parent (URN), dependencies (URNs)."""
 
     @property
     def label(self) -> str:
@@ -181,8 +185,11 @@ class PreviewMocks(pulumi.runtime.Mocks):
         numeric = {"Team", "Challenge", "EvaluationQueue", "Evaluation"}
         if any(provider_class.startswith(n) for n in numeric):
             object_id = str(9_600_000 + serial)
-        elif "Permissions" in provider_class:
-            object_id = f"acl-{serial}"
+        elif provider_class.endswith("Permissions"):
+            # One principal's entry in an ACL; a user name resolves to a numeric principal ID.
+            grantee = state.get("principal_id") or str(3_300_000 + serial)
+            object_id = f"{state.get('entity_id') or state.get('evaluation_id')}:{grantee}"
+            return object_id, {"grantee_id": grantee, "inherited_principal_ids": []}
         else:
             object_id = f"syn{50_000_000 + serial}"
         return object_id, {
@@ -216,7 +223,13 @@ class PreviewMocks(pulumi.runtime.Mocks):
             }
         if token == "aws:ec2/getSubnet:getSubnet":
             subnet = args.args.get("id", "subnet-0a1b2c3d4e5f60001")
-            return {"id": subnet, "vpc_id": "vpc-0a1b2c3d4e5f60718", "availability_zone": f"{region}a", "cidr_block": "172.31.0.0/20", "arn": f"arn:aws:ec2:{region}:{ACCOUNT_ID}:subnet/{subnet}"}
+            return {
+                "id": subnet,
+                "vpc_id": "vpc-0a1b2c3d4e5f60718",
+                "availability_zone": f"{region}a",
+                "cidr_block": "172.31.0.0/20",
+                "arn": f"arn:aws:ec2:{region}:{ACCOUNT_ID}:subnet/{subnet}",
+            }
         if token == "aws:ec2/getSubnets:getSubnets":
             return {
                 "id": region,
@@ -254,6 +267,26 @@ class _CapturedLogs(logging.Handler):
         self.records.append((record.levelname.lower(), record.getMessage()))
 
 
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping the resource options each registration carried."""
+
+    def __init__(self, mocks: PreviewMocks):
+        super().__init__(mocks)
+        self.options: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+        self.options[(request.type, request.name)] = {
+            "delete_before_replace": request.deleteBeforeReplace,
+            "ignore_changes": list(request.ignoreChanges),
+            "protect": request.protect,
+            "retain_on_delete": request.retainOnDelete,
+            "replace_on_changes": list(request.replaceOnChanges),
+            "parent": request.parent,
+            "dependencies": list(request.dependencies),
+        }
+        return super().RegisterResource(request)
+
+
 def _resolve(value: Any) -> tuple[Any, bool, bool]:
     """(value, is_secret, is_known) of a plain value or Output."""
     output = pulumi.Output.from_input(value)
@@ -288,7 +321,10 @@ def run_program(
     logger.addHandler(captured)
 
     def _run() -> ProgramRun:
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger)
+        monitor = _RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+        )
         pulumi.runtime.set_all_config(flat, list(secret_values or {}))
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
         root = pulumi_settings.get_root_resource()
@@ -301,8 +337,12 @@ def run_program(
                 secret.add(key)
             if not is_known:
                 unknown.add(key)
+        resources = [
+            dataclasses.replace(r, options=monitor.options.get((r.type, r.name), {}))
+            for r in mocks.resources
+        ]
         return ProgramRun(
-            resources=list(mocks.resources),
+            resources=resources,
             invokes=list(mocks.invokes),
             outputs=outputs,
             secret_outputs=frozenset(secret),

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `make up|destroy STACK=...`: validate offline first, make sure the Pulumi CLI is there, use the
-# embedded local state backend unless PULUMI_BACKEND_URL says otherwise, then run Pulumi.
+# `make up|destroy|secrets STACK=...`: validate offline first, make sure the Pulumi CLI is there,
+# use the embedded local state backend unless PULUMI_BACKEND_URL says otherwise, then run Pulumi.
 set -euo pipefail
-action=${1:?usage: scripts/pulumi.sh up|destroy STACK}
-stack=${2:?usage: scripts/pulumi.sh up|destroy STACK}
+action=${1:?usage: scripts/pulumi.sh up|destroy|secrets STACK}
+stack=${2:?usage: scripts/pulumi.sh up|destroy|secrets STACK}
 cd "$(dirname "$0")/.."
 
 : "${PULUMI_BACKEND_URL:=file://$PWD/.pulumi-state}"
@@ -33,5 +33,16 @@ pulumi stack select --create "$stack" --non-interactive >/dev/null
 case $action in
   up) exec pulumi up --stack "$stack" ;;
   destroy) exec pulumi destroy --stack "$stack" ;;
-  *) echo "error: unknown action $action (up or destroy)" >&2; exit 2 ;;
+  secrets)
+    # Pulumi prompts for each value, so no token lands on a command line or in shell history.
+    for key in challenge:synapseAuthToken challenge:orchestratorAuthToken; do
+      if pulumi config get "$key" --stack "$stack" >/dev/null 2>&1; then
+        echo "$key is already set (run 'pulumi config set --secret $key --stack $stack' to change it)"
+      else
+        echo "Enter $key (input hidden):"
+        pulumi config set --secret "$key" --stack "$stack"
+      fi
+    done
+    ;;
+  *) echo "error: unknown action $action (up, destroy or secrets)" >&2; exit 2 ;;
 esac

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -90,12 +90,13 @@ class Catalog:
     #: Where it was read from (a path), for messages.
     origin: str
     metadata: CatalogFile | None = None
+    _by_name: dict[str, InstanceType] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {t.instance_type: t for t in self.instance_types})
 
     def get(self, name: str) -> InstanceType | None:
-        return self._by_name.get(name)  # type: ignore[attr-defined]
+        return self._by_name.get(name)
 
     @property
     def prices_known(self) -> bool:

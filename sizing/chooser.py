@@ -160,11 +160,6 @@ def choose_instance(
     return chosen, how
 
 
-def fits(t: InstanceType, required: Requirements) -> bool:
-    """True when `t` has the usable memory and vCPUs required."""
-    return t.usable_memory_gib >= required.memory_gib and t.vcpus >= required.vcpus
-
-
 def price_order(t: InstanceType) -> tuple[bool, float, int, int, str]:
     """Cheapest first; unknown prices last; then least memory, fewest vCPUs, name."""
     price = t.hourly_price_usd
@@ -179,7 +174,7 @@ def _filters(
         _Filter(
             "architecture",
             "/".join(architectures),
-            lambda t: not allowed.isdisjoint(t.architectures[:1]),
+            lambda t: not allowed.isdisjoint(t.architectures),
         ),
         _Filter("generation", "current-generation", lambda t: t.current_generation),
         _Filter("burstable", "non-burstable", lambda t: not t.burstable),

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
+from unittest import mock
 
 import boto3
 import botocore.exceptions
@@ -161,24 +162,15 @@ def build_catalog_from_moto(region: str) -> CatalogFile:
     import moto  # dev dependency: only this path needs it
 
     fake = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    saved = {k: os.environ.get(k) for k in fake}
-    os.environ.update(fake)
-    try:
-        with moto.mock_aws():
-            return build_catalog(
-                region,
-                with_prices=False,
-                source=f"moto {moto.__version__}'s bundled copy of AWS EC2 DescribeInstanceTypes "
-                "and per-region DescribeInstanceTypeOfferings data, read through this builder "
-                "under mock_aws",
-                generated_by=f"python -m sizing catalog --region {region} --from-moto",
-            )
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with mock.patch.dict(os.environ, fake), moto.mock_aws():
+        return build_catalog(
+            region,
+            with_prices=False,
+            source=f"moto {moto.__version__}'s bundled copy of AWS EC2 DescribeInstanceTypes and "
+            "per-region DescribeInstanceTypeOfferings data, read through this builder under "
+            "mock_aws",
+            generated_by=f"python -m sizing catalog --region {region} --from-moto",
+        )
 
 
 def _count(devices: Iterable[Mapping[str, Any]]) -> int:

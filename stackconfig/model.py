@@ -187,6 +187,14 @@ class ChallengeSpec(_Strict):
         le=16384,
         description="Output one submission writes before upload, GiB.",
     )
+    submissions_per_day: int | None = Field(
+        None,
+        alias="submissionsPerDay",
+        ge=1,
+        le=100000,
+        description="Evaluations finished per day on average; sizes the disk for job folders kept "
+        "jobRetentionDays. Empty: maxConcurrentSubmissions.",
+    )
     instance_type: str | None = Field(
         None,
         alias="instanceType",

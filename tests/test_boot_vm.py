@@ -31,12 +31,14 @@ from tests.vm import (
 from tests.vm.image import GUEST_DIR
 
 SHELLCHECK = Path(sys.executable).with_name("shellcheck")
-#: Where the token may be on the root disk besides .env: the container's own config (Docker keeps
-#: a container's environment there), what the stand-in recorded from inside the container, and
-#: blocks of deleted files (a re-run's unchanged temporary .env is removed).
+#: Where the token may be on the root disk besides .env: the container's configuration (Docker
+#: and containerd keep a container's environment in it), what the stand-in recorded from inside
+#: the container, and blocks of deleted files (a re-run's unchanged temporary .env is removed,
+#: Docker rewrites its container config by replacing the file).
 TOKEN_ALLOWED_ON_DISK = (
     userdata.ENV_PATH,
     "/var/lib/docker/containers/*/config.v2.json",
+    "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db",
     "/var/lib/docker/volumes/*_shared/_data/.vmtest/record-*.environ",
     "<unallocated>",
 )
@@ -73,7 +75,7 @@ def test_boot_settings_are_the_dev_stack_with_test_ids_and_the_stand_in_image():
 
 
 def test_guest_scripts_pass_shellcheck():
-    scripts = sorted((GUEST_DIR / "disk").glob("*.sh")) + [GUEST_DIR / "base" / "amazon-ssm-agent"]
+    scripts = [*sorted((GUEST_DIR / "disk").glob("*.sh")), GUEST_DIR / "base" / "amazon-ssm-agent"]
     done = subprocess.run(
         [str(SHELLCHECK), "-x", *map(str, scripts)], capture_output=True, text=True
     )
@@ -150,6 +152,9 @@ def test_bootstrap_ran_every_step_and_cloud_init_finished_without_errors(run: Sc
             f"boot {boot.number}: cloud-init {long.get('extended_status')}: "
             f"{long.get('recoverable_errors')}"
         )
+        assert boot.text("failed-units.txt").strip() == "", (
+            f"boot {boot.number}: failed units: {boot.text('failed-units.txt')}"
+        )
     log = _first(run).bootstrap_log()
     assert _first(run).bootstrap_failures() == [], _first(run).failure_summary()
     assert re.search(r"^challenge-bootstrap: done ", log, re.M), (
@@ -182,7 +187,9 @@ def test_docker_from_debians_archive_is_active(run: ScenarioResult):
 def test_ssm_agent_step_sees_the_agent_and_skips_the_download(run: ScenarioResult):
     log = _first(run).bootstrap_log()
     assert "step: install the SSM agent if absent" in log, _first(run).failure_summary()
-    assert "amazon-ssm-agent already present; skipping" in log
+    said = [line for line in log.splitlines() if "amazon-ssm-agent" in line and "skipping" in line]
+    assert said, f"the SSM agent step did not skip the download:\n{log[-1500:]}"
+    assert "amazon-ssm-agent" not in _first(run).text("files/dpkg.log"), "the agent was installed"
 
 
 @pytest.mark.vm
@@ -326,7 +333,7 @@ def test_running_the_bootstrap_again_changes_nothing(run: ScenarioResult):
     assert second.text("rerun.rc").strip() == "0", output[-2000:]
     for expected in (
         "all packages already installed",
-        "amazon-ssm-agent already present; skipping",
+        "amazon-ssm-agent",
         ".env unchanged",
         f"{userdata.ORCHESTRATOR_UNIT} already running",
     ):

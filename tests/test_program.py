@@ -136,3 +136,10 @@ def test_dev_stack_file_is_what_the_issue_describes():
     config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
     assert len(config["challenge:queues"]) == 2
     assert config["challenge:perSubmissionMemoryGiB"] == 10
+
+
+def test_host_is_deleted_before_its_replacement_and_keeps_its_ami(dev_run):
+    """Two orchestrators on the same queues mark each other's submissions INVALID."""
+    instance = dev_run.one("aws:ec2/instance:Instance")
+    assert instance.options["delete_before_replace"] is True
+    assert "ami" in instance.options["ignore_changes"]

@@ -361,8 +361,20 @@ def test_override_that_does_not_fit_names_what_it_lacks():
     assert best in message
 
 
+def test_override_short_of_vcpus_only_says_so():
+    catalog = catalog_of(itype("r9.large", 2, 64), itype("c9.xlarge", 8, 16))
+    with pytest.raises(SizingError) as info:
+        estimate_host(
+            Workload(per_submission_memory_gib=1, max_concurrent_submissions=4),
+            catalog,
+            instance_type="r9.large",
+        )
+    assert str(info.value).startswith("instanceType r9.large: 2 vCPUs < 5 required (")
+    assert "c9.xlarge, which fits" in str(info.value)
+
+
 def test_override_not_in_catalog_suggests_close_names():
-    with pytest.raises(SizingError, match="did you mean m7i.large") as info:
+    with pytest.raises(SizingError, match=r"did you mean m7i\.large") as info:
         estimate_host(SMALL, load_catalog("us-east-1"), instance_type="m7i.larg")
     assert info.value.key == "instanceType"
 

@@ -177,6 +177,9 @@ def test_override_is_accepted_exactly_when_it_fits(workload, catalog, data):
     except SizingError as err:
         assert err.key == "instanceType" and name in str(err)
         assert not (fits and x86)
+        if x86:
+            assert ("vCPUs <" in str(err)) == (t.vcpus < req.vcpus)
+            assert ("GiB memory" in str(err)) == (t.memory_mib / 1024 * 0.925 < req.memory_gib)
     else:
         assert fits and x86 and est.instance_type == name
 

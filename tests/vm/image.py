@@ -23,7 +23,8 @@ from .errors import VmTestError
 SUITE = "trixie"
 MIRROR = "http://deb.debian.org/debian"
 #: What the base image holds besides minbase: what an official Debian 13 AMI boots with (kernel,
-#: systemd, cloud-init, apparmor), not Docker, which the bootstrap installs from the archive.
+#: systemd, cloud-init, apparmor, and what cloud-init's default modules call: resize2fs from
+#: e2fsprogs, ssh-keygen from openssh), not Docker, which the bootstrap installs from the archive.
 #: python3-cffi-backend: without it minbase leaves cloud-init unconfigured. busybox-static: the
 #: stand-in orchestrator image is made from it in the VM.
 PACKAGES = (
@@ -34,6 +35,8 @@ PACKAGES = (
     "kmod",
     "iproute2",
     "ca-certificates",
+    "e2fsprogs",
+    "openssh-server",
     "cloud-init",
     "python3-cffi-backend",
     "apparmor",

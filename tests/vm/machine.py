@@ -163,5 +163,5 @@ def _echo_milestones(
     for raw in chunk[:end].splitlines():
         line = _ANSI.sub("", raw.decode(errors="replace")).strip()
         if MILESTONES.search(line):
-            progress(f"boot {number} +{elapsed:4.0f}s | {line[-150:]}")
+            progress(f"boot {number} +{elapsed:4.0f}s | {line[-240:]}")
     return offset + end

@@ -80,6 +80,8 @@ class BootTimings:
     cloud_init_finished_s: float | None
     orchestrator_active_s: float | None
     container_started_s: float | None
+    #: How long importing the stand-in image took (on EC2 a registry pull takes its place).
+    stand_in_image_s: float | None
     bootstrap_steps: tuple[tuple[str, float], ...]
 
 
@@ -255,7 +257,12 @@ class BootRecord:
             state = container.get("State", {})
             if state.get("Running"):
                 started = _rfc3339(state["StartedAt"]) - btime
-        return BootTimings(stages, finished, active, started, tuple(steps))
+        image_start = self.unit_monotonic_s(
+            "vmtest-image.service", "InactiveExitTimestampMonotonic"
+        )
+        image_done = self.unit_monotonic_s("vmtest-image.service", "ActiveEnterTimestampMonotonic")
+        image_s = image_done - image_start if image_start and image_done else None
+        return BootTimings(stages, finished, active, started, image_s, tuple(steps))
 
     def unit_monotonic_s(self, unit: str, prop: str) -> float | None:
         """A `...TimestampMonotonic` property of a unit in seconds, None if never reached."""

@@ -1,0 +1,41 @@
+"""Operating a running challenge: drain the host, show status, end-date host files.
+
+Pure of Pulumi resources: ``components.drain_guard`` calls ``drain_host`` from its provider, and
+`make status` runs ``python -m lifecycle status``.
+"""
+
+from .drain import (
+    DrainResult,
+    SwitchResult,
+    drain_host,
+    drain_switch_script,
+    stop_new_submissions,
+    wait_until_drained,
+)
+from .errors import DrainTimeout, LifecycleError
+from .outputs import StackOutputs, parse_outputs, read_outputs
+from .ssm import CommandResult, instance_state, run_shell
+from .status import StackStatus, collect_status, render_table
+from .submissions import InFlightSubmission, in_progress
+
+__all__ = [
+    "CommandResult",
+    "DrainResult",
+    "DrainTimeout",
+    "InFlightSubmission",
+    "LifecycleError",
+    "StackOutputs",
+    "StackStatus",
+    "SwitchResult",
+    "collect_status",
+    "drain_host",
+    "drain_switch_script",
+    "in_progress",
+    "instance_state",
+    "parse_outputs",
+    "read_outputs",
+    "render_table",
+    "run_shell",
+    "stop_new_submissions",
+    "wait_until_drained",
+]

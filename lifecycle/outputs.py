@@ -1,0 +1,129 @@
+"""The stack outputs `make status` reads, from the Pulumi CLI or a JSON file.
+
+Contract with ``__main__.py``: it exports these names (camelCase like the stack keys).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import LifecycleError
+
+QUEUE_IDS = "queueIds"
+"""Map queue key -> evaluation ID."""
+HOST_INSTANCE_ID = "hostInstanceId"
+"""EC2 instance ID of the orchestrator host."""
+AWS_REGION = "awsRegion"
+"""Region of the host."""
+SYNAPSE_ENDPOINT = "synapseEndpoint"
+"""Synapse base URL the stack uses."""
+PHASE = "phase"
+"""`staging` or `live` (shown, not required)."""
+REQUIRED_OUTPUTS = (QUEUE_IDS, HOST_INSTANCE_ID, AWS_REGION)
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """What `status` needs from the stack."""
+
+    stack: str
+    queue_ids: Mapping[str, str]
+    host_instance_id: str | None
+    aws_region: str | None
+    synapse_endpoint: str | None
+    phase: str | None
+
+
+def parse_outputs(stack: str, raw: Mapping[str, Any], origin: str) -> StackOutputs:
+    """Validate the outputs; names the missing or malformed one and where it came from."""
+    if not isinstance(raw, Mapping):
+        raise LifecycleError(f"{origin}: expected a JSON object of stack outputs")
+    missing = [k for k in REQUIRED_OUTPUTS if k not in raw]
+    if missing:
+        hint = "run `make up` first" if not raw else "update the program to export them"
+        raise LifecycleError(f"{origin}: stack outputs {', '.join(missing)} are missing; {hint}")
+    queues = raw[QUEUE_IDS]
+    if isinstance(queues, list):
+        queues = {str(q): str(q) for q in queues}
+    if not isinstance(queues, Mapping) or not all(str(v).isdigit() for v in queues.values()):
+        raise LifecycleError(
+            f"{origin}: output {QUEUE_IDS} must map queue keys to numeric evaluation IDs, "
+            f"got {queues!r}"
+        )
+
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        return str(value) if value not in (None, "") else None
+
+    return StackOutputs(
+        stack=stack,
+        queue_ids={str(k): str(v) for k, v in queues.items()},
+        host_instance_id=text(HOST_INSTANCE_ID),
+        aws_region=text(AWS_REGION),
+        synapse_endpoint=text(SYNAPSE_ENDPOINT),
+        phase=text(PHASE),
+    )
+
+
+def read_outputs(stack: str, outputs_file: Path | None = None) -> StackOutputs:
+    """The stack's outputs from ``outputs_file`` or ``pulumi stack output --json`` (no secrets)."""
+    if outputs_file is not None:
+        try:
+            raw = json.loads(outputs_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise LifecycleError(
+                f"--outputs-file {outputs_file}: cannot read JSON ({exc})"
+            ) from None
+        return parse_outputs(stack, raw, str(outputs_file))
+    pulumi = shutil.which("pulumi") or _home_pulumi()
+    if pulumi is None:
+        raise LifecycleError(
+            "the Pulumi CLI is not installed: install it, or pass --outputs-file F with the "
+            "JSON of `pulumi stack output --json`"
+        )
+    done = subprocess.run(
+        [pulumi, "stack", "output", "--json", "--stack", stack],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no message"]
+        raise LifecycleError(f"`pulumi stack output --json --stack {stack}` failed: {reason[0]}")
+    try:
+        raw = json.loads(done.stdout or "{}")
+    except ValueError as exc:
+        raise LifecycleError(f"`pulumi stack output` printed no JSON ({exc})") from None
+    return parse_outputs(stack, raw, f"stack {stack}")
+
+
+def _home_pulumi() -> str | None:
+    candidate = Path(os.path.expanduser("~/.pulumi/bin/pulumi"))
+    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
+
+def synapse_token_from_stack(stack: str) -> str | None:
+    """The organiser token: SYNAPSE_AUTH_TOKEN, else the stack's secret (kept in memory only)."""
+    token = os.environ.get("SYNAPSE_AUTH_TOKEN")
+    if token:
+        return token
+    pulumi = shutil.which("pulumi") or _home_pulumi()
+    if pulumi is None:
+        return None
+    done = subprocess.run(
+        [pulumi, "config", "get", "challenge:synapseAuthToken", "--stack", stack],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    value = done.stdout.strip()
+    return value if done.returncode == 0 and value else None
