@@ -9,8 +9,9 @@ import pulumi
 import sizing
 import stackconfig
 from components.challenge_site import ChallengeSite
-from components.orchestrator_host import OrchestratorHost
-from program import host_args, site_args, workload
+from components.orchestrator_host import OrchestratorHost, OrchestratorHostError
+from components.synapse import SynapseProvisioningError
+from program import check_before_creating, host_args, site_args, workload
 
 try:
     config = stackconfig.from_pulumi_runtime(pulumi.get_stack())
@@ -19,7 +20,13 @@ try:
         sizing.load_catalog(config.region),
         config.spec.instance_type,
     )
-except (stackconfig.ConfigError, sizing.SizingError) as error:
+    check_before_creating(config, estimate)
+except (
+    stackconfig.ConfigError,
+    sizing.SizingError,
+    OrchestratorHostError,
+    SynapseProvisioningError,
+) as error:
     raise pulumi.RunError(f"invalid stack config for {pulumi.get_stack()}:\n{error}") from None
 
 for warning in config.warnings:

@@ -11,8 +11,24 @@ import pulumi
 
 import sizing
 from components.challenge_site import ChallengeSiteArgs, QueueSpec, SubmissionRound
-from components.orchestrator_host import OrchestratorHostArgs
+from components.orchestrator_host import OrchestratorHostArgs, check_args
+from components.synapse.site_plan import plan_site
 from stackconfig import ChallengeSpec, StackConfig
+
+
+def check_before_creating(config: StackConfig, estimate: sizing.HostEstimate) -> None:
+    """Run every component's own checks while nothing exists yet, so a bad stack (say, user data
+    over 16 KB for its number of queues) fails before the Synapse side is half-made."""
+    plan_site(site_args(config))
+    check_args(
+        host_args(
+            config,
+            estimate,
+            orchestrator_auth_token="",
+            logs_folder_id="",
+            evaluation_templates={},
+        )
+    )
 
 
 def workload(spec: ChallengeSpec) -> sizing.Workload:
@@ -99,4 +115,5 @@ def host_args(
         submitter_notification_mask=spec.submitter_notification_mask,
         share_results_immediately=spec.share_results_immediately,
         toil_cli_options=spec.toil_cli_options,
+        served_queue_count=len(spec.queues),
     )

@@ -32,8 +32,11 @@ SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
 #: Debian's AMIs ship an 8 GiB root snapshot; a smaller volume cannot be created from it.
 MIN_ROOT_VOLUME_GIB = 8
 #: Stand-ins used only to validate settings before the Synapse IDs are known.
-_CHECK_LOGS_FOLDER_ID = "syn1"
-_CHECK_TEMPLATES = {"1": "syn1"}
+#: Stand-ins for the dry render, one digit wider than Synapse's IDs today, so a stack that passes
+#: the 16 KB check before anything exists still fits once the real IDs are known.
+_CHECK_LOGS_FOLDER_ID = "syn999999999"
+_CHECK_WORKFLOW_FILE_ID = "syn999999998"
+_CHECK_FIRST_EVALUATION_ID = 999_000_000
 
 
 def _about(text: str) -> dict[str, str]:
@@ -124,6 +127,13 @@ class OrchestratorHostArgs:
         metadata=_about(
             "True: a changed user data replaces the host (drain first). False: changes are ignored "
             "and the running host keeps its boot-time settings. Never the in-place stop/start."
+        ),
+    )
+    served_queue_count: int = field(
+        default=1,
+        metadata=_about(
+            "Queues the host serves; the dry render that checks the 16 KB user-data limit before "
+            "anything is created uses this many stand-in IDs. Default 1."
         ),
     )
 
@@ -263,7 +273,11 @@ def check_args(args: OrchestratorHostArgs) -> None:
             problems.append(str(exc))
     try:
         # A dry render with stand-in IDs checks every plain setting and the template.
-        render_cloud_config(bootstrap_settings(args, _CHECK_LOGS_FOLDER_ID, _CHECK_TEMPLATES))
+        templates = {
+            str(_CHECK_FIRST_EVALUATION_ID + i): _CHECK_WORKFLOW_FILE_ID
+            for i in range(args.served_queue_count)
+        }
+        render_cloud_config(bootstrap_settings(args, _CHECK_LOGS_FOLDER_ID, templates))
     except UserDataError as exc:
         problems.append(str(exc))
     if problems:

@@ -80,7 +80,7 @@ def _short_hash(*parts: str, length: int = 8) -> str:
 
 
 def _dynamic_kind(type_token: str) -> str | None:
-    """`EvaluationQueue` for `pulumi-python:dynamic/synapse:EvaluationQueue`; None if not dynamic."""
+    """The object kind of a dynamic resource type token (`...dynamic/synapse:Team` -> `Team`)."""
     if not type_token.startswith(DYNAMIC_TYPE):
         return None
     return type_token.rsplit(":", 1)[-1]
@@ -274,7 +274,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.options: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+    def RegisterResource(self, request):
         self.options[(request.type, request.name)] = {
             "delete_before_replace": request.deleteBeforeReplace,
             "ignore_changes": list(request.ignoreChanges),

@@ -106,6 +106,27 @@ def test_more_queues_add_queue_resources_only(run_stack):
     assert _kinds(run).count("aws:ec2/instance:Instance") == 1
 
 
+def test_user_data_over_16_kb_fails_before_any_resource(run_stack):
+    """Caught with stand-in IDs before the Synapse side exists, not after it was created."""
+    from preview.engine import PreviewMocks
+
+    created = []
+    original = PreviewMocks.new_resource
+
+    def recording(self, args):
+        created.append(args.name)
+        return original(self, args)
+
+    PreviewMocks.new_resource = recording
+    try:
+        with pytest.raises(Exception, match="16 KB") as caught:
+            run_stack(overrides={"queues": [{"name": f"Queue {i:03d}"} for i in range(130)]})
+    finally:
+        PreviewMocks.new_resource = original
+    assert "130 evaluation queues" in str(caught.value)
+    assert not [name for name in created if name != "challenge"], created
+
+
 def test_instance_type_override_that_does_not_fit_fails_before_any_resource(run_stack):
     with pytest.raises(Exception, match="instanceType") as caught:
         run_stack(overrides={"instanceType": "m5.large"})
@@ -143,3 +164,15 @@ def test_host_is_deleted_before_its_replacement_and_keeps_its_ami(dev_run):
     instance = dev_run.one("aws:ec2/instance:Instance")
     assert instance.options["delete_before_replace"] is True
     assert "ami" in instance.options["ignore_changes"]
+
+
+def test_many_synapse_objects_do_not_nest_the_pickler(run_stack):
+    """The SDK wraps the pickler once per dynamic resource unless we restore it (RecursionError
+    after a few hundred Synapse objects in one program)."""
+    import pickle
+
+    from components.synapse._resource import _PLAIN_BATCH_SETITEMS
+
+    run = run_stack(overrides={"queues": [{"name": f"Queue {i:03d}"} for i in range(100)]})
+    assert _kinds(run).count("EvaluationQueue") == 100
+    assert pickle._Pickler._batch_setitems is _PLAIN_BATCH_SETITEMS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,11 @@ import pulumi
 import pulumi.dynamic
 
 from .common import SynapseProvider, owner_key
+
+#: The SDK's provider serialization wraps `pickle._Pickler._batch_setitems` in a sorting wrapper
+#: and never unwraps it, so every dynamic resource adds one call level: a few hundred Synapse
+#: objects in one program end in RecursionError. Each registration restores the plain method.
+_PLAIN_BATCH_SETITEMS = pickle._Pickler._batch_setitems
 
 
 class SynapseResource(pulumi.dynamic.Resource):
@@ -31,4 +37,7 @@ class SynapseResource(pulumi.dynamic.Resource):
             props["owner_key"] = owner_key(pulumi.get_project(), pulumi.get_stack(), resource_name)
         for name in sorted(prop_names | set(provider.OUTPUTS)):
             props.setdefault(name, None)
-        super().__init__(provider, resource_name, props, opts)
+        try:
+            super().__init__(provider, resource_name, props, opts)
+        finally:
+            pickle._Pickler._batch_setitems = _PLAIN_BATCH_SETITEMS
