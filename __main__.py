@@ -1,26 +1,30 @@
 """Stand up a Synapse challenge's evaluation infrastructure from the stack file (see README.md).
 
 Only composition lives here: the config model validates, `sizing` picks the host, components
-create the Synapse side and the host, and the stack outputs say where everything is.
+create the Synapse side, the launch-day grants and the host, and the stack outputs say where
+everything is.
 """
 
 import pulumi
 
+import program
 import sizing
 import stackconfig
+from components.challenge_launch import ChallengeLaunch
 from components.challenge_site import ChallengeSite
+from components.drain_guard import DrainGuard
 from components.orchestrator_host import OrchestratorHost, OrchestratorHostError
 from components.synapse import SynapseProvisioningError
-from program import check_before_creating, host_args, site_args, workload
+from components.synapse.submission_view import SubmissionView
 
 try:
     config = stackconfig.from_pulumi_runtime(pulumi.get_stack())
     estimate = sizing.estimate_host(
-        workload(config.spec),
+        program.workload(config.spec),
         sizing.load_catalog(config.region),
         config.spec.instance_type,
     )
-    check_before_creating(config, estimate)
+    program.check_before_creating(config, estimate)
 except (
     stackconfig.ConfigError,
     sizing.SizingError,
@@ -29,22 +33,44 @@ except (
 ) as error:
     raise pulumi.RunError(f"invalid stack config for {pulumi.get_stack()}:\n{error}") from None
 
+spec = config.spec
 for warning in config.warnings:
     pulumi.log.warn(warning)
 
-secrets = pulumi.Config(stackconfig.NAMESPACE)
-site = ChallengeSite("challenge", site_args(config))
+site = ChallengeSite("challenge", program.site_args(config))
+launch = ChallengeLaunch("launch", program.launch_args(config, site))
+if spec.submission_view:
+    SubmissionView(
+        "challenge-submission-view",
+        name="Submissions",
+        parent_id=site.staging_project_id,
+        scope_ids=list(program.queue_ids(config, site).values()),
+        synapse_endpoint=spec.synapse_endpoint,
+        opts=pulumi.ResourceOptions(parent=site),
+    )
 host = OrchestratorHost(
     "orchestrator",
-    host_args(
+    program.host_args(
         config,
         estimate,
-        orchestrator_auth_token=secrets.require_secret("orchestratorAuthToken"),
+        orchestrator_auth_token=pulumi.Config(stackconfig.NAMESPACE).require_secret(
+            "orchestratorAuthToken"
+        ),
         logs_folder_id=site.logs_folder_id,
         evaluation_templates=site.evaluation_templates,
     ),
 )
+# Deleted before the host on destroy and on replacement: stops new submissions, waits for running
+# ones. It depends on the site so the queues and the orchestrator's grants outlive the drain.
+DrainGuard(
+    "orchestrator-drain",
+    program.drain_guard_args(config, site, host),
+    opts=pulumi.ResourceOptions(parent=host, depends_on=[site]),
+)
 
+pulumi.export("phase", spec.phase)
+pulumi.export("awsRegion", config.region)
+pulumi.export("synapseEndpoint", spec.synapse_endpoint)
 pulumi.export("liveSiteUrl", site.live_site_url)
 pulumi.export("liveProjectId", site.live_project_id)
 pulumi.export("stagingProjectId", site.staging_project_id)
@@ -55,6 +81,7 @@ pulumi.export("logsFolderId", site.logs_folder_id)
 pulumi.export("workflowFileId", site.workflow_file_id)
 pulumi.export("evaluationTemplates", site.evaluation_templates)
 pulumi.export("retainedOnDestroy", site.retained_on_destroy)
+pulumi.export("unmatchedStagingWikiPages", launch.unmatched_staging_pages)
 pulumi.export("instanceId", host.instance_id)
 pulumi.export("instanceType", host.instance_type)
 pulumi.export("rootVolumeGiB", estimate.root_volume_gib)

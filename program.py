@@ -10,8 +10,10 @@ from collections.abc import Mapping
 import pulumi
 
 import sizing
-from components.challenge_site import ChallengeSiteArgs, QueueSpec, SubmissionRound
-from components.orchestrator_host import OrchestratorHostArgs, check_args
+from components.challenge_launch import ChallengeLaunchArgs
+from components.challenge_site import ChallengeSite, ChallengeSiteArgs, QueueSpec, SubmissionRound
+from components.drain_guard import DrainGuardArgs
+from components.orchestrator_host import OrchestratorHost, OrchestratorHostArgs, check_args
 from components.synapse.site_plan import plan_site
 from stackconfig import ChallengeSpec, StackConfig
 
@@ -82,6 +84,36 @@ def site_args(config: StackConfig) -> ChallengeSiteArgs:
     )
 
 
+def launch_args(config: StackConfig, site: ChallengeSite) -> ChallengeLaunchArgs:
+    return ChallengeLaunchArgs(
+        phase=config.spec.phase,
+        queue_ids=queue_ids(config, site),
+        participants_team_id=site.team_ids["participants"],
+        live_project_id=site.live_project_id,
+        staging_project_id=site.staging_project_id,
+        synapse_endpoint=config.spec.synapse_endpoint,
+    )
+
+
+def drain_guard_args(
+    config: StackConfig, site: ChallengeSite, host: OrchestratorHost
+) -> DrainGuardArgs:
+    return DrainGuardArgs(
+        instance_id=host.instance_id,
+        region=config.region,
+        evaluation_ids=list(queue_ids(config, site).values()),
+        synapse_endpoint=config.spec.synapse_endpoint,
+        drain_timeout_minutes=config.spec.drain_timeout_minutes,
+        force_replace=config.spec.force_replace,
+    )
+
+
+def queue_ids(config: StackConfig, site: ChallengeSite) -> dict[str, pulumi.Output[str]]:
+    """Evaluation ID of each configured queue, by its stable key."""
+    keys = [queue.stable_key for queue in site_args(config).queues]
+    return {key: site.resources[f"queue-{key}"].id for key in keys}
+
+
 def host_args(
     config: StackConfig,
     estimate: sizing.HostEstimate,
@@ -116,4 +148,6 @@ def host_args(
         share_results_immediately=spec.share_results_immediately,
         toil_cli_options=spec.toil_cli_options,
         served_queue_count=len(spec.queues),
+        end_date=spec.end_date,
+        stop_host_after_end=spec.stop_host_after_end,
     )

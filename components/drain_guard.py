@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pulumi
+from botocore.exceptions import BotoCoreError
 from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, UpdateResult
 
 from components.synapse._resource import SynapseResource
@@ -36,6 +38,7 @@ from components.synapse.common import (
     is_unknown,
 )
 from lifecycle.drain import drain_host
+from lifecycle.errors import LifecycleError
 
 FORCE_REPLACE_CONFIG_KEY = "challenge:forceReplace"
 DRAIN_TIMEOUT_CONFIG_KEY = "challenge:drainTimeoutMinutes"
@@ -180,12 +183,15 @@ class DrainGuardProvider(SynapseProvider):
         )
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        import boto3
-
         force, minutes = self.settings(props)
         instance_id = props["instance_id"]
         profile = (getattr(self, "_live_config", {}) or {}).get(AWS_PROFILE_CONFIG_KEY)
-        aws = boto3.session.Session(profile_name=profile or None, region_name=props["region"])
+        try:
+            aws = boto3.session.Session(profile_name=profile or None, region_name=props["region"])
+        except BotoCoreError as exc:
+            raise LifecycleError(
+                f"cannot use AWS profile {profile!r} (aws:profile): {exc}"
+            ) from None
 
         def progress(message: str) -> None:
             print(f"drain {instance_id}: {message}", file=sys.stderr, flush=True)

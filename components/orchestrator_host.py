@@ -6,6 +6,7 @@ user data carries only the parameter's name. No inbound port: shell access is Se
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping
@@ -129,6 +130,14 @@ class OrchestratorHostArgs:
             "and the running host keeps its boot-time settings. Never the in-place stop/start."
         ),
     )
+    end_date: dt.datetime | None = field(
+        default=None,
+        metadata=_about("After this instant the host stops taking submissions (endDate)."),
+    )
+    stop_host_after_end: bool = field(
+        default=True,
+        metadata=_about("With end_date: power off once no evaluation runs (stopHostAfterEnd)."),
+    )
     served_queue_count: int = field(
         default=1,
         metadata=_about(
@@ -244,6 +253,8 @@ def bootstrap_settings(
         share_results_immediately=args.share_results_immediately,
         toil_cli_options=args.toil_cli_options,
         accept_new_submissions=args.accept_new_submissions,
+        end_date=args.end_date,
+        stop_host_after_end=args.stop_host_after_end,
     )
 
 
@@ -420,6 +431,9 @@ class OrchestratorHost(pulumi.ComponentResource):
                 # Two orchestrators must never serve the same queues: each marks the other's
                 # running submissions INVALID. The old host goes before the new one comes.
                 delete_before_replace=True,
+                # The provider would change the type in place by stopping the instance, which
+                # kills running evaluations; a replacement goes through the drain guard.
+                replace_on_changes=["instance_type"],
             ),
         )
 

@@ -29,6 +29,8 @@ from .submissions import InFlightSubmission, Session, in_progress
 Progress = Callable[[str], None]
 #: Consecutive failed Synapse checks tolerated during a wait before giving up.
 MAX_FAILED_CHECKS = 3
+#: Answers that no retry will change (bad request, bad token, no access, queue gone).
+FATAL_STATUSES = frozenset({400, 401, 403, 404})
 #: How many still-running submissions an error message names before "and N more".
 NAMED_IN_ERRORS = 20
 
@@ -156,6 +158,11 @@ def wait_until_drained(
             failed = 0
         except SynapseProvisioningError as exc:
             failed += 1
+            if exc.status in FATAL_STATUSES:
+                raise LifecycleError(
+                    f"cannot check the queues for running evaluations: {exc}; check that the "
+                    "queues exist and the Synapse token may read them"
+                ) from None
             if failed >= MAX_FAILED_CHECKS:
                 raise LifecycleError(
                     f"cannot check the queues for running evaluations ({failed} checks failed "

@@ -18,15 +18,15 @@ from .errors import LifecycleError
 
 QUEUE_IDS = "queueIds"
 """Map queue key -> evaluation ID."""
-HOST_INSTANCE_ID = "hostInstanceId"
+HOST_INSTANCE_ID = "instanceId"
 """EC2 instance ID of the orchestrator host."""
 AWS_REGION = "awsRegion"
-"""Region of the host."""
+"""Region of the host (else --region or AWS_REGION)."""
 SYNAPSE_ENDPOINT = "synapseEndpoint"
 """Synapse base URL the stack uses."""
 PHASE = "phase"
 """`staging` or `live` (shown, not required)."""
-REQUIRED_OUTPUTS = (QUEUE_IDS, HOST_INSTANCE_ID, AWS_REGION)
+REQUIRED_OUTPUTS = (QUEUE_IDS, HOST_INSTANCE_ID)
 
 
 @dataclass(frozen=True)

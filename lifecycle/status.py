@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import requests
+
 from components.synapse.common import SynapseProvisioningError
 from userdata import ACCEPT_SUBMISSIONS_PATH, ENV_PATH
 
@@ -28,6 +30,8 @@ from .submissions import (
     in_flight,
     oldest,
 )
+
+NO_REGION = "no AWS region: export awsRegion from the stack, set AWS_REGION, or pass --region"
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def host_status_script(
         "mount=$(docker volume inspect --format '{{ .Mountpoint }}' \"$volume\" 2>/dev/null"
         " || true)",
         'if [ -n "$mount" ]; then',
-        '  echo "shared_volume_kib=$(du -sk "$mount" 2>/dev/null | cut -f1)"',
+        '  echo "shared_volume_kib=$(timeout 30 du -sk "$mount" 2>/dev/null | cut -f1)"',
         "fi",
         'echo "workflow_containers=$(docker ps --quiet --filter name=workflow_job | wc -l)"',
         'if [ -x "$switch" ]; then echo "submissions=$("$switch" status)"; fi',
@@ -209,16 +213,20 @@ def collect_status(
         except SynapseProvisioningError as exc:
             problem = f"Synapse unreachable: {exc}"
     if ec2 is None or ssm is None:
-        host = HostStatus(outputs.host_instance_id, problems=(no_aws_reason(outputs),))
+        host = HostStatus(outputs.host_instance_id, problems=(NO_REGION,))
     else:
         host = host_status(ec2, ssm, outputs.host_instance_id)
     return StackStatus(outputs.stack, outputs.phase, synapse_endpoint, queues, problem, host)
 
 
-def no_aws_reason(outputs: StackOutputs) -> str:
-    if not outputs.aws_region:
-        return "no AWS region (stack output awsRegion or --region)"
-    return "AWS unreachable"
+def synapse_unreachable(endpoint: str, timeout_s: float = 10.0) -> str | None:
+    """Why Synapse cannot be reached, or None; a quick probe before logging in (which retries
+    connection errors for a long time)."""
+    try:
+        requests.get(f"{endpoint.rstrip('/')}/repo/v1/version", timeout=timeout_s)
+    except requests.RequestException as exc:
+        return f"Synapse unreachable: cannot reach Synapse at {endpoint} ({type(exc).__name__})"
+    return None
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make up|destroy|secrets STACK=...`: validate offline first, make sure the Pulumi CLI is there,
+# `make up|destroy|secrets|status STACK=...`: validate offline first, make sure the Pulumi CLI is there,
 # use the embedded local state backend unless PULUMI_BACKEND_URL says otherwise, then run Pulumi.
 set -euo pipefail
-action=${1:?usage: scripts/pulumi.sh up|destroy|secrets STACK}
-stack=${2:?usage: scripts/pulumi.sh up|destroy|secrets STACK}
+usage="usage: scripts/pulumi.sh up|destroy|secrets|status STACK"
+action=${1:?$usage}
+stack=${2:?$usage}
 cd "$(dirname "$0")/.."
 
 : "${PULUMI_BACKEND_URL:=file://$PWD/.pulumi-state}"
@@ -29,6 +30,11 @@ fi
 # Validate the stack file before anything is created or destroyed.
 .venv/bin/python -m preview --stack "$stack" >/dev/null
 
+if [ "$action" = status ]; then
+  # Reads the stack's outputs; never creates a stack.
+  exec .venv/bin/python -m lifecycle status --stack "$stack"
+fi
+
 pulumi stack select --create "$stack" --non-interactive >/dev/null
 case $action in
   up) exec pulumi up --stack "$stack" ;;
@@ -44,5 +50,5 @@ case $action in
       fi
     done
     ;;
-  *) echo "error: unknown action $action (up, destroy or secrets)" >&2; exit 2 ;;
+  *) echo "error: unknown action $action ($usage)" >&2; exit 2 ;;
 esac

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -17,6 +18,17 @@ TEST_SECRETS = {
     "challenge:synapseAuthToken": "test-organiser-token-0123456789",
     "challenge:orchestratorAuthToken": "test-orchestrator-token-9876543210",
 }
+
+
+@pytest.fixture(autouse=True)
+def restore_event_loop() -> Iterator[None]:
+    """synapseclient's models end with `asyncio.run`, which leaves the main thread without an
+    event loop; the Pulumi mocks of any later test need one."""
+    yield
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -176,3 +177,56 @@ def test_many_synapse_objects_do_not_nest_the_pickler(run_stack):
     run = run_stack(overrides={"queues": [{"name": f"Queue {i:03d}"} for i in range(100)]})
     assert _kinds(run).count("EvaluationQueue") == 100
     assert pickle._Pickler._batch_setitems is _PLAIN_BATCH_SETITEMS
+
+
+def test_instance_type_changes_replace_the_host_through_the_drain_guard(dev_run):
+    instance = dev_run.one("aws:ec2/instance:Instance")
+    assert "instanceType" in instance.options["replace_on_changes"]
+    guard = dev_run.one("DrainGuard")
+    assert guard.inputs["instance_id"] == instance.id
+    assert sorted(guard.inputs["evaluation_ids"]) == sorted(
+        q.id for q in dev_run.of_type("EvaluationQueue")
+    )
+    assert guard.options["delete_before_replace"] is True
+
+
+def test_staging_phase_grants_participants_nothing(dev_run):
+    team = next(t for t in dev_run.of_type("Team") if t.inputs["name"].endswith("Participants"))
+    grants = [
+        g
+        for g in dev_run.of_type("EvaluationPermissions")
+        if g.inputs.get("principal_id") == team.id
+    ]
+    assert grants == []
+    assert dev_run.of_type("WikiCopy") == []
+
+
+def test_live_phase_opens_every_queue_to_participants_and_copies_the_wiki(run_stack):
+    run = run_stack(overrides={"phase": "live"})
+    team = next(t for t in run.of_type("Team") if t.inputs["name"].endswith("Participants"))
+    submit = [
+        g
+        for g in run.of_type("EvaluationPermissions")
+        if g.inputs.get("principal_id") == team.id and g.inputs["access"] == "submit"
+    ]
+    assert sorted(g.inputs["evaluation_id"] for g in submit) == sorted(
+        q.id for q in run.of_type("EvaluationQueue")
+    )
+    assert len(run.of_type("WikiCopy")) == 1
+    assert run.outputs["phase"] == "live"
+
+
+def test_submission_view_covers_every_queue(run_stack):
+    run = run_stack(overrides={"submissionView": True})
+    view = run.one("SubmissionView")
+    assert sorted(view.inputs["scope_ids"]) == sorted(q.id for q in run.of_type("EvaluationQueue"))
+    assert view.inputs["parent_id"] == run.outputs["stagingProjectId"]
+
+
+def test_end_date_reaches_the_host(run_stack):
+    run = run_stack(overrides={"endDate": "2027-06-30T23:59:00Z", "stopHostAfterEnd": False})
+    user_data = run.one("aws:ec2/instance:Instance").inputs["userData"]
+    assert "challenge-end-date.timer" in user_data
+    end = datetime.datetime(2027, 6, 30, 23, 59, tzinfo=datetime.UTC)
+    assert f"CHALLENGE_END_EPOCH={int(end.timestamp())}" in user_data
+    assert "CHALLENGE_STOP_HOST_AFTER_END=false" in user_data

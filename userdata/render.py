@@ -6,6 +6,7 @@ missing variable is an error, never an empty string in a boot script.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 from collections.abc import Callable
@@ -37,6 +38,9 @@ ENV_PATH = f"{ORCHESTRATOR_DIR}/.env"
 ORCHESTRATOR_UNIT = "challenge-orchestrator.service"
 CLEANUP_SERVICE = "challenge-cleanup.service"
 CLEANUP_TIMER = "challenge-cleanup.timer"
+END_DATE_SCRIPT_PATH = "/usr/local/sbin/challenge-end-date"
+END_DATE_SERVICE = "challenge-end-date.service"
+END_DATE_TIMER = "challenge-end-date.timer"
 SYSTEMD_DIR = "/etc/systemd/system"
 LOG_PATH = "/var/log/challenge-bootstrap.log"
 #: Test hook: a scratch root under which the bootstrap reads and writes instead of `/`.
@@ -175,6 +179,7 @@ def render_bootstrap_script(settings: BootstrapSettings) -> str:
         token_helper_path=TOKEN_HELPER_PATH,
         orchestrator_unit=ORCHESTRATOR_UNIT,
         cleanup_timer=CLEANUP_TIMER,
+        end_date_timer=END_DATE_TIMER if settings.end_date is not None else None,
     )
 
 
@@ -257,8 +262,54 @@ def render_accept_submissions_script(settings: BootstrapSettings) -> str:
     )
 
 
+def end_date_script() -> str:
+    """`challenge-end-date`: after the end date stop new submissions; power off once drained."""
+    return _render("end-date.sh.j2")
+
+
+def render_end_date_service(end_date: dt.datetime, stop_host_after_end: bool) -> str:
+    """The oneshot unit carrying the end date (epoch seconds) and the power-off choice."""
+    if not isinstance(end_date, dt.datetime) or end_date.tzinfo is None:
+        raise UserDataError(
+            f"end_date (endDate): must be a date and time with a zone, e.g. "
+            f"2027-06-30T23:59:00Z; got {end_date!r}"
+        )
+    epoch = int(end_date.timestamp())
+    return _render(
+        "end-date.service.j2",
+        end_date_iso=dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        end_epoch=epoch,
+        stop_host_after_end=bool(stop_host_after_end),
+        orchestrator_unit=ORCHESTRATOR_UNIT,
+        script_path=END_DATE_SCRIPT_PATH,
+    )
+
+
+def render_end_date_timer() -> str:
+    """Every 10 minutes (and 5 minutes after boot): checks are cheap, the script decides."""
+    return _render("end-date.timer.j2")
+
+
+def end_date_host_files(end_date: dt.datetime, stop_host_after_end: bool) -> list[HostFile]:
+    """The script and units of `endDate`; the bootstrap enables END_DATE_TIMER."""
+    return [
+        HostFile(END_DATE_SCRIPT_PATH, "0700", end_date_script()),
+        HostFile(
+            f"{SYSTEMD_DIR}/{END_DATE_SERVICE}",
+            "0644",
+            render_end_date_service(end_date, stop_host_after_end),
+        ),
+        HostFile(f"{SYSTEMD_DIR}/{END_DATE_TIMER}", "0644", render_end_date_timer()),
+    ]
+
+
 def host_files(settings: BootstrapSettings, *, allow_inline_token: bool = False) -> list[HostFile]:
     """Every file the cloud-config writes, in write order."""
+    end_date = (
+        end_date_host_files(settings.end_date, settings.stop_host_after_end)
+        if settings.end_date is not None
+        else []
+    )
     return [
         HostFile(
             TOKEN_HELPER_PATH,
@@ -271,6 +322,7 @@ def host_files(settings: BootstrapSettings, *, allow_inline_token: bool = False)
         HostFile(f"{SYSTEMD_DIR}/{CLEANUP_SERVICE}", "0644", render_cleanup_service(settings)),
         HostFile(f"{SYSTEMD_DIR}/{CLEANUP_TIMER}", "0644", render_cleanup_timer(settings)),
         HostFile(ACCEPT_SUBMISSIONS_PATH, "0700", render_accept_submissions_script(settings)),
+        *end_date,
         HostFile(BOOTSTRAP_PATH, "0700", render_bootstrap_script(settings)),
     ]
 

@@ -6,6 +6,7 @@ a bad value is an error at preview time instead of a host that fails at boot.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import types
 from collections.abc import Mapping
@@ -176,6 +177,10 @@ class BootstrapSettings:
     target_os: str = "debian-13"
     #: True when the Synapse IDs are stand-ins (rendered for review before they exist).
     placeholder_ids: bool = False
+    #: After this instant the host stops taking submissions (`endDate`); None: never.
+    end_date: dt.datetime | None = None
+    #: With an end date: power the host off once no evaluation runs (`stopHostAfterEnd`).
+    stop_host_after_end: bool = True
 
     def __post_init__(self) -> None:
         templates = self.evaluation_templates
@@ -241,6 +246,10 @@ def _is_int(value: object) -> bool:
 
 def _check(s: BootstrapSettings) -> list[str]:
     out: list[str] = []
+    if s.end_date is not None and (
+        not isinstance(s.end_date, dt.datetime) or s.end_date.tzinfo is None
+    ):
+        out.append(_problem("end_date", "must be a date and time with a zone (endDate)"))
     if not s.challenge_name or len(s.challenge_name) > 256 or not s.challenge_name.isprintable():
         out.append(_problem("challenge_name", "must be 1..256 printable characters, one line"))
     if not _STACK.fullmatch(s.stack):

@@ -270,7 +270,8 @@ class WikiCopyProvider(SynapseProvider):
                 "unmatched_staging_pages": [],
                 "pages_written": 0,
             }
-        page_map = match_pages(source, wiki_headers(session, live))
+        before = wiki_headers(session, live)
+        page_map = match_pages(source, before)
         staging_pages: dict[str, dict[str, Any]] = {}
         live_pages: dict[str, dict[str, Any]] = {}
         fresh: set[str] = set()
@@ -295,11 +296,15 @@ class WikiCopyProvider(SynapseProvider):
                     if parent is None:
                         continue
                     body["parentWikiId"] = parent
-                created = session.post(f"/entity/{live}/wiki", body, object_id=live)
+                created, adopted = self._create_page(session, live, body)
                 page_map[header.id] = str(created["id"])
                 live_pages[str(created["id"])] = created
+                if adopted:
+                    continue
                 fresh.add(header.id)
                 written += 1
+            if fresh:
+                self._remove_retry_duplicates(session, live, before, page_map, live_pages)
 
         new_synced: dict[str, str] = {}
         for header in parents_first([h for h in source if h.id in page_map]):
@@ -340,6 +345,42 @@ class WikiCopyProvider(SynapseProvider):
             "unmatched_staging_pages": unmatched,
             "pages_written": written,
         }
+
+    @staticmethod
+    def _create_page(
+        session: SynapseSession, live: str, body: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """POST the page; a root that already exists (a retried POST committed) is adopted."""
+        try:
+            return session.post(f"/entity/{live}/wiki", body, object_id=live), False
+        except SynapseProvisioningError as exc:
+            if exc.status != 409 or "parentWikiId" in body:
+                raise
+        return session.get(f"/entity/{live}/wiki", object_id=live), True
+
+    @staticmethod
+    def _remove_retry_duplicates(
+        session: SynapseSession,
+        live: str,
+        before: Sequence[WikiHeader],
+        page_map: Mapping[str, str],
+        live_pages: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """Delete pages a retried POST created twice: new since the copy began, not the page
+        recorded, same title and parent as one we created."""
+        existed = {h.id for h in before}
+        ours = set(page_map.values())
+        made = {
+            (str(p.get("title") or ""), str(p["parentWikiId"]) if p.get("parentWikiId") else None)
+            for p in live_pages.values()
+        }
+        for header in wiki_headers(session, live):
+            twin = (header.title, header.parent_id) in made
+            if twin and header.id not in existed and header.id not in ours:
+                LOG.warning(
+                    "removing wiki page %s of %s, a duplicate left by a retry", header.id, live
+                )
+                session.delete(f"/entity/{live}/wiki/{header.id}", object_id=live)
 
     @staticmethod
     def _write_page(

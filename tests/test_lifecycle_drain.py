@@ -1,0 +1,316 @@
+"""Drain against the Synapse-compatible server (submissions, statuses) and moto (SSM, EC2).
+
+Waits while a submission is EVALUATION_IN_PROGRESS and proceeds when the orchestrator finishes
+it; times out naming the submission; honours force; turns submissions back on after a failed
+drain. The clock is simulated: ``sleep`` advances it and lets the test play the orchestrator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from synapseclient import models
+
+from components.synapse import common
+from components.synapse.common import AUTH_TOKEN_ENV_VAR, SynapseSession, open_session
+from lifecycle import DrainTimeout, LifecycleError, drain_host, in_progress, wait_until_drained
+from lifecycle.drain import MAX_FAILED_CHECKS
+from tests.synapse_emulator import SynapseEmulator
+from tests.test_lifecycle_ssm import sent_commands
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+#: moto (``aws``, ``instance_id``) and the sandboxed host (``ssm_runs_in``).
+pytest_plugins = ["tests.test_lifecycle_ssm"]
+
+
+SCORE = ["READ", "UPDATE_SUBMISSION", "READ_PRIVATE_SUBMISSION"]
+SUBMIT = ["READ", "SUBMIT"]
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    policy = common.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
+    monkeypatch.setattr(common, "RETRY_POLICY", policy)
+    monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
+    common.clear_session_cache()
+    yield
+    common.clear_session_cache()
+
+
+class Challenge:
+    """Two queues; the participant submits, the orchestrator account moves statuses."""
+
+    def __init__(self, emu: SynapseEmulator) -> None:
+        self.emu = emu
+        self.organiser = emu.client("organiser")
+        self.orchestrator = emu.client("orchestrator")
+        self.participant = emu.client("participant")
+        project = models.Project(name="Drain Demo").store(synapse_client=self.organiser)
+        self.queues = []
+        for n in (1, 2):
+            queue = models.Evaluation(
+                name=f"Drain Demo Task {n}", description="d", content_source=project.id
+            ).store(synapse_client=self.organiser)
+            for who, access in (("orchestrator", SCORE), ("participant", SUBMIT)):
+                queue.update_acl(
+                    principal_id=emu.principal_id(who),
+                    access_type=access,
+                    synapse_client=self.organiser,
+                )
+            self.queues.append(str(queue.id))
+        work = models.Project(name="Model Work").store(synapse_client=self.participant)
+        self.entry = models.File(
+            path="https://example.org/model.txt", synapse_store=False, parent_id=work.id
+        ).store(synapse_client=self.participant)
+
+    def submit(self, queue: str, status: str = "RECEIVED") -> str:
+        submission = self.participant.submit(queue, self.entry.id)
+        if status != "RECEIVED":
+            self.set_status(submission.id, status)
+        return str(submission.id)
+
+    def set_status(self, submission_id: str, status: str) -> None:
+        current = self.orchestrator.getSubmissionStatus(submission_id)
+        current.status = status
+        self.orchestrator.store(current)
+
+    def session(self) -> SynapseSession:
+        return open_session(self.emu.base_url, self.emu.token("organiser"))
+
+
+@pytest.fixture
+def challenge(synapse_emulator: SynapseEmulator) -> Challenge:
+    return Challenge(synapse_emulator)
+
+
+class Clock:
+    """Simulated time; ``sleep`` advances it and runs the actions scheduled for that sleep."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self.on_sleep: dict[int, Callable[[], None]] = {}
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        action = self.on_sleep.get(len(self.sleeps))
+        if action:
+            action()
+
+
+def test_in_progress_lists_running_submissions_with_one_call_per_queue(challenge):
+    first, second = challenge.queues
+    running = challenge.submit(first, "EVALUATION_IN_PROGRESS")
+    challenge.submit(first)
+    challenge.submit(first, "ACCEPTED")
+    other = challenge.submit(second, "EVALUATION_IN_PROGRESS")
+    session = challenge.session()
+    challenge.emu.reset_counts()
+    found = in_progress(session, challenge.queues)
+    assert {(s.submission_id, s.evaluation_id) for s in found} == {
+        (running, first),
+        (other, second),
+    }
+    assert challenge.emu.request_counts() == {
+        ("GET", "/repo/v1/evaluation/{evaluation_id}/submission/status/all"): 2
+    }
+
+
+def test_wait_proceeds_once_the_running_submission_completes(challenge):
+    running = challenge.submit(challenge.queues[0], "EVALUATION_IN_PROGRESS")
+    clock = Clock()
+    clock.on_sleep[2] = lambda: challenge.set_status(running, "ACCEPTED")
+    messages: list[str] = []
+    result = wait_until_drained(
+        challenge.session(),
+        challenge.queues,
+        timeout_s=600,
+        poll_s=30,
+        progress=messages.append,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    assert (result.drained, result.checks, result.waited_seconds) == (True, 3, 60)
+    assert clock.sleeps == [30, 30]
+    assert messages == [
+        f"waiting for 1 submission(s) in progress: {running} (queue {challenge.queues[0]}) "
+        "(0 of 10 min)",
+        "drained: no submission in progress on 2 queue(s)",
+    ]
+
+
+def test_wait_times_out_naming_the_submissions_still_running(challenge):
+    first, second = challenge.queues
+    a = challenge.submit(first, "EVALUATION_IN_PROGRESS")
+    b = challenge.submit(second, "EVALUATION_IN_PROGRESS")
+    clock = Clock()
+    with pytest.raises(DrainTimeout) as error:
+        wait_until_drained(
+            challenge.session(),
+            challenge.queues,
+            timeout_s=120,
+            poll_s=50,
+            progress=lambda _: None,
+            sleep=clock.sleep,
+            clock=clock,
+        )
+    message = str(error.value)
+    assert f"{a} (queue {first}), {b} (queue {second})" in message
+    assert (
+        "drain timed out after 2 min with 2 submission(s) still EVALUATION_IN_PROGRESS" in message
+    )
+    assert "challenge:forceReplace" in message
+    assert [s.submission_id for s in error.value.still_running] == [a, b]
+    assert clock.sleeps == [50, 50, 20]
+
+
+def test_force_goes_on_after_the_timeout_with_a_warning(challenge):
+    running = challenge.submit(challenge.queues[1], "EVALUATION_IN_PROGRESS")
+    clock = Clock()
+    messages: list[str] = []
+    result = wait_until_drained(
+        challenge.session(),
+        challenge.queues,
+        timeout_s=0,
+        progress=messages.append,
+        force=True,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    assert (result.drained, [s.submission_id for s in result.still_running]) == (False, [running])
+    assert clock.sleeps == []
+    assert messages[-1].startswith("WARNING: forceReplace is set: going on with 1 submission(s)")
+    assert running in messages[-1]
+
+
+def test_received_submissions_do_not_hold_a_drain(challenge):
+    challenge.submit(challenge.queues[0])
+    clock = Clock()
+    result = wait_until_drained(
+        challenge.session(), challenge.queues, 0, progress=lambda _: None, clock=clock
+    )
+    assert result.drained and result.checks == 1
+
+
+def test_a_few_failed_checks_are_tolerated_more_are_an_error(challenge):
+    emu = challenge.emu
+    running = challenge.submit(challenge.queues[0], "EVALUATION_IN_PROGRESS")
+    session = challenge.session()
+    clock = Clock()
+    clock.on_sleep[1] = lambda: challenge.set_status(running, "ACCEPTED")
+    # Each check makes up to 2 attempts (the retry policy) on the first queue's listing.
+    emu.faults.burst(503, count=2 * (MAX_FAILED_CHECKS - 1), path_regex=r"/submission/status/all")
+    messages: list[str] = []
+    result = wait_until_drained(
+        session, challenge.queues, 600, 10, messages.append, sleep=clock.sleep, clock=clock
+    )
+    assert result.drained and result.checks == MAX_FAILED_CHECKS
+    assert sum(m.startswith("check failed") for m in messages) == MAX_FAILED_CHECKS - 1
+
+    emu.faults.burst(503, count=2 * MAX_FAILED_CHECKS, path_regex=r"/submission/status/all")
+    with pytest.raises(LifecycleError) as error:
+        wait_until_drained(
+            session, challenge.queues, 600, 10, lambda _: None, sleep=clock.sleep, clock=clock
+        )
+    assert f"({MAX_FAILED_CHECKS} checks failed in a row)" in str(error.value)
+
+
+# --- the whole drain: SSM switch + wait ----------------------------------------------------------
+
+
+def drain(aws: Any, challenge: Challenge, instance: str, clock: Clock, **kwargs: Any) -> Any:
+    return drain_host(
+        ssm=aws.client("ssm"),
+        ec2=aws.client("ec2"),
+        syn=challenge.session(),
+        instance_id=instance,
+        evaluation_ids=challenge.queues,
+        poll_s=30,
+        sleep=clock.sleep,
+        clock=clock,
+        **kwargs,
+    )
+
+
+def test_drain_stops_new_submissions_then_waits_for_the_running_one(
+    aws, instance_id, ssm_runs_in, challenge
+):
+    running = challenge.submit(challenge.queues[0], "EVALUATION_IN_PROGRESS")
+    ssm_runs_in.set_containers(1)
+    clock = Clock()
+    clock.on_sleep[1] = lambda: challenge.set_status(running, "ACCEPTED")
+    messages: list[str] = []
+    result = drain(aws, challenge, instance_id, clock, timeout_s=3600, progress=messages.append)
+    assert result is not None and result.drained
+    assert ssm_runs_in.accept_value() == "'false'"
+    assert [c["Comment"] for c in sent_commands(aws)] == ["challenge: stop new submissions"]
+    assert messages[0] == (
+        f"host {instance_id} stopped taking new submissions; 1 workflow container(s) running"
+    )
+
+
+def test_a_timed_out_drain_fails_and_turns_submissions_back_on(
+    aws, instance_id, ssm_runs_in, challenge
+):
+    running = challenge.submit(challenge.queues[1], "EVALUATION_IN_PROGRESS")
+    clock = Clock()
+    messages: list[str] = []
+    with pytest.raises(DrainTimeout) as error:
+        drain(aws, challenge, instance_id, clock, timeout_s=60, progress=messages.append)
+    assert f"{running} (queue {challenge.queues[1]})" in str(error.value)
+    assert ssm_runs_in.accept_value() == "''"
+    assert sorted(c["Comment"] for c in sent_commands(aws)) == [
+        "challenge: accept new submissions",
+        "challenge: stop new submissions",
+    ]
+    assert messages[-1] == f"host {instance_id} accepts new submissions again"
+
+
+def test_a_forced_drain_goes_on_and_leaves_the_host_draining(
+    aws, instance_id, ssm_runs_in, challenge
+):
+    challenge.submit(challenge.queues[1], "EVALUATION_IN_PROGRESS")
+    result = drain(aws, challenge, instance_id, Clock(), timeout_s=60, force=True)
+    assert result is not None and not result.drained and len(result.still_running) == 1
+    assert ssm_runs_in.accept_value() == "'false'"
+
+
+def test_a_stopped_host_needs_no_drain(aws, instance_id, ssm_runs_in, challenge):
+    challenge.submit(challenge.queues[0], "EVALUATION_IN_PROGRESS")
+    aws.client("ec2").stop_instances(InstanceIds=[instance_id])
+    messages: list[str] = []
+    assert (
+        drain(aws, challenge, instance_id, Clock(), timeout_s=60, progress=messages.append) is None
+    )
+    assert sent_commands(aws) == []
+    assert messages == [f"host {instance_id} is stopped: nothing runs there; no drain needed"]
+
+
+def test_an_unreachable_switch_fails_unless_forced(aws, instance_id, ssm_runs_in, challenge):
+    ssm_runs_in.switch.unlink()
+    with pytest.raises(LifecycleError) as error:
+        drain(aws, challenge, instance_id, Clock(), timeout_s=60)
+    assert "Nothing was replaced or destroyed" in str(error.value)
+    assert "challenge:forceReplace true" in str(error.value)
+    messages: list[str] = []
+    result = drain(
+        aws, challenge, instance_id, Clock(), timeout_s=60, force=True, progress=messages.append
+    )
+    assert result is not None and not result.drained
+    assert messages[0].startswith("WARNING: forceReplace is set: going on without a drain")
+
+
+def test_a_queue_that_cannot_be_read_stops_the_wait_at_once(challenge):
+    clock = Clock()
+    with pytest.raises(LifecycleError) as error:
+        wait_until_drained(
+            challenge.session(), ["999999"], 600, 10, lambda _: None, sleep=clock.sleep, clock=clock
+        )
+    assert "cannot check the queues for running evaluations" in str(error.value)
+    assert "HTTP 404" in str(error.value) and clock.sleeps == []
