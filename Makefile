@@ -46,7 +46,7 @@ lint: dev-venv
 	$(VENV)/bin/ruff format --check .
 
 test: dev-venv system-deps
-	$(VENV)/bin/ruff check .
+	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/python -m pytest
 
 test-quick: dev-venv

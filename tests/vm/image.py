@@ -43,7 +43,7 @@ PACKAGES = (
     "busybox-static",
 )
 #: Bump when the build steps below change in a way the package list does not show.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 #: Apparent size of the root file system; the file is sparse (about 0.7 GB used when built).
 DISK_SIZE_GIB = 8
 DEBOOTSTRAP_TIMEOUT_S = 1200
@@ -128,6 +128,13 @@ def _install_assets(rootfs: Path, log: Path) -> None:
         "/dev/vda / ext4 defaults,errors=remount-ro 0 1\n"
         "LABEL=VMTEST /vmtest ext4 defaults,nofail,x-systemd.device-timeout=30s 0 0\n"
     )
+    for name, mode in (
+        ("resolv.conf", 0o644),
+        ("hostname", 0o644),
+        ("machine-id", 0o444),
+        ("fstab", 0o644),
+    ):
+        (etc / name).chmod(mode)
     (rootfs / "vmtest").mkdir(exist_ok=True)
     units = etc / "systemd" / "system"
     for name in ("vmtest-setup.service", "vmtest-probe.service", "vmtest-image.service"):

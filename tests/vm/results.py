@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import VmTestError
 from .image import require_tools, tool_path
-from .machine import BootOutcome
+from .machine import BootOutcome, console_text
 
 _STEP = re.compile(r"^\[\s*([0-9.]+)\] \S+ [^:]+: challenge-bootstrap: (step: (.*)|done .*)$")
 _CLOUD_INIT = re.compile(
@@ -118,11 +118,14 @@ class BootRecord:
         except json.JSONDecodeError as exc:
             raise VmTestError(f"boot {self.number}: {name} is not JSON: {text[:300]!r}") from exc
 
+    def _boot_file(self, name: str) -> Path:
+        """A file written once per boot (after-rerun shares its boot's)."""
+        own = self.path(name)
+        return own if own.is_file() else self.directory.parent / name
+
     @cached_property
     def progress(self) -> list[str]:
-        path = self.path("progress")
-        if not path.is_file():
-            path = self.directory.parent / "progress"  # after-rerun shares its boot's progress
+        path = self._boot_file("progress")
         return path.read_text().splitlines() if path.is_file() else []
 
     @property
@@ -131,12 +134,23 @@ class BootRecord:
 
     @cached_property
     def boot_id(self) -> str:
-        own = self.path("boot_id")
-        return (own if own.is_file() else self.directory.parent / "boot_id").read_text().strip()
+        return self._boot_file("boot_id").read_text().strip()
+
+    def dpkg_this_boot(self) -> list[str]:
+        """dpkg.log lines written since this boot started (installs, upgrades, removals)."""
+        before = self._boot_file("dpkg-at-start.log").read_text().splitlines()
+        now = self.text("files/dpkg.log").splitlines()
+        if now[: len(before)] != before:
+            raise VmTestError(f"boot {self.number}: dpkg.log was rewritten, not appended")
+        return now[len(before) :]
 
     def unit(self, name: str) -> dict[str, str]:
         """`systemctl show` properties of a unit."""
-        lines = self.text(f"units/{name}").splitlines()
+        return self.unit_properties(f"units/{name}")
+
+    def unit_properties(self, file: str) -> dict[str, str]:
+        """A recorded `systemctl show` output as property -> value."""
+        lines = self.text(file).splitlines()
         return dict(line.split("=", 1) for line in lines if "=" in line)
 
     @cached_property
@@ -233,6 +247,9 @@ class BootRecord:
             parts.append("cloud-init errors: " + "; ".join(errors))
         if not parts:
             return "no failure recorded"
+        if self.outcome is not None and (self.outcome.timed_out or not self.progress):
+            lines = console_text(self.outcome.console).strip().splitlines()[-8:]
+            parts.append("last console lines:\n" + "\n".join(lines))
         return "; ".join(parts)
 
     def timings(self) -> BootTimings:
@@ -290,14 +307,15 @@ def flatten(overlay: Path, raw: Path) -> None:
     )
 
 
-def guest_file_mode(raw: Path, guest_path: str) -> tuple[int, int, int]:
-    """(mode bits, uid, gid) of a file in the root disk image, read with debugfs."""
+def guest_file_mode(raw: Path, guest_path: str) -> tuple[str, int, int, int]:
+    """(type, permission bits, uid, gid) of a file in the root disk image, read with debugfs."""
     text = debugfs(raw, f"stat {guest_path}")
+    kind = re.search(r"Type:\s+(\S+)", text)
     mode = re.search(r"Mode:\s+([0-7]+)", text)
     owner = re.search(r"User:\s+(\d+)\s+Group:\s+(\d+)", text)
-    if not mode or not owner:
+    if not kind or not mode or not owner:
         raise VmTestError(f"{guest_path} is not in the root disk image ({text.strip()[:200]})")
-    return int(mode[1], 8), int(owner[1]), int(owner[2])
+    return kind[1], int(mode[1], 8), int(owner[1]), int(owner[2])
 
 
 def find_on_disk(raw: Path, needle: bytes) -> dict[str, int]:

@@ -41,8 +41,8 @@ class ScenarioResult:
     #: The second look at the boot that re-ran the bootstrap, if any.
     rerun: BootRecord | None
     consoles: tuple[str, ...]
-    #: (mode bits, uid, gid) of the .env file, read from the root disk image with debugfs.
-    env_file_on_disk: tuple[int, int, int]
+    #: (type, permission bits, uid, gid) of .env, read from the root disk image with debugfs.
+    env_file_on_disk: tuple[str, int, int, int]
     #: Where the token's bytes are on the root disk: guest path -> occurrences.
     token_on_disk: dict[str, int]
     wall_s: float
@@ -55,18 +55,20 @@ def run_boot_scenario(
     boots: int = 2,
     plan: GuestPlan | None = None,
     edit_user_data: Callable[[str], str] | None = None,
+    keep_root_disk: bool = False,
     progress: Progress = print,
 ) -> ScenarioResult:
     """Boots the rendered user data `boots` times on one disk and reads back what happened.
 
     `edit_user_data` changes the document after the stand-ins are in (e.g. to break a step on
     purpose); the default settings are the dev stack's with test IDs and the stand-in image.
+    The run's root disk overlay (~0.8 GB) is deleted once read unless `keep_root_disk`.
     """
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     base = ensure_base_image(progress)
     settings = settings or boot_test_settings()
-    plan = plan or GuestPlan(compose_project=settings.compose_project_name)
+    plan = plan or GuestPlan.for_settings(settings)
     user_data = with_token_stand_in(userdata.render_cloud_config(settings))
     if edit_user_data is not None:
         user_data = edit_user_data(user_data)
@@ -107,6 +109,8 @@ def run_boot_scenario(
         token_on_disk = find_on_disk(raw, token.encode())
     finally:
         raw.unlink(missing_ok=True)
+        if not keep_root_disk:
+            overlay.unlink(missing_ok=True)
     return ScenarioResult(
         base=base,
         settings=settings,

@@ -90,14 +90,27 @@ def with_token_stand_in(user_data: str) -> str:
 
 @dataclass(frozen=True)
 class GuestPlan:
-    """What the in-VM probe waits for and how long (seconds), as `/vmtest/config.env`."""
+    """What the in-VM probe looks at and how long it waits (seconds), as `/vmtest/config.env`."""
 
     compose_project: str
+    input_data_dir: str
+    job_retention_days: int
     orchestrator_image: str = STAND_IN_IMAGE
-    cloud_init_timeout_s: int = 900
+    cloud_init_timeout_s: int = 600
     orchestrator_timeout_s: int = 240
-    #: Run the bootstrap again on this boot (its idempotence on a real host); 0 = never.
+    #: On this boot, run the bootstrap again (idempotence on a real host), then the clean-up
+    #: service once; 0 = never.
     rerun_bootstrap_on_boot: int = 2
+
+    @classmethod
+    def for_settings(cls, settings: userdata.BootstrapSettings, **overrides: int) -> GuestPlan:
+        return cls(
+            compose_project=settings.compose_project_name,
+            input_data_dir=settings.input_data_dir,
+            job_retention_days=settings.job_retention_days,
+            orchestrator_image=settings.orchestrator_image,
+            **overrides,
+        )
 
     def config_env(self) -> str:
         values = {
@@ -109,7 +122,10 @@ class GuestPlan:
             "LOG_PATH": userdata.LOG_PATH,
             "BOOTSTRAP_PATH": userdata.BOOTSTRAP_PATH,
             "TOKEN_HELPER_PATH": userdata.TOKEN_HELPER_PATH,
+            "CLEANUP_PATH": userdata.CLEANUP_PATH,
             "COMPOSE_PROJECT": self.compose_project,
+            "INPUT_DATA_DIR": self.input_data_dir,
+            "JOB_RETENTION_DAYS": str(self.job_retention_days),
             "ORCHESTRATOR_IMAGE": self.orchestrator_image,
             "CLOUD_INIT_TIMEOUT_S": str(self.cloud_init_timeout_s),
             "ORCHESTRATOR_TIMEOUT_S": str(self.orchestrator_timeout_s),

@@ -68,7 +68,7 @@ collect() {
   systemctl list-timers --all --no-pager >"$dir/timers.txt" 2>&1
   systemctl --failed --no-legend --plain --no-pager >"$dir/failed-units.txt" 2>&1
   stat -c '%n|%a|%u|%g|%i|%Y|%s' "$ENV_PATH" "$COMPOSE_PATH" "$TOKEN_HELPER_PATH" \
-    "$BOOTSTRAP_PATH" "$LOG_PATH" >"$dir/stat.txt" 2>&1
+    "$BOOTSTRAP_PATH" "$LOG_PATH" "$CLEANUP_PATH" "$INPUT_DATA_DIR" >"$dir/stat.txt" 2>&1
   install -m 0600 "$ENV_PATH" "$dir/files/env" 2>/dev/null
   cp "$COMPOSE_PATH" "$dir/files/docker-compose.yaml" 2>/dev/null
   cp /var/log/cloud-init.log /var/log/cloud-init-output.log /var/log/dpkg.log "$dir/files/" \
@@ -118,5 +118,22 @@ if [ "$boot" = "$RERUN_BOOTSTRAP_ON_BOOT" ]; then
   mark "bootstrap re-run exited $(cat "$out/rerun.rc")"
   wait_for 60 "orchestrator container running after the re-run" orchestrator_running
   collect "$out/after-rerun"
+
+  # The clean-up once, now: a job folder past the retention goes, a fresh one and the running
+  # orchestrator's image stay.
+  mark "running $CLEANUP_SERVICE once"
+  volume="$(docker volume inspect --format '{{ .Mountpoint }}' "${COMPOSE_PROJECT}_shared")"
+  mkdir -p "$volume/vmtest-old-job" "$volume/vmtest-new-job"
+  touch -d "$((JOB_RETENTION_DAYS + 1)) days ago" "$volume/vmtest-old-job"
+  timeout 300 systemctl start "$CLEANUP_SERVICE"
+  echo "$?" >"$out/cleanup.rc"
+  systemctl show "$CLEANUP_SERVICE" --no-pager >"$out/cleanup-unit.txt"
+  journalctl -b -u "$CLEANUP_SERVICE" --no-pager >"$out/cleanup.log" 2>&1
+  for job in old new; do
+    if [ -e "$volume/vmtest-$job-job" ]; then echo "$job=present"; else echo "$job=absent"; fi
+  done >"$out/cleanup-jobs.txt"
+  docker image inspect "$ORCHESTRATOR_IMAGE" >/dev/null 2>&1 && echo "image=present" >>"$out/cleanup-jobs.txt"
+  orchestrator_running && echo "orchestrator=running" >>"$out/cleanup-jobs.txt"
+  mark "clean-up exited $(cat "$out/cleanup.rc")"
 fi
 mark "done"

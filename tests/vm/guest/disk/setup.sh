@@ -10,6 +10,8 @@ boot=$(($(cat "$results/boots" 2>/dev/null || echo 0) + 1))
 mkdir -p "$results/boot-$boot"
 echo "$boot" >"$results/boots"
 cat /proc/sys/kernel/random/boot_id >"$results/boot-$boot/boot_id"
+# What dpkg had done before this boot, so the test sees what this boot installed.
+cp /var/log/dpkg.log "$results/boot-$boot/dpkg-at-start.log"
 
 dropin="/etc/systemd/system/$ORCHESTRATOR_UNIT.d"
 mkdir -p "$dropin"
