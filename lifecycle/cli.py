@@ -14,7 +14,7 @@ from components.synapse.common import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 
 from .errors import LifecycleError
 from .outputs import read_outputs, synapse_token_from_stack
-from .status import collect_status, render_table, synapse_unreachable, to_json
+from .status import collect_status, render_table, to_json
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,14 +45,13 @@ def run_status(args: argparse.Namespace) -> int:
     if problem:
         raise LifecycleError(f"--synapse-endpoint {problem}")
     token = synapse_token_from_stack(args.stack)
-    if token:
-        reason = synapse_unreachable(endpoint)
-    else:
-        reason = (
-            "no Synapse token: set SYNAPSE_AUTH_TOKEN (or the stack secret "
-            "challenge:synapseAuthToken)"
-        )
-    factory = (lambda: open_session(endpoint, token)) if token and reason is None else None
+    reason = (
+        ""
+        if token
+        else "no Synapse token: set SYNAPSE_AUTH_TOKEN (or the stack secret "
+        "challenge:synapseAuthToken)"
+    )
+    factory = (lambda: open_session(endpoint, token)) if token else None
     region = args.region or outputs.aws_region or os.environ.get("AWS_REGION")
     ec2 = ssm = None
     if region:
@@ -64,7 +63,7 @@ def run_status(args: argparse.Namespace) -> int:
         outputs,
         synapse_endpoint=endpoint,
         session_factory=factory,
-        no_session_reason=reason or "",
+        no_session_reason=reason,
         ec2=ec2,
         ssm=ssm,
         now=dt.datetime.now(dt.UTC),

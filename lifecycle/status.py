@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import requests
-
 from components.synapse.common import SynapseProvisioningError
 from userdata import ACCEPT_SUBMISSIONS_PATH, ENV_PATH
 
@@ -217,16 +215,6 @@ def collect_status(
     else:
         host = host_status(ec2, ssm, outputs.host_instance_id)
     return StackStatus(outputs.stack, outputs.phase, synapse_endpoint, queues, problem, host)
-
-
-def synapse_unreachable(endpoint: str, timeout_s: float = 10.0) -> str | None:
-    """Why Synapse cannot be reached, or None; a quick probe before logging in (which retries
-    connection errors for a long time)."""
-    try:
-        requests.get(f"{endpoint.rstrip('/')}/repo/v1/version", timeout=timeout_s)
-    except requests.RequestException as exc:
-        return f"Synapse unreachable: cannot reach Synapse at {endpoint} ({type(exc).__name__})"
-    return None
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_live_grants_submit_on_every_queue_publishes_the_site_and_copies_the_wik
     launch = ChallengeLaunch("launch", args("live", participants_team_id=team))
 
     def check(values: list[Any]) -> None:
-        open_queues, page_map, unmatched = values
+        open_queues, page_map, unmatched = values[:3]
         custom = {r.name: r for r in mocks.resources if r.custom}
         assert {n: r.typ.removeprefix(DYNAMIC) for n, r in custom.items()} == {
             "launch-submit-task-1": "EvaluationPermissions",
@@ -92,8 +92,12 @@ def test_live_grants_submit_on_every_queue_publishes_the_site_and_copies_the_wik
         assert open_queues == ["9614001", "9614002"]
         assert (page_map, unmatched) == ({"1": "2"}, ["Leaderboard"])
 
+    # Waiting on every child's ID too: each must be registered before `check` reads the mocks.
     return pulumi.Output.all(
-        launch.open_queue_ids, launch.wiki_page_map, launch.unmatched_staging_pages
+        launch.open_queue_ids,
+        launch.wiki_page_map,
+        launch.unmatched_staging_pages,
+        *(child.id for child in launch.resources.values()),
     ).apply(check)
 
 

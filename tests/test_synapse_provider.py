@@ -701,3 +701,12 @@ def test_description_and_owner_key_round_trip_without_drift(emu, syn) -> None:
         provider.diff(created.id, provider.read(created.id, created.outs).outs, inputs).changes
         is False
     )
+
+
+def test_an_unreachable_endpoint_is_a_clear_error_not_a_long_retry():
+    """synapseclient's login retries connection errors for minutes; the probe answers at once."""
+    with pytest.raises(
+        common.SynapseProvisioningError,
+        match=r"cannot reach Synapse at http://127\.0\.0\.1:9 .*check synapseEndpoint",
+    ):
+        common.open_session("http://127.0.0.1:9", "any-token")

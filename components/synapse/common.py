@@ -196,7 +196,18 @@ def open_session(base_url: str, token: str) -> SynapseSession:
     return SynapseSession(syn, base_url.rstrip("/"), login.owner_id, login.username)
 
 
+#: Seconds the reachability probe waits before the login; synapseclient's own login retries
+#: connection errors for many minutes, which looks like a hang with a wrong synapseEndpoint.
+REACH_TIMEOUT_SECONDS = 10.0
+
+
 def _login(base_url: str, token: str) -> _Login:
+    try:
+        requests.get(f"{endpoints_for(base_url).repo}/version", timeout=REACH_TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        raise SynapseProvisioningError(
+            f"cannot reach Synapse at {base_url} ({type(exc).__name__}); check synapseEndpoint"
+        ) from None
     syn = _new_client(base_url)
     try:
         syn.login(authToken=token, silent=True)
