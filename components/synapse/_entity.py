@@ -104,11 +104,7 @@ def needs_update(entity: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
 
 def delete_entity(session: SynapseSession, entity_id: str) -> None:
     """Move the entity to the trash can (Synapse's default); already gone is fine."""
-    try:
-        session.delete(f"/entity/{entity_id}", object_id=entity_id)
-    except SynapseProvisioningError as exc:
-        if exc.status != 404:
-            raise
+    session.delete(f"/entity/{entity_id}", object_id=entity_id, missing_ok=True)
 
 
 def described(props: Mapping[str, Any]) -> str:

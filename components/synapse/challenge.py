@@ -71,11 +71,7 @@ class ChallengeProvider(SynapseProvider):
         return UpdateResult(self.outputs(news))
 
     def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
-        try:
-            session.delete(f"/challenge/{id_}", object_id=id_)
-        except SynapseProvisioningError as exc:
-            if exc.status != 404:
-                raise
+        session.delete(f"/challenge/{id_}", object_id=id_, missing_ok=True)
 
     @staticmethod
     def _write(

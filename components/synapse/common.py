@@ -249,8 +249,13 @@ class SynapseSession:
     def put(self, uri: str, body: Any, *, object_id: str | None = None) -> Any:
         return self._call("PUT", uri, body, object_id, "repo")
 
-    def delete(self, uri: str, *, object_id: str | None = None) -> None:
-        self._call("DELETE", uri, None, object_id, "repo")
+    def delete(self, uri: str, *, object_id: str | None = None, missing_ok: bool = False) -> None:
+        """DELETE; with ``missing_ok`` an object already gone (404) counts as deleted."""
+        try:
+            self._call("DELETE", uri, None, object_id, "repo")
+        except SynapseProvisioningError as exc:
+            if not (missing_ok and exc.status == 404):
+                raise
 
     def _call(self, method: str, uri: str, body: Any, object_id: str | None, service: str) -> Any:
         syn = self._syn

@@ -212,11 +212,7 @@ class EvaluationQueueProvider(SynapseProvider):
         return UpdateResult(self.outputs(news, round_ids=round_ids))
 
     def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
-        try:
-            session.delete(f"/evaluation/{id_}", object_id=id_)
-        except SynapseProvisioningError as exc:
-            if exc.status != 404:
-                raise
+        session.delete(f"/evaluation/{id_}", object_id=id_, missing_ok=True)
 
     @staticmethod
     def _wanted(props: dict[str, Any]) -> dict[str, Any]:
@@ -284,11 +280,7 @@ def reconcile_rounds(
     """Make the queue's rounds equal ``wanted`` (matched in start order); returns round IDs."""
     base = f"/evaluation/{evaluation_id}/round"
     for surplus in existing[len(wanted) :]:
-        try:
-            session.delete(f"{base}/{surplus['id']}", object_id=evaluation_id)
-        except SynapseProvisioningError as exc:
-            if exc.status != 404:
-                raise
+        session.delete(f"{base}/{surplus['id']}", object_id=evaluation_id, missing_ok=True)
     ids: list[str] = []
     for index, item in enumerate(wanted):
         body = round_to_server(item, evaluation_id)
