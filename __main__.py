@@ -44,7 +44,7 @@ if spec.submission_view:
         "challenge-submission-view",
         name="Submissions",
         parent_id=site.staging_project_id,
-        scope_ids=list(program.queue_ids(config, site).values()),
+        scope_ids=list(site.queue_evaluation_ids.values()),
         synapse_endpoint=spec.synapse_endpoint,
         opts=pulumi.ResourceOptions(parent=site),
     )

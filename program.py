@@ -87,7 +87,7 @@ def site_args(config: StackConfig) -> ChallengeSiteArgs:
 def launch_args(config: StackConfig, site: ChallengeSite) -> ChallengeLaunchArgs:
     return ChallengeLaunchArgs(
         phase=config.spec.phase,
-        queue_ids=queue_ids(config, site),
+        queue_ids=site.queue_evaluation_ids,
         participants_team_id=site.team_ids["participants"],
         live_project_id=site.live_project_id,
         staging_project_id=site.staging_project_id,
@@ -101,17 +101,11 @@ def drain_guard_args(
     return DrainGuardArgs(
         instance_id=host.instance_id,
         region=config.region,
-        evaluation_ids=list(queue_ids(config, site).values()),
+        evaluation_ids=list(site.queue_evaluation_ids.values()),
         synapse_endpoint=config.spec.synapse_endpoint,
         drain_timeout_minutes=config.spec.drain_timeout_minutes,
         force_replace=config.spec.force_replace,
     )
-
-
-def queue_ids(config: StackConfig, site: ChallengeSite) -> dict[str, pulumi.Output[str]]:
-    """Evaluation ID of each configured queue, by its stable key."""
-    keys = [queue.stable_key for queue in site_args(config).queues]
-    return {key: site.resources[f"queue-{key}"].id for key in keys}
 
 
 def host_args(

@@ -90,6 +90,8 @@ class ChallengeSite(pulumi.ComponentResource):
         self.staging_project_id = made["staging-project"].id
         self.team_ids = pulumi.Output.from_input({role: team_id(role) for role in TEAM_ROLES})
         self.challenge_id = made["challenge"].id
+        self.queue_evaluation_ids = queue_ids
+        """Evaluation ID of each queue by its stable key, one Output each (for per-queue grants)."""
         self.queue_ids = pulumi.Output.from_input(queue_ids)
         self.logs_folder_id = made["logs-folder"].id
         self.workflow_file_id = workflow_file_id
