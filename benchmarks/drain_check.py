@@ -2,7 +2,7 @@
 
 One drain check is what the DrainGuard does every poll: list the EVALUATION_IN_PROGRESS
 submissions of every queue the host serves. Measured against the Synapse-compatible server
-(tests/synapse_emulator) with 1, 5 and 20 queues (2 running and 3 finished submissions each),
+(synapse_emulator) with 1, 5 and 20 queues (2 running and 3 finished submissions each),
 without and with 50 ms injected latency per request; `make status`'s per-queue query is shown
 for comparison. Figures are medians of REPEATS runs after a warm-up; the session logs in first.
 """
@@ -26,7 +26,7 @@ from synapseclient import models  # noqa: E402
 from components.synapse.common import clear_session_cache, open_session  # noqa: E402
 from lifecycle.status import queue_statuses  # noqa: E402
 from lifecycle.submissions import in_progress  # noqa: E402
-from tests.synapse_emulator import SynapseEmulator  # noqa: E402
+from synapse_emulator import SynapseEmulator  # noqa: E402
 
 QUEUE_COUNTS = (1, 5, 20)
 LATENCIES_S = (0.0, 0.05)

@@ -29,7 +29,7 @@ from components.synapse.site_plan import (  # noqa: E402
     SubmissionRound,
     plan_site,
 )
-from tests.synapse_emulator import SynapseEmulator  # noqa: E402
+from synapse_emulator import SynapseEmulator  # noqa: E402
 
 LATENCY_SECONDS = 0.05
 QUEUE_COUNTS = (1, 5, 20)

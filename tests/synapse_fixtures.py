@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import synapseclient
 
-from tests.synapse_emulator import SynapseEmulator
+from synapse_emulator import SynapseEmulator
 
 SYNAPSE_USERS = {
     "organiser": "tok-organiser",

@@ -36,7 +36,7 @@ from components.synapse.local_engine import LocalEngine
 from components.synapse.site_plan import plan_site
 from components.synapse.submission_view import SUBMISSION_VIEW, SubmissionViewProvider
 from components.synapse.wiki_copy import WikiCopyProvider
-from tests.synapse_emulator import SynapseEmulator
+from synapse_emulator import SynapseEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -19,7 +19,7 @@ from components.synapse import common
 from components.synapse.access import ENTITY_ACCESS, EVALUATION_ACCESS, AccessLevel
 from components.synapse.local_engine import LocalEngine
 from components.synapse.site_plan import evaluation_templates, plan_site
-from tests.synapse_emulator import SynapseEmulator
+from synapse_emulator import SynapseEmulator
 from tests.test_synapse_provider import (  # noqa: F401 - the *_fixture names register fixtures
     USERS,
     emu_fixture,

@@ -17,7 +17,7 @@ from components.synapse import common
 from components.synapse.common import AUTH_TOKEN_ENV_VAR, SynapseSession, open_session
 from lifecycle import DrainTimeout, LifecycleError, drain_host, in_progress, wait_until_drained
 from lifecycle.drain import MAX_FAILED_CHECKS
-from tests.synapse_emulator import SynapseEmulator
+from synapse_emulator import SynapseEmulator
 from tests.test_lifecycle_ssm import sent_commands
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -14,7 +14,7 @@ import synapseclient
 from synapseclient import models
 from synapseclient.core.exceptions import SynapseAuthenticationError, SynapseHTTPError
 
-from tests.synapse_emulator import SynapseEmulator
+from synapse_emulator import SynapseEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -13,7 +13,7 @@ import requests
 from synapseclient import models
 from synapseclient.core.exceptions import SynapseHTTPError
 
-from tests.synapse_emulator import SynapseEmulator
+from synapse_emulator import SynapseEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -121,7 +121,7 @@ def test_cli_prints_base_url_first_and_serves_users(tmp_path):
         [
             sys.executable,
             "-m",
-            "tests.synapse_emulator",
+            "synapse_emulator",
             "--port",
             "0",
             "--user",
@@ -154,7 +154,7 @@ def test_cli_prints_base_url_first_and_serves_users(tmp_path):
 
 def test_cli_rejects_a_malformed_user_in_one_line():
     result = subprocess.run(
-        [sys.executable, "-m", "tests.synapse_emulator", "--user", "alice"],
+        [sys.executable, "-m", "synapse_emulator", "--user", "alice"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

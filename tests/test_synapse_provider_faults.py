@@ -23,7 +23,7 @@ from components.synapse.external_link_file import ExternalLinkFileProvider
 from components.synapse.folder import FolderProvider
 from components.synapse.project import ProjectProvider
 from components.synapse.team import TeamProvider
-from tests.synapse_emulator import SynapseEmulator
+from synapse_emulator import SynapseEmulator
 from tests.test_synapse_provider import (  # noqa: F401 - the *_fixture names register fixtures
     USERS,
     checked,

@@ -92,7 +92,7 @@ ROUTES: list[Route] = []
 def route(
     method: str, service: str, template: str, *, auth: bool = True
 ) -> Callable[[Handler], Handler]:
-    """Register ``handler`` for ``method`` on ``<service prefix><template>`` (``{name}`` = segment)."""
+    """Register ``handler`` for ``method`` on ``<service prefix><template>``."""
     full = SERVICE_PREFIXES[service] + template
     regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", full) + "$"
 

@@ -101,7 +101,7 @@ class Faults:
             ]
 
     def configure(self, spec: dict[str, object]) -> None:
-        """Apply a JSON spec (control endpoint and CLI): ``latency_seconds``, ``burst``, ``drop``."""
+        """Apply a JSON spec (control endpoint, CLI): ``latency_seconds``, ``burst``, ``drop``."""
         unknown = set(spec) - {"latency_seconds", "burst", "drop_after_commit"}
         if unknown:
             raise EmulatorConfigError(

@@ -1,4 +1,4 @@
-"""Validation shared by entity, evaluation and team ACLs (Synapse's PermissionsManagerUtils rules)."""
+"""Validation shared by entity, evaluation and team ACLs (Synapse's PermissionsManagerUtils)."""
 
 from __future__ import annotations
 

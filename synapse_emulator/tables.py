@@ -192,7 +192,8 @@ def start_transaction(req: Request, entity_id: str) -> dict[str, Any]:
         for change in body.get("changes") or []:
             if change.get("concreteType") != TABLE_MODEL + "TableSchemaChangeRequest":
                 raise bad_request(
-                    f"The emulator only applies TableSchemaChangeRequest, not {change.get('concreteType')}"
+                    "The emulator only applies TableSchemaChangeRequest, not "
+                    f"{change.get('concreteType')}"
                 )
             results.append(apply_schema_change(req, entity, change))
         state.touch_entity(entity, user)

@@ -1,4 +1,4 @@
-"""Wiki pages (v1 with inline markdown, v2 with a gzipped markdown file handle), one shared store."""
+"""Wiki pages (v1 with inline markdown, v2 with a gzipped markdown file handle), one store."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``python -m tests.synapse_emulator --port 0 [--user NAME=TOKEN ...]``: print the URL, then serve."""
+"""``python -m synapse_emulator --port 0 [--user NAME=TOKEN ...]``: print the URL, then serve."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def parse_fault(value: str) -> dict[str, object]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.synapse_emulator",
+        prog="python -m synapse_emulator",
         description="Serve a Synapse-compatible API on loopback for tests and local rehearsal.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="JSON",
-        help='a fault as for POST /_emulator/faults, e.g. \'{"burst": {"status": 429, "count": 3}}\'',
+        help=(
+            'a fault as for POST /_emulator/faults, e.g. \'{"burst": {"status": 429, "count": 3}}\''
+        ),
     )
     parser.add_argument("--log-requests", action="store_true", help="log each request to stderr")
     return parser

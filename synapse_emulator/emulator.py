@@ -1,4 +1,4 @@
-"""``SynapseEmulator``: start the server in a thread and hand out logged-in synapseclient clients."""
+"""``SynapseEmulator``: start the server in a thread and hand out logged-in clients."""
 
 from __future__ import annotations
 

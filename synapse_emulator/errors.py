@@ -2,7 +2,7 @@
 
 
 class SynapseApiError(Exception):
-    """An HTTP error answered as Synapse does: the status code and a JSON body ``{"reason": ...}``."""
+    """An HTTP error answered as Synapse does: the status code and JSON ``{"reason": ...}``."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)

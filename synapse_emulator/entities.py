@@ -176,7 +176,8 @@ def create_entity(state: State, user: User, body: dict[str, Any]) -> dict[str, A
             )
         if handle["createdBy"] != str(user.principal_id):
             raise forbidden(
-                f"Only the creator of a FileHandle can assign it to an Entity. FileHandleId: {handle_id}"
+                "Only the creator of a FileHandle can assign it to an Entity. "
+                f"FileHandleId: {handle_id}"
             )
         entity["dataFileHandleId"] = handle_id
         entity.setdefault("name", handle["fileName"])
