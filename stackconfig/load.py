@@ -6,10 +6,11 @@ allowed, so an organiser fixes the stack file in one pass.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -23,6 +24,8 @@ NAMESPACE = "challenge"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 #: Keys of other namespaces the program reads.
 AWS_REGION_KEY = "aws:region"
+#: Config namespaces a stack of this program may use; any other is a typo (`challange:`).
+KNOWN_NAMESPACES = (NAMESPACE, "aws", "pulumi")
 
 
 class ConfigError(Exception):
@@ -94,6 +97,8 @@ def _field_bounds(alias: str) -> tuple[Any, Any]:
 
 def _message(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
+    if not loc:  # a rule across keys; its message starts with the key it is about
+        return f"{NAMESPACE}:{error.get('ctx', {}).get('error', error['msg'])!s}"
     where = _location(loc)
     kind = error["type"]
     ctx = error.get("ctx", {})
@@ -132,25 +137,65 @@ def _message(error: dict[str, Any]) -> str:
     return f"{where}: {_describe(value)}: {error['msg']}"
 
 
+def _namespace_problem(full_key: str) -> str:
+    namespace, _, key = full_key.partition(":")
+    close = difflib.get_close_matches(namespace, KNOWN_NAMESPACES, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]}:{key}?)" if close else ""
+    allowed = ", ".join(f"{n}:" for n in KNOWN_NAMESPACES)
+    return f"{full_key}: unknown namespace {namespace!r}{hint}; this program reads {allowed} keys"
+
+
+def _plaintext_secret_problem(stack: str, key: str) -> str:
+    return (
+        f"{NAMESPACE}:{key}: is set in plain text; a token must be a Pulumi secret: delete the "
+        f"line from Pulumi.{stack}.yaml, revoke that token in Synapse (it is in a file now), and "
+        f"run: pulumi config set --secret {NAMESPACE}:{key} --stack {stack} "
+        "(Pulumi prompts for the value)"
+    )
+
+
+def _is_encrypted(value: Any) -> bool:
+    """A stack file's encrypted value: `{secure: <ciphertext>}`."""
+    return isinstance(value, Mapping) and set(value) == {"secure"}
+
+
 def parse_config(
-    stack: str, raw: Mapping[str, Any], env: Mapping[str, str] | None = None
+    stack: str,
+    raw: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    *,
+    secret_keys: Collection[str] | None = None,
+    now: dt.datetime | None = None,
 ) -> StackConfig:
     """Validate raw `namespace:key` config, as Pulumi or a stack file gives it.
 
-    Secret values may be present (decrypted, at `pulumi up`) or encrypted (`{"secure": ...}` in a
-    stack file); either way only their presence is kept.
+    Secret values may be encrypted (`{"secure": ...}` in a stack file) or, at `pulumi up`,
+    decrypted: then `secret_keys` names the keys Pulumi holds as secrets. A secret key set any
+    other way is a plaintext token and an error. Only whether each secret is set is kept.
+    `now` (default: the clock) is what `endDate` must lie after.
     """
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     secrets_set: set[str] = set()
     problems: list[str] = []
     for full_key, value in raw.items():
-        namespace, _, key = full_key.partition(":")
+        namespace, colon, key = full_key.partition(":")
+        if not colon:  # Pulumi reads a key without namespace as the project's
+            namespace, key = NAMESPACE, full_key
+        if namespace not in KNOWN_NAMESPACES:
+            problems.append(_namespace_problem(full_key))
+            continue
         if namespace != NAMESPACE:
             continue
         if key in SECRET_KEYS:
-            if value not in (None, ""):
-                secrets_set.add(key)
+            if value in (None, ""):
+                continue
+            encrypted = (
+                _is_encrypted(value) if secret_keys is None else f"{NAMESPACE}:{key}" in secret_keys
+            )
+            if not encrypted:
+                problems.append(_plaintext_secret_problem(stack, key))
+            secrets_set.add(key)
             continue
         if key in STRUCTURED_KEYS and isinstance(value, str):
             try:
@@ -173,6 +218,8 @@ def parse_config(
         spec = ChallengeSpec.model_validate(values)
     except ValidationError as exc:
         problems.extend(_message(e) for e in exc.errors(include_url=False))
+    if spec is not None:
+        problems.extend(_end_date_problems(spec, now or dt.datetime.now(dt.UTC)))
     if problems or spec is None:
         raise ConfigError(problems)
 
@@ -191,8 +238,54 @@ def parse_config(
     )
 
 
+def _end_date_problems(spec: ChallengeSpec, now: dt.datetime) -> list[str]:
+    """`endDate` must lie ahead, and after every round: the host stops evaluating at it."""
+    end = spec.end_date
+    if end is None:
+        return []
+    where = f"{NAMESPACE}:endDate"
+    if end <= now:
+        return [
+            f"{where}: {end.isoformat()} is in the past; a host would stop taking submissions "
+            "(and power off) as soon as it boots. Move it ahead, or remove it"
+        ]
+    problems = []
+    for queue in spec.queues:
+        for number, round_ in enumerate(queue.rounds, start=1):
+            if round_.end > end:
+                problems.append(
+                    f"{where}: {end.isoformat()} is before the end of round {number} of queue "
+                    f"{queue.name!r} ({round_.end.isoformat()}); submissions of that round would "
+                    "never be evaluated. Set endDate at or after the last round's end"
+                )
+    return problems
+
+
 def stack_file_path(stack: str, project_dir: Path | None = None) -> Path:
     return (project_dir or PROJECT_DIR) / f"Pulumi.{stack}.yaml"
+
+
+def _duplicate_keys(node: yaml.Node, file_name: str) -> list[str]:
+    """Every mapping key set twice in a YAML document: YAML loaders keep the last one silently."""
+    problems: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                line = key_node.start_mark.line + 1
+                if key_node.value in first_line:
+                    problems.append(
+                        f"{key_node.value}: set twice in {file_name} (lines "
+                        f"{first_line[key_node.value]} and {line}); keep one"
+                    )
+                else:
+                    first_line[key_node.value] = line
+        for _, value_node in node.value:
+            problems.extend(_duplicate_keys(value_node, file_name))
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            problems.extend(_duplicate_keys(item, file_name))
+    return problems
 
 
 def read_stack_file(stack: str, project_dir: Path | None = None) -> dict[str, Any]:
@@ -204,8 +297,13 @@ def read_stack_file(stack: str, project_dir: Path | None = None) -> dict[str, An
         )
         stacks = ", ".join(available) or "none"
         raise ConfigError([f"stack {stack!r}: no file {path.name} (stacks here: {stacks})"])
+    text = path.read_text()
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        duplicates = _duplicate_keys(node, path.name) if node is not None else []
+        if duplicates:
+            raise ConfigError(duplicates)
+        document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path.name}: not valid YAML: {exc}"]) from exc
     config = document.get("config", {}) if isinstance(document, dict) else None
@@ -226,4 +324,6 @@ def from_pulumi_runtime(stack: str) -> StackConfig:
     from pulumi.runtime import config as runtime_config
 
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    return parse_config(stack, raw)
+    secret_keys = {key for key in raw if runtime_config.is_config_secret(key)}
+    secret_keys.update(runtime_config.get_config_secret_keys_env())
+    return parse_config(stack, raw, secret_keys=secret_keys)

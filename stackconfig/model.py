@@ -7,8 +7,10 @@ table and the `Pulumi.yaml` declarations (tests keep the three in step).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import itertools
 import re
+import urllib.parse
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,6 +22,9 @@ SYNAPSE_ID_PATTERN = r"^syn[0-9]+$"
 #: `make check` warns while a stack still follows the moving `master` tag.
 DEFAULT_ORCHESTRATOR_IMAGE = "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:master"
 DEFAULT_TOIL_CLI_OPTIONS = "--defaultMemory 100M --retryCount 0 --defaultDisk 1G"
+#: Production Synapse; the orchestrator itself talks to no other (upstream
+#: src/main/java/org/sagebionetworks/SynapseClientFactory.java hard-codes it).
+PRODUCTION_SYNAPSE_ENDPOINT = "https://repo-prod.prod.sagebase.org"
 
 #: Secret keys: never part of the validated spec, only whether each is set.
 SECRET_KEYS: dict[str, str] = {
@@ -268,10 +273,17 @@ class ChallengeSpec(_Strict):
     )
     # --- Synapse side --------------------------------------------------------------------------
     synapse_endpoint: str = Field(
-        "https://repo-prod.prod.sagebase.org",
+        PRODUCTION_SYNAPSE_ENDPOINT,
         alias="synapseEndpoint",
-        pattern=r"^https?://[^\s/]+(:[0-9]+)?/?$",
-        description="Synapse server base URL; a local emulator for rehearsals.",
+        description="Synapse server base URL; it receives the organiser's token: production "
+        "Synapse, a loopback URL (local emulator), or the host named in trustedSynapseHost.",
+    )
+    trusted_synapse_host: str | None = Field(
+        None,
+        alias="trustedSynapseHost",
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+        description="Opt-in: the one host name besides production Synapse and loopback that "
+        "synapseEndpoint may name (https only), e.g. a Synapse staging server.",
     )
     delete_synapse_data_on_destroy: bool = Field(
         False,
@@ -351,6 +363,13 @@ class ChallengeSpec(_Strict):
             raise ValueError("needs a time zone, e.g. 2027-06-30T23:59:00Z")
         return value
 
+    @model_validator(mode="after")
+    def _endpoint_is_trusted(self) -> ChallengeSpec:
+        problem = synapse_endpoint_problem(self.synapse_endpoint, self.trusted_synapse_host)
+        if problem:
+            raise ValueError(f"synapseEndpoint: {problem}")
+        return self
+
     @field_validator("queues")
     @classmethod
     def _unique_queue_names(cls, queues: tuple[QueueConfig, ...]) -> tuple[QueueConfig, ...]:
@@ -359,6 +378,57 @@ class ChallengeSpec(_Strict):
         if duplicates:
             raise ValueError(f"duplicate queue names: {', '.join(duplicates)}")
         return queues
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost or a loopback address: a server on this machine (the emulator)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def synapse_endpoint_problem(url: str, trusted_host: str | None = None) -> str | None:
+    """Why `url` must not receive the organiser's token, or None.
+
+    Allowed: production Synapse, a loopback server (http or https), and the one host the stack
+    names in `trustedSynapseHost` (https). Anything else would hand the token to a stranger.
+    """
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return f"{url!r} has spaces or control characters"
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return f"{url!r} has an invalid port"
+    host = (parsed.hostname or "").lower()
+    if (
+        parsed.scheme not in ("http", "https")
+        or not host
+        or parsed.username is not None
+        or parsed.path.rstrip("/")
+        or parsed.query
+        or parsed.fragment
+    ):
+        return (
+            f"{url!r} is not a base URL such as {PRODUCTION_SYNAPSE_ENDPOINT} (scheme and host, "
+            "no user, path or query)"
+        )
+    if is_loopback_host(host):
+        return None
+    if parsed.scheme != "https":
+        return f"{url!r}: plain http is allowed only for a local server on loopback"
+    if host == urllib.parse.urlsplit(PRODUCTION_SYNAPSE_ENDPOINT).hostname:
+        return None
+    if trusted_host is not None and host == trusted_host:
+        return None
+    return (
+        f"{url!r} would receive the organiser's token; allowed are "
+        f"{PRODUCTION_SYNAPSE_ENDPOINT} and loopback URLs (a local emulator); to trust another "
+        f"Synapse server, name its host in challenge:trustedSynapseHost: {host}"
+    )
 
 
 #: camelCase stack key -> model field, for every non-secret key.

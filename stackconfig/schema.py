@@ -12,6 +12,7 @@ import types
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -82,14 +83,22 @@ def unit_of(alias: str) -> str:
     return ""
 
 
+def yaml_value(value: Any) -> str:
+    """A default as the stack file would spell it (`true`, `7`, `--x 1`), not a Python repr."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True, exclude_none=True)
+    text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
 def readme_table() -> str:
     """The README's table of stack keys: key, type, unit, default, meaning."""
     rows = ["| key | type | unit | default | meaning |", "| --- | --- | --- | --- | --- |"]
     for alias, name in STACK_KEYS.items():
         field = ChallengeSpec.model_fields[name]
         default = _default(field)
-        shown = "required" if default is PydanticUndefined else f"`{default!r}`".replace("'", "")
-        if default == "" or default == {} or default == ():
+        shown = "required" if default is PydanticUndefined else f"`{yaml_value(default)}`"
+        if default in ("", {}, ()) or shown == "`{}`":
             shown = "none"
         kind = pulumi_type(field) or ("list" if alias == "queues" else "object")
         description = (field.description or "").replace("|", "\\|")

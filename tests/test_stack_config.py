@@ -240,7 +240,7 @@ def test_values_as_pulumi_hands_them_over_are_accepted():
         "challenge:instanceType": "",
         "challenge:orchestratorAuthToken": "secret-value",
     }
-    config = parse_config("t", raw, env={})
+    config = parse_config("t", raw, env={}, secret_keys={"challenge:orchestratorAuthToken"})
     assert config.spec.per_submission_memory_gib == 8
     assert config.spec.max_concurrent_submissions == 3
     assert config.spec.share_results_immediately is False
