@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -486,13 +488,12 @@ def _wiki_view(syn: synapseclient.Synapse, id_: str) -> dict[str, Any] | None:
 
 # ----- one object of every type ---------------------------------------------------------------
 
-Build = Callable[..., SynapseResource]
-"""``build(existing, endpoint, **overrides)``: the resource as a program declares it."""
-
 
 @dataclass(frozen=True)
 class Case:
-    build: Build
+    resource: type[SynapseResource]
+    inputs: Callable[[Existing], dict[str, Any]]
+    """Keyword arguments of the resource class (the endpoint is added)."""
     change: Callable[[Existing], dict[str, Any]]
     """Inputs Synapse changes in place."""
     observe: Callable[[synapseclient.Synapse, str], dict[str, Any] | None]
@@ -526,57 +527,40 @@ def _queue_rounds(daily: int) -> list[dict[str, Any]]:
 
 CASES: dict[str, Case] = {
     "Project": Case(
-        lambda ex, url, **kw: Project(
-            "contract-project",
-            **{"name": "Contract Site", "description": "the site", "synapse_endpoint": url, **kw},
-        ),
+        Project,
+        lambda ex: {"name": "Contract Site", "description": "the site"},
         lambda ex: {"name": "Contract Site Renamed", "description": "new words"},
         _project_view,
         retained_by_default=True,
     ),
     "Folder": Case(
-        lambda ex, url, **kw: Folder(
-            "contract-folder",
-            **{"name": "Logs", "parent_id": ex.parent, "synapse_endpoint": url, **kw},
-        ),
+        Folder,
+        lambda ex: {"name": "Logs", "parent_id": ex.parent},
         lambda ex: {"name": "Logs 2", "description": "where logs go"},
         _entity_view,
         retained_by_default=True,
     ),
     "Team": Case(
-        lambda ex, url, **kw: Team(
-            "contract-team",
-            **{"name": "Contract Solvers", "can_public_join": True, "synapse_endpoint": url, **kw},
-        ),
+        Team,
+        lambda ex: {"name": "Contract Solvers", "can_public_join": True},
         lambda ex: {"name": "Contract Solvers 2", "can_public_join": False},
         _team_view,
         retained_by_default=True,
     ),
     "Challenge": Case(
-        lambda ex, url, **kw: Challenge(
-            "contract-challenge",
-            **{
-                "project_id": ex.parent,
-                "participant_team_id": ex.team,
-                "synapse_endpoint": url,
-                **kw,
-            },
-        ),
+        Challenge,
+        lambda ex: {"project_id": ex.parent, "participant_team_id": ex.team},
         lambda ex: {"participant_team_id": ex.other_team},
         _challenge_view,
         retained_by_default=True,
     ),
     "EvaluationQueue": Case(
-        lambda ex, url, **kw: EvaluationQueue(
-            "contract-queue",
-            **{
-                "name": "Contract Task",
-                "content_source": ex.parent,
-                "rounds": _queue_rounds(2),
-                "synapse_endpoint": url,
-                **kw,
-            },
-        ),
+        EvaluationQueue,
+        lambda ex: {
+            "name": "Contract Task",
+            "content_source": ex.parent,
+            "rounds": _queue_rounds(2),
+        },
         lambda ex: {
             "name": "Contract Task One",
             "submission_instructions_message": "Submit a Docker image.",
@@ -586,17 +570,13 @@ CASES: dict[str, Case] = {
         retained_by_default=True,
     ),
     "ExternalLinkFile": Case(
-        lambda ex, url, **kw: ExternalLinkFile(
-            "contract-workflow",
-            **{
-                "name": "workflow.zip",
-                "parent_id": ex.parent,
-                "external_url": "https://example.org/v1/workflow.zip",
-                "annotations": {"ROOT_TEMPLATE": "wf-main/main.cwl"},
-                "synapse_endpoint": url,
-                **kw,
-            },
-        ),
+        ExternalLinkFile,
+        lambda ex: {
+            "name": "workflow.zip",
+            "parent_id": ex.parent,
+            "external_url": "https://example.org/v1/workflow.zip",
+            "annotations": {"ROOT_TEMPLATE": "wf-main/main.cwl"},
+        },
         lambda ex: {
             "external_url": "https://example.org/v2/workflow.zip",
             "annotations": {"ROOT_TEMPLATE": "wf-main/v2.cwl"},
@@ -605,60 +585,37 @@ CASES: dict[str, Case] = {
         retained_by_default=False,
     ),
     "EntityPermissions": Case(
-        lambda ex, url, **kw: EntityPermissions(
-            "contract-entity-grant",
-            **{
-                "entity_id": ex.parent,
-                "principal_username": "orchestrator",
-                "access": "download",
-                "synapse_endpoint": url,
-                **kw,
-            },
-        ),
+        EntityPermissions,
+        lambda ex: {
+            "entity_id": ex.parent,
+            "principal_username": "orchestrator",
+            "access": "download",
+        },
         lambda ex: {"access": "edit"},
         _acl_view("entity", ENTITY_ACCESS),
         retained_by_default=False,
     ),
     "EvaluationPermissions": Case(
-        lambda ex, url, **kw: EvaluationPermissions(
-            "contract-queue-grant",
-            **{
-                "evaluation_id": ex.queue,
-                "principal_username": "orchestrator",
-                "access": "score",
-                "synapse_endpoint": url,
-                **kw,
-            },
-        ),
+        EvaluationPermissions,
+        lambda ex: {
+            "evaluation_id": ex.queue,
+            "principal_username": "orchestrator",
+            "access": "score",
+        },
         lambda ex: {"access": "admin"},
         _acl_view("evaluation", EVALUATION_ACCESS),
         retained_by_default=False,
     ),
     "SubmissionView": Case(
-        lambda ex, url, **kw: SubmissionView(
-            "contract-view",
-            **{
-                "name": "Submissions",
-                "parent_id": ex.parent,
-                "scope_ids": [ex.queue],
-                "synapse_endpoint": url,
-                **kw,
-            },
-        ),
+        SubmissionView,
+        lambda ex: {"name": "Submissions", "parent_id": ex.parent, "scope_ids": [ex.queue]},
         lambda ex: {"name": "All submissions", "description": "one row per submission"},
         _view_view,
         retained_by_default=False,
     ),
     "WikiCopy": Case(
-        lambda ex, url, **kw: WikiCopy(
-            "contract-wiki",
-            **{
-                "staging_project_id": ex.staging,
-                "live_project_id": ex.live,
-                "synapse_endpoint": url,
-                **kw,
-            },
-        ),
+        WikiCopy,
+        lambda ex: {"staging_project_id": ex.staging, "live_project_id": ex.live},
         lambda ex: {},
         _wiki_view,
         retained_by_default=None,
@@ -669,27 +626,24 @@ CASES: dict[str, Case] = {
 }
 
 
-def resource_types() -> set[str]:
-    """Every resource class of components/synapse (one dynamic provider each), by type name."""
-    import importlib
-    import pkgutil
-
-    found: set[str] = set()
+def resource_classes() -> set[type[SynapseResource]]:
+    """Every resource class of components/synapse (one dynamic provider each)."""
+    found: set[type[SynapseResource]] = set()
     for module in pkgutil.iter_modules(components.synapse.__path__):
         loaded = importlib.import_module(f"components.synapse.{module.name}")
-        for value in vars(loaded).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, SynapseResource)
-                and value is not SynapseResource
-                and value.__module__ == loaded.__name__
-            ):
-                found.add(value._resource_type_name.rsplit(":", 1)[-1])
+        found.update(
+            value
+            for value in vars(loaded).values()
+            if isinstance(value, type)
+            and issubclass(value, SynapseResource)
+            and value is not SynapseResource
+            and value.__module__ == loaded.__name__
+        )
     return found
 
 
 def test_every_provider_type_is_driven_over_grpc() -> None:
-    assert resource_types() == set(CASES)
+    assert resource_classes() == {case.resource for case in CASES.values()}
 
 
 @pytest.fixture(scope="module")
@@ -755,7 +709,8 @@ def test_lifecycle_in_the_plugin_process(
     url = emulator.base_url
 
     def declared(**overrides: Any) -> tuple[str, dict[str, Any]]:
-        return registered_inputs(lambda: case.build(existing, url, **overrides))
+        kwargs = {**case.inputs(existing), "synapse_endpoint": url, **overrides}
+        return registered_inputs(lambda: case.resource(f"contract-{kind.lower()}", **kwargs))
 
     def sent(**overrides: Any) -> dict[str, Any]:
         """The inputs as the engine passes them to Check."""
