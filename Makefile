@@ -3,13 +3,15 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 STACK ?= dev
+ARGS ?=
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # The embedded default state backend: a local folder beside the project, no Pulumi account needed.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv dev-venv system-deps check up destroy secrets status test test-quick lint bench clean
+.PHONY: venv dev-venv system-deps check rehearse rehearse-destroy up destroy secrets status test \
+	test-quick lint bench clean
 
 $(VENV)/.runtime: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,14 @@ system-deps:
 
 check: venv
 	$(PY) -m preview --stack $(STACK)
+
+# The main job on this machine: the stack against a local Synapse-compatible server, state in
+# .rehearsal/<stack>/.
+rehearse: venv
+	$(PY) -m rehearsal up --stack $(STACK) $(ARGS)
+
+rehearse-destroy: venv
+	$(PY) -m rehearsal destroy --stack $(STACK)
 
 up: venv
 	bash scripts/pulumi.sh up $(STACK)

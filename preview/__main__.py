@@ -10,7 +10,6 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import sizing
 import stackconfig
@@ -25,14 +24,6 @@ PLACEHOLDER_SECRET = "preview-placeholder-not-a-token"
 
 def _secret_placeholders(config: stackconfig.StackConfig) -> dict[str, str]:
     return {f"{stackconfig.NAMESPACE}:{key}": PLACEHOLDER_SECRET for key in stackconfig.SECRET_KEYS}
-
-
-def _format_value(key: str, value: Any, run: ProgramRun) -> str:
-    if key in run.secret_outputs:
-        return "[secret]"
-    if key in run.unknown_outputs:
-        return "(known after up)"
-    return str(value)
 
 
 def sizing_report(config: stackconfig.StackConfig) -> str:
@@ -72,8 +63,7 @@ def report(config: stackconfig.StackConfig, run: ProgramRun) -> str:
     if run.outputs:
         lines.append("")
         lines.append("Stack outputs:")
-        for key in sorted(run.outputs):
-            lines.append(f"  {key}: {_format_value(key, run.outputs[key], run)}")
+        lines.extend(f"  {line}" for line in run.output_lines())
     return "\n".join(lines)
 
 

@@ -68,6 +68,19 @@ class ProgramRun:
     def of_type(self, type_: str) -> list[RegisteredResource]:
         return [r for r in self.resources if r.type == type_ or r.provider_class == type_]
 
+    def output_lines(self) -> list[str]:
+        """The stack outputs as `pulumi up` lists them: sorted, secrets hidden."""
+        lines = []
+        for key in sorted(self.outputs):
+            if key in self.secret_outputs:
+                value = "[secret]"
+            elif key in self.unknown_outputs:
+                value = "(known after up)"
+            else:
+                value = str(self.outputs[key])
+            lines.append(f"{key}: {value}")
+        return lines
+
     def one(self, type_: str) -> RegisteredResource:
         found = self.of_type(type_)
         if len(found) != 1:
@@ -93,6 +106,8 @@ class PreviewMocks(pulumi.runtime.Mocks):
         self.region = region
         self.resources: list[RegisteredResource] = []
         self.invokes: list[tuple[str, dict[str, Any]]] = []
+        self.registration_options: dict[tuple[str, str], dict[str, Any]] = {}
+        """(type, name) -> options of the registration, filled before `new_resource` runs."""
         self._lock = threading.Lock()
         self._serial = itertools.count(1000)
 
@@ -272,7 +287,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: PreviewMocks):
         super().__init__(mocks)
-        self.options: dict[tuple[str, str], dict[str, Any]] = {}
+        self.options = mocks.registration_options
 
     def RegisterResource(self, request):
         self.options[(request.type, request.name)] = {
@@ -303,13 +318,15 @@ def run_program(
     secret_values: Mapping[str, str] | None = None,
     region: str | None = None,
     main: Path = PROJECT_DIR / "__main__.py",
+    mocks: PreviewMocks | None = None,
 ) -> ProgramRun:
     """Run the Pulumi program once under mocks with `config` (full `ns:key` keys) and secrets.
 
-    Runs in a fresh context so repeated runs in one process do not share a root stack.
+    Runs in a fresh context so repeated runs in one process do not share a root stack. `mocks`
+    replaces the stand-ins (the rehearsal's send Synapse objects to the real providers).
     """
     region = region or str(config.get("aws:region", "us-east-1"))
-    mocks = PreviewMocks(region)
+    mocks = mocks or PreviewMocks(region)
     flat = {k: v if isinstance(v, str) else _json(v) for k, v in config.items()}
     for key, value in (secret_values or {}).items():
         flat[key] = value

@@ -9,10 +9,12 @@ dependency order, independent objects concurrently (``max_workers``), and keeps 
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import dill
@@ -28,7 +30,9 @@ from .external_link_file import ExternalLinkFileProvider
 from .folder import FolderProvider
 from .project import ProjectProvider
 from .site_plan import PlannedResource, Ref, resolve_inputs
+from .submission_view import SubmissionViewProvider
 from .team import TeamProvider
+from .wiki_copy import WikiCopyProvider
 
 PROVIDERS: dict[str, type[SynapseProvider]] = {
     "Project": ProjectProvider,
@@ -39,7 +43,12 @@ PROVIDERS: dict[str, type[SynapseProvider]] = {
     "ExternalLinkFile": ExternalLinkFileProvider,
     "EntityPermissions": EntityPermissionsProvider,
     "EvaluationPermissions": EvaluationPermissionsProvider,
+    "WikiCopy": WikiCopyProvider,
+    "SubmissionView": SubmissionViewProvider,
 }
+
+#: What ``LocalEngine.up``/``apply`` did to one object, in Pulumi's words.
+ACTIONS = ("same", "update", "create", "replace", "delete")
 
 
 @dataclass
@@ -104,10 +113,16 @@ class LocalEngine:
                         failure = failure or exc
             if failure is not None:
                 raise failure
-        for key in self._reverse_order(set(self.state) - set(planned)):
-            self._delete(key)
-            actions[key] = "delete"
+        actions.update(self.prune(set(planned)))
         return actions
+
+    def prune(self, keep: set[str]) -> dict[str, str]:
+        """Delete every object not in ``keep``, dependents first (what ``pulumi up`` does with
+        resources the program no longer declares)."""
+        order = self._reverse_order(set(self.state) - keep)
+        for key in order:
+            self._delete(key)
+        return dict.fromkeys(order, "delete")
 
     def refresh(self) -> dict[str, str]:
         """Read every object back (``pulumi refresh``); returns gone/changed/same per key."""
@@ -146,45 +161,83 @@ class LocalEngine:
         provider = self.provider(planned.kind)
         with self._lock:
             inputs = resolve_inputs(planned, self._value)
-            old = self.state.get(planned.key)
         if any(p.name == "owner_key" for p in provider.PROPS):
             name = f"{self.name_prefix}-{planned.key}" if self.name_prefix else planned.key
             inputs["owner_key"] = owner_key(self.project, self.stack, name)
+        action, _ = self.apply(planned.key, planned.kind, inputs, planned.dependencies())
+        return action
+
+    def apply(
+        self, key: str, kind: str, inputs: dict[str, Any], dependencies: Iterable[str] = ()
+    ) -> tuple[str, StateEntry]:
+        """Check, then create, update, replace or leave one object, as the engine does for one
+        resource registration; returns the action and the object's state afterwards."""
+        provider = self.provider(kind)
+        with self._lock:
+            old = self.state.get(key)
         checked = provider.check(old.inputs if old else {}, inputs)
         if checked.failures:
             reasons = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
-            raise SynapseProvisioningError(f"{planned.kind} {planned.key}: {reasons}")
+            raise SynapseProvisioningError(f"{kind} {key}: {reasons}")
         news = checked.inputs
-        deps = frozenset(planned.dependencies())
+        deps = frozenset(dependencies)
         if old is None:
             created = provider.create(news)
-            self._record(planned, created.id, news, created.outs or {}, deps)
-            return "create"
+            return "create", self._record(key, kind, created.id, news, created.outs or {}, deps)
         diff = provider.diff(old.id, old.outs, news)
         if not diff.changes:
-            return "same"
+            return "same", self._record(key, kind, old.id, news, old.outs, deps)
         if diff.replaces:
             if diff.delete_before_replace:
                 provider.delete(old.id, old.outs)
             created = provider.create(news)
             if not diff.delete_before_replace:
                 provider.delete(old.id, old.outs)
-            self._record(planned, created.id, news, created.outs or {}, deps)
-            return "replace"
+            return "replace", self._record(key, kind, created.id, news, created.outs or {}, deps)
         updated = provider.update(old.id, old.outs, news)
-        self._record(planned, old.id, news, updated.outs or {}, deps)
-        return "update"
+        return "update", self._record(key, kind, old.id, news, updated.outs or {}, deps)
+
+    def save(self, path: Path) -> None:
+        """Write the state as JSON (IDs, checked inputs, outputs; no credentials: none are
+        inputs or outputs of these providers)."""
+        with self._lock:
+            entries = {
+                key: {**asdict(entry), "dependencies": sorted(entry.dependencies)}
+                for key, entry in self.state.items()
+            }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+
+    def load(self, path: Path) -> None:
+        """Replace the state with what ``save`` wrote; a missing file is an empty state."""
+        if not path.exists():
+            self.state = {}
+            return
+        raw = json.loads(path.read_text())
+        self.state = {
+            key: StateEntry(
+                entry["kind"],
+                entry["id"],
+                entry["inputs"],
+                entry["outs"],
+                frozenset(entry["dependencies"]),
+            )
+            for key, entry in raw.items()
+        }
 
     def _record(
         self,
-        planned: PlannedResource,
+        key: str,
+        kind: str,
         id_: str,
         inputs: dict[str, Any],
         outs: dict[str, Any],
         deps: frozenset[str],
-    ) -> None:
+    ) -> StateEntry:
+        entry = StateEntry(kind, id_, inputs, outs, deps)
         with self._lock:
-            self.state[planned.key] = StateEntry(planned.kind, id_, inputs, outs, deps)
+            self.state[key] = entry
+        return entry
 
     def _delete(self, key: str) -> None:
         entry = self.state[key]
