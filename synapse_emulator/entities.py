@@ -19,6 +19,7 @@ from .errors import (
 )
 from .state import (
     CONTAINER_TYPES,
+    DOCKER_REPOSITORY,
     ENTITY_ADMIN,
     ENTITY_TYPES,
     FILE,
@@ -48,6 +49,16 @@ SERVER_OWNED = {
     "isLatestVersion",
 }
 ENTITY_ACCESS_TYPES = set(ENTITY_ADMIN) | {"SEND_MESSAGE", "UPLOAD", "PARTICIPATE", "SUBMIT"}
+
+# Docker repository names, as Synapse's DockerNameUtil (adapted from docker/distribution's
+# reference/regexp.go): an optional registry host, then lower-case path components.
+_DOCKER_HOST = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOCKER_HOST = rf"{_DOCKER_HOST}(?:\.{_DOCKER_HOST})*(?::[0-9]+)?"
+_DOCKER_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-*)[a-z0-9]+)*"
+_DOCKER_PATH = rf"{_DOCKER_COMPONENT}(?:/{_DOCKER_COMPONENT})*"
+DOCKER_NAME = re.compile(rf"^(?:(?P<host>{_DOCKER_HOST})/)?{_DOCKER_PATH}$")
+DOCKER_PATH = re.compile(rf"^{_DOCKER_PATH}$")
+SYNAPSE_DOCKER_REGISTRIES = {"docker.synapse.org"}
 
 
 # ----- helpers used by other modules ------------------------------------------------------------
@@ -183,6 +194,8 @@ def create_entity(state: State, user: User, body: dict[str, Any]) -> dict[str, A
         entity.setdefault("name", handle["fileName"])
     if concrete_type == SUBMISSION_VIEW:
         validate_submission_view_scope(state, user, entity.get("scopeIds"))
+    if concrete_type == DOCKER_REPOSITORY:
+        validate_docker_repository(state, entity, parent_id)
     entity["name"] = validate_name(entity.get("name") or entity_id)
     check_name_free(state, entity["name"], parent_id)
     stamp = now_iso()
@@ -208,6 +221,20 @@ def create_entity(state: State, user: User, body: dict[str, Any]) -> dict[str, A
     if concrete_type == PROJECT:
         state.entity_acls[entity_id] = state.new_acl(entity_id, user.principal_id, ENTITY_ADMIN)
     return entity
+
+
+def validate_docker_repository(state: State, entity: dict[str, Any], parent_id: str) -> None:
+    """An unmanaged (external) repository in a project, as Synapse's DockerRepositoryValidator."""
+    name = entity.get("repositoryName")
+    found = DOCKER_NAME.match(name) if isinstance(name, str) else None
+    if found is None:
+        raise bad_request(f"Invalid repository name: {name}")
+    host = None if DOCKER_PATH.match(name) else found.group("host")
+    if host in SYNAPSE_DOCKER_REGISTRIES:
+        raise bad_request("Cannot create or update a managed Docker repository.")
+    if state.entities[parent_id]["concreteType"] != PROJECT:
+        raise bad_request("Parent must be a project.")
+    entity["isManaged"] = False
 
 
 def validate_submission_view_scope(state: State, user: User, scope_ids: Any) -> None:
@@ -259,6 +286,9 @@ def update_entity(
     if entity["concreteType"] == SUBMISSION_VIEW and "scopeIds" in body:
         validate_submission_view_scope(state, user, body["scopeIds"])
     updated = {k: copy.deepcopy(v) for k, v in body.items() if k not in SERVER_OWNED}
+    if entity["concreteType"] == DOCKER_REPOSITORY:
+        updated.setdefault("repositoryName", entity.get("repositoryName"))
+        validate_docker_repository(state, updated, parent_id)
     for key in SERVER_OWNED:
         if key in entity:
             updated[key] = entity[key]
@@ -301,6 +331,7 @@ def purge(state: State, entity_id: str) -> None:
         state.versions.pop(victim, None)
         state.annotations.pop(victim, None)
         state.entity_acls.pop(victim, None)
+        state.docker_commits.pop(victim, None)
         state.trash.pop(victim, None)
         delete_wikis_of(state, "ENTITY", victim)
         for challenge_id, challenge in list(state.challenges.items()):

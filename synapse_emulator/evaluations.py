@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import json
 import time
 from typing import Any
 
 from .acls import validated_resource_access
-from .app import Request, paginated, route
-from .errors import bad_request, conflict, forbidden, not_found, precondition_failed
-from .state import EVALUATION_ADMIN, PROJECT, State, User, new_etag, now_iso, parse_iso
+from .app import Request, Response, paginated, route
+from .errors import (
+    SynapseApiError,
+    bad_request,
+    conflict,
+    forbidden,
+    not_found,
+    precondition_failed,
+)
+from .state import (
+    DOCKER_REPOSITORY,
+    EVALUATION_ADMIN,
+    PROJECT,
+    State,
+    User,
+    new_etag,
+    now_iso,
+    parse_iso,
+)
 
 STATUSES = {
     "OPEN",
@@ -403,8 +420,94 @@ def check_limits(state: State, evaluation_id: str, submitter: str, moment: float
     return active["id"]
 
 
+def check_registered(state: State, evaluation: dict[str, Any], user: User) -> None:
+    """A challenge's queues take individual submissions only from its participant team.
+
+    Synapse's SubmissionEligibilityManagerImpl.isIndividualEligible: the challenge is the one
+    of the queue's contentSource project; a queue without a challenge skips the check.
+    """
+    challenge = state.challenge_for_project(evaluation["contentSource"])
+    if challenge and int(challenge["participantTeamId"]) not in state.groups_of(user):
+        raise forbidden("Submitter is not registered for the challenge.")
+
+
+def team_submission_eligibility(
+    state: State, evaluation: dict[str, Any], team_id: str
+) -> dict[str, Any]:
+    """TeamSubmissionEligibility as SubmissionEligibilityManagerImpl computes it.
+
+    With a challenge, the team must be registered for it (``POST /challenge/{id}/challengeTeam``)
+    and each member must be in the participant team; the hash changes with any of that.
+    """
+    challenge = state.challenge_for_project(evaluation["contentSource"])
+    registrants = (
+        set(state.team_members.get(challenge["participantTeamId"], {})) if challenge else None
+    )
+    team_registered = challenge is None or any(
+        t["challengeId"] == challenge["id"] and t["teamId"] == team_id
+        for t in state.challenge_teams.values()
+    )
+    try:
+        check_limits(state, evaluation["id"], team_id, time.time())
+        quota_filled = False
+    except SynapseApiError:
+        quota_filled = True
+    members = [
+        {
+            "principalId": principal_id,
+            "isEligible": registrants is None or principal_id in registrants,
+            "isRegistered": registrants is None or principal_id in registrants,
+            "isQuotaFilled": False,
+            "hasConflictingSubmission": False,
+        }
+        for principal_id in sorted(state.team_members[team_id])
+    ]
+    team = {
+        "isEligible": team_registered and not quota_filled,
+        "isRegistered": team_registered,
+        "isQuotaFilled": quota_filled,
+    }
+    digest = hashlib.sha256(json.dumps([team, members], sort_keys=True).encode()).digest()
+    return {
+        "teamId": team_id,
+        "evaluationId": evaluation["id"],
+        "teamEligibility": team,
+        "membersEligibility": members,
+        "eligibilityStateHash": int.from_bytes(digest[:4], "big") >> 1,
+        "eligibilityDate": now_iso(),
+    }
+
+
+def check_team_eligible(
+    state: State,
+    evaluation: dict[str, Any],
+    team_id: str,
+    contributors: list[str],
+    eligibility_hash: str | None,
+) -> None:
+    """Synapse's SubmissionEligibilityManagerImpl.isTeamEligible, same order and texts."""
+    if eligibility_hash is None:
+        raise forbidden("Submission Eligibilty Hash is required.")
+    eligibility = team_submission_eligibility(state, evaluation, team_id)
+    if eligibility_hash != str(eligibility["eligibilityStateHash"]):
+        raise forbidden("Submissions or Team composition have changed.  Please try again.")
+    if not eligibility["teamEligibility"]["isEligible"]:
+        raise forbidden(
+            "The specified Team is ineligible to submit to the specified Evaluation at this time."
+        )
+    eligible = {str(m["principalId"]) for m in eligibility["membersEligibility"] if m["isEligible"]}
+    ineligible = [c for c in contributors if c not in eligible]
+    if ineligible:
+        raise forbidden(
+            "The following Team members are ineligible to contribute to a Submission in the "
+            f"specified Evaluation at this time [{', '.join(ineligible)}]"
+        )
+
+
 @route("POST", "repo", "/evaluation/submission")
 def create_submission(req: Request) -> dict[str, Any]:
+    """Checks in the order of Synapse's SubmissionManagerImpl.createSubmission."""
+    from .docker import has_digest
     from .entities import annotations_body, file_handle_for_entity
 
     user = req.require_user()
@@ -416,21 +519,39 @@ def create_submission(req: Request) -> dict[str, Any]:
         raise bad_request("Submission.entityId is required")
     entity = state.entity(body["entityId"])
     state.require_entity_access(user, entity["id"], "READ")
-    etag = req.param("etag")
-    if not etag:
-        raise bad_request("The etag query parameter (the entity's current etag) is required")
-    if etag != entity["etag"]:
-        raise precondition_failed(entity["id"])
+    if req.param("etag") != entity["etag"]:
+        raise bad_request(
+            f"The supplied eTag is out of date. Please fetch Entity {entity['id']} again."
+        )
+    docker_digest = None
+    if entity["concreteType"] == DOCKER_REPOSITORY:
+        docker_digest = body.get("dockerDigest")
+        if not docker_digest:
+            raise bad_request("Docker Digest cannot be null.")
+        if not has_digest(state, entity["id"], docker_digest):
+            raise bad_request(
+                f"The given Docker Repository, {entity['id']}, does not have digest {docker_digest}"
+            )
     version = body.get("versionNumber")
     if version is None:
         raise bad_request("Submission.versionNumber is required")
     snapshot = state.versions.get(entity["id"], {}).get(int(version), entity)
     team_id = str(body["teamId"]) if body.get("teamId") else None
+    contributors = [str(c["principalId"]) for c in body.get("contributors") or []]
+    if str(user.principal_id) not in contributors:
+        contributors.append(str(user.principal_id))
+    moment = time.time()
     if team_id:
         state.team(team_id)
         if user.principal_id not in state.team_members[team_id]:
             raise forbidden(f"User {user.name} is not a member of team {team_id}")
-    moment = time.time()
+        check_team_eligible(
+            state, evaluation, team_id, contributors, req.param("submissionEligibilityHash")
+        )
+    else:
+        if contributors != [str(user.principal_id)]:
+            raise bad_request("Submission is neither a valid Team or Individual Submission.")
+        check_registered(state, evaluation, user)
     round_id = check_limits(state, evaluation["id"], team_id or str(user.principal_id), moment)
     handle = file_handle_for_entity(state, snapshot)
     entity_bundle = {
@@ -450,15 +571,16 @@ def create_submission(req: Request) -> dict[str, Any]:
         "name": body.get("name") or entity["name"],
         "createdOn": created_on,
         "entityBundleJSON": json.dumps(entity_bundle),
-        "contributors": [{"principalId": str(user.principal_id), "createdOn": created_on}],
+        "contributors": [{"principalId": c, "createdOn": created_on} for c in contributors],
     }
     if round_id:
         submission["evaluationRoundId"] = round_id
     if team_id:
         submission["teamId"] = team_id
-    for key in ("dockerRepositoryName", "dockerDigest"):
-        if body.get(key):
-            submission[key] = body[key]
+    if docker_digest:
+        submission["dockerDigest"] = docker_digest
+    if body.get("dockerRepositoryName"):
+        submission["dockerRepositoryName"] = body["dockerRepositoryName"]
     state.submissions[submission_id] = submission
     state.submission_statuses[submission_id] = {
         "id": submission_id,
@@ -507,6 +629,24 @@ def get_submission(req: Request, submission_id: str) -> dict[str, Any]:
     ):
         raise forbidden(f"User {user.name} may not read submission {submission_id}")
     return submission
+
+
+@route("GET", "repo", "/evaluation/submission/{submission_id}/file/{file_handle_id}")
+def submission_file_url(req: Request, submission_id: str, file_handle_id: str) -> Response:
+    """Redirect to a file of the submission (SubmissionManagerImpl.getRedirectURLForFileHandle)."""
+    from .files import handle_url, submission_handle_ids
+
+    user = req.require_user()
+    submission = existing_submission(req, submission_id)
+    req.state.require_evaluation_access(user, submission["evaluationId"], "READ_PRIVATE_SUBMISSION")
+    if file_handle_id not in submission_handle_ids(req.state, submission_id):
+        raise not_found(
+            f"Submission {submission_id} does not contain the requested FileHandle {file_handle_id}"
+        )
+    url = handle_url(req, req.state.file_handles[file_handle_id])
+    if req.bool_param("redirect", True):
+        return Response(307, "", "text/plain", {"Location": url})
+    return Response(200, url, "text/plain")
 
 
 @route("DELETE", "repo", "/evaluation/submission/{submission_id}")
@@ -685,31 +825,8 @@ def team_eligibility(req: Request, evaluation_id: str, team_id: str) -> dict[str
     user = req.require_user()
     state = req.state
     evaluation = state.evaluation(evaluation_id)
+    state.require_evaluation_access(user, evaluation["id"], "SUBMIT")
     team = state.team(team_id)
-    members = state.team_members[team["id"]]
-    try:
-        check_limits(state, evaluation["id"], team["id"], time.time())
-        quota_filled = False
-    except Exception:
-        quota_filled = True
-    return {
-        "teamId": team["id"],
-        "evaluationId": evaluation["id"],
-        "teamEligibility": {
-            "isEligible": user.principal_id in members and not quota_filled,
-            "isRegistered": True,
-            "isQuotaFilled": quota_filled,
-        },
-        "membersEligibility": [
-            {
-                "principalId": principal_id,
-                "isEligible": True,
-                "isRegistered": True,
-                "isQuotaFilled": False,
-                "hasConflictingSubmission": False,
-            }
-            for principal_id in members
-        ],
-        "eligibilityStateHash": abs(hash((team["id"], len(members)))) % 10**9,
-        "eligibilityDate": now_iso(),
-    }
+    if user.principal_id not in state.team_members[team["id"]]:
+        raise forbidden(f"User {user.name} is not a member of team {team['id']}")
+    return team_submission_eligibility(state, evaluation, team["id"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from .app import Request, Response, route
 from .errors import bad_request, forbidden, not_found
@@ -53,8 +55,24 @@ def store_bytes(
     return handle
 
 
+PRESIGNED_URL_SECONDS = 900
+
+
 def download_url(req: Request, handle_id: str) -> str:
-    return f"{req.base_url}/_emulator/files/{handle_id}"
+    """A URL shaped like S3's presigned ones: synapseclient reads X-Amz-Date and X-Amz-Expires
+    to decide whether a URL it holds is still fresh (core/download/download_functions.py)."""
+    signed_at = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    query = urlencode(
+        {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Date": signed_at,
+            "X-Amz-SignedHeaders": "host",
+            "X-Amz-Expires": PRESIGNED_URL_SECONDS,
+            "X-Amz-Credential": f"EMULATOR/{signed_at[:8]}/us-east-1/s3/aws4_request",
+            "X-Amz-Signature": hashlib.sha256(f"{handle_id}{signed_at}".encode()).hexdigest(),
+        }
+    )
+    return f"{req.base_url}/_emulator/files/{handle_id}?{query}"
 
 
 def handle_url(req: Request, handle: dict[str, Any]) -> str:
@@ -118,7 +136,13 @@ def associated_readable(req: Request, object_type: str, object_id: str) -> bool:
         return "DOWNLOAD" in state.entity_access(req.user, entity["id"])
     if object_type == "WikiAttachment" or object_type == "WikiMarkdown":
         return wiki_owner_readable(req, object_id)
-    return object_type == "SubmissionAttachment"
+    if object_type == "SubmissionAttachment":
+        # Synapse authorises a submission's files on its queue with READ_PRIVATE_SUBMISSION.
+        submission = state.submissions.get(object_id)
+        return submission is not None and "READ_PRIVATE_SUBMISSION" in state.evaluation_access(
+            req.user, submission["evaluationId"]
+        )
+    return False
 
 
 def associated_handle_ids(req: Request, object_type: str, object_id: str) -> set[str]:
@@ -134,7 +158,18 @@ def associated_handle_ids(req: Request, object_type: str, object_id: str) -> set
         return {str(v.get("dataFileHandleId")) for v in versions.values()}
     if object_type in ("WikiAttachment", "WikiMarkdown"):
         return wiki_handle_ids(state, object_id)
+    if object_type == "SubmissionAttachment":
+        return submission_handle_ids(state, object_id)
     return set()
+
+
+def submission_handle_ids(state: State, submission_id: str) -> set[str]:
+    """The file handles of the entity bundle captured when the submission was made."""
+    submission = state.submissions.get(submission_id)
+    if submission is None:
+        return set()
+    bundle = json.loads(submission["entityBundleJSON"])
+    return {str(h["id"]) for h in bundle.get("fileHandles", [])}
 
 
 @route("POST", "file", "/fileHandle/batch")

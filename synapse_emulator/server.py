@@ -13,7 +13,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import control, entities, evaluations, files, tables, teams, users, wikis  # noqa: F401
+from . import (  # noqa: F401  (importing a module registers its routes)
+    control,
+    docker,
+    entities,
+    evaluations,
+    files,
+    tables,
+    teams,
+    users,
+    wikis,
+)
 from .app import Request, Response, match, parse_query, template_for
 from .errors import SynapseApiError
 from .faults import Faults, RequestCounter

@@ -26,6 +26,7 @@ LINK = CT + "Link"
 SUBMISSION_VIEW = CT + "table.SubmissionView"
 ENTITY_VIEW = CT + "table.EntityView"
 TABLE = CT + "table.TableEntity"
+DOCKER_REPOSITORY = CT + "docker.DockerRepository"
 CONTAINER_TYPES = {PROJECT, FOLDER}
 VERSIONABLE_TYPES = {FILE, SUBMISSION_VIEW, ENTITY_VIEW, TABLE}
 ENTITY_TYPES = {
@@ -36,6 +37,7 @@ ENTITY_TYPES = {
     SUBMISSION_VIEW: "submissionview",
     ENTITY_VIEW: "entityview",
     TABLE: "table",
+    DOCKER_REPOSITORY: "dockerrepo",
 }
 
 ENTITY_ADMIN = [
@@ -131,6 +133,8 @@ class State:
         self.team_indexed_at: dict[str, tuple[float, str]] = {}  # id -> (visible from, name)
         self.invitations: dict[str, dict[str, Any]] = {}
         self.challenges: dict[str, dict[str, Any]] = {}
+        self.challenge_teams: dict[str, dict[str, Any]] = {}
+        self.docker_commits: dict[str, list[dict[str, Any]]] = {}  # entity id -> commits
         self.evaluations: dict[str, dict[str, Any]] = {}
         self.evaluation_acls: dict[str, dict[str, Any]] = {}
         self.rounds: dict[str, dict[str, Any]] = {}
@@ -294,6 +298,12 @@ class State:
         if access not in self.evaluation_access(user, evaluation_id):
             who = user.name if user else "anonymous"
             raise forbidden(f"User {who} lacks {access} access to Evaluation {evaluation_id}")
+
+    def challenge_for_project(self, project_id: str) -> dict[str, Any] | None:
+        for challenge in self.challenges.values():
+            if challenge["projectId"] == project_id:
+                return challenge
+        return None
 
     # ----- teams -------------------------------------------------------------------------------
     def team(self, team_id: str) -> dict[str, Any]:

@@ -428,6 +428,9 @@ def delete_challenge(req: Request, challenge_id: str) -> None:
     challenge = existing_challenge(req, challenge_id)
     challenge_project(req, user, challenge["projectId"], "DELETE")
     del req.state.challenges[challenge_id]
+    for registration_id, registration in list(req.state.challenge_teams.items()):
+        if registration["challengeId"] == challenge_id:
+            del req.state.challenge_teams[registration_id]
 
 
 @route("GET", "repo", "/challenge/{challenge_id}/participant", auth=False)
@@ -435,3 +438,99 @@ def challenge_participants(req: Request, challenge_id: str) -> dict[str, Any]:
     challenge = existing_challenge(req, challenge_id)
     members = req.state.team_members.get(challenge["participantTeamId"], {})
     return paginated([str(p) for p in members], req)
+
+
+@route("GET", "repo", "/challenge", auth=False)
+def challenges_of_participant(req: Request) -> dict[str, Any]:
+    """Challenges whose participant team holds ``participantId``, of projects the caller reads."""
+    participant = req.param("participantId")
+    if not participant or not participant.isdigit():
+        raise bad_request("participantId is required.")
+    state = req.state
+    found = [
+        c
+        for c in sorted(state.challenges.values(), key=lambda c: int(c["id"]))
+        if int(participant) in state.team_members.get(c["participantTeamId"], {})
+        and not state.in_trash(c["projectId"])
+        and "READ" in state.entity_access(req.user, c["projectId"])
+    ]
+    return paginated(found, req)
+
+
+# ----- teams registered for a challenge (ChallengeManagerImpl) ---------------------------------
+def check_challenge_team_admin(req: Request, user: User, challenge_team: dict[str, Any]) -> None:
+    """Registered for the challenge and an admin of the team being registered."""
+    state = req.state
+    challenge = existing_challenge(req, str(challenge_team["challengeId"]))
+    if user.principal_id not in state.team_members.get(challenge["participantTeamId"], {}):
+        raise forbidden("You must be a Challenge participant for this operation.")
+    team_id = str(challenge_team["teamId"])
+    if team_id not in state.team_acls or not set(TEAM_ADMIN) <= state.team_access(user, team_id):
+        raise forbidden("You must be a Team manager for this operation.")
+
+
+def validated_challenge_team(body: Any, challenge_id: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request("ChallengeTeam must be a JSON object")
+    if str(body.get("challengeId") or challenge_id) != challenge_id:
+        raise bad_request("Challenge ID in the body does not match the URL.")
+    if not body.get("teamId"):
+        raise bad_request("Team ID is required.")
+    message = body.get("message")
+    if message is not None and len(str(message)) > 500:
+        raise bad_request("Message may not exceed 500 characters in length.")
+    return {"challengeId": challenge_id, "teamId": str(body["teamId"]), "message": message}
+
+
+@route("POST", "repo", "/challenge/{challenge_id}/challengeTeam")
+def register_challenge_team(req: Request, challenge_id: str) -> dict[str, Any]:
+    user = req.require_user()
+    state = req.state
+    registration = validated_challenge_team(req.json(), challenge_id)
+    state.team(registration["teamId"])
+    check_challenge_team_admin(req, user, registration)
+    if any(
+        t["challengeId"] == challenge_id and t["teamId"] == registration["teamId"]
+        for t in state.challenge_teams.values()
+    ):
+        raise conflict(f"Team {registration['teamId']} is already registered for the challenge.")
+    registration = {k: v for k, v in registration.items() if v is not None}
+    registration.update(id=state.next_small_id(), etag=new_etag())
+    state.challenge_teams[registration["id"]] = registration
+    return registration
+
+
+@route("GET", "repo", "/challenge/{challenge_id}/challengeTeam", auth=False)
+def list_challenge_teams(req: Request, challenge_id: str) -> dict[str, Any]:
+    challenge = existing_challenge(req, challenge_id)
+    req.state.require_entity_access(req.user, challenge["projectId"], "READ")
+    found = [t for t in req.state.challenge_teams.values() if t["challengeId"] == challenge_id]
+    return paginated(sorted(found, key=lambda t: int(t["id"])), req)
+
+
+@route("PUT", "repo", "/challenge/{challenge_id}/challengeTeam/{challenge_team_id}")
+def update_challenge_team(req: Request, challenge_id: str, challenge_team_id: str) -> dict:
+    user = req.require_user()
+    current = existing_challenge_team(req, challenge_team_id)
+    body = req.json()
+    registration = validated_challenge_team(body, challenge_id)
+    check_challenge_team_admin(req, user, registration)
+    if body.get("etag") != current["etag"]:
+        raise precondition_failed(challenge_team_id)
+    current.update(registration, etag=new_etag())
+    return {k: v for k, v in current.items() if v is not None}
+
+
+@route("DELETE", "repo", "/challengeTeam/{challenge_team_id}")
+def delete_challenge_team(req: Request, challenge_team_id: str) -> None:
+    user = req.require_user()
+    current = existing_challenge_team(req, challenge_team_id)
+    check_challenge_team_admin(req, user, current)
+    del req.state.challenge_teams[challenge_team_id]
+
+
+def existing_challenge_team(req: Request, challenge_team_id: str) -> dict[str, Any]:
+    found = req.state.challenge_teams.get(challenge_team_id)
+    if found is None:
+        raise not_found(f"ChallengeTeam {challenge_team_id} does not exist")
+    return found

@@ -382,7 +382,9 @@ def test_submitting_needs_submit_access_and_the_current_etag(
     body = {"evaluationId": evaluation.id, "entityId": submission_file.id, "versionNumber": 1}
     with pytest.raises(SynapseHTTPError) as error:
         participant_syn.restPOST("/evaluation/submission?etag=stale", json.dumps(body))
-    assert status_of(error) == 412
+    # SubmissionManagerImpl.createSubmission: an IllegalArgumentException (400), not a 412.
+    assert status_of(error) == 400
+    assert "The supplied eTag is out of date" in str(error.value)
 
 
 def test_team_submission(synapse_emulator, organiser_syn, participant_syn, queue, submission_file):
