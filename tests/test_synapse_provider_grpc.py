@@ -693,6 +693,15 @@ def _expected(
     return {k: inputs[k] for k in seen}
 
 
+def _unknown_where(value: Any, ids: set[str]) -> Any:
+    """``value`` with every one of ``ids`` replaced by the engine's unknown marker."""
+    if isinstance(value, dict):
+        return {k: _unknown_where(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unknown_where(v, ids) for v in value]
+    return rpc.UNKNOWN if isinstance(value, str) and value in ids else value
+
+
 def _server_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if k != PROVIDER_KEY}
 
@@ -726,6 +735,11 @@ def test_lifecycle_in_the_plugin_process(
         f"pulumi-python:{type_token}",
     )
 
+    # pulumi preview before the first up: the IDs of objects made in the same run are unknown.
+    planned = _unknown_where(inputs, set(vars(existing).values()))
+    pending = {k: v for k, v in planned.items() if v != inputs[k]}
+    assert {k: engine.check({}, planned)[k] for k in pending} == pending
+
     # pulumi up, first time: Check then Create.
     checked = engine.check({}, inputs)
     id_, created = engine.create(checked)
@@ -740,6 +754,14 @@ def test_lifecycle_in_the_plugin_process(
 
     # A change in place: Diff says so without replacing, Update applies it.
     change = case.change(existing)
+
+    # pulumi preview, the changed values still unknown: Check keeps them, Diff says "changes".
+    pending = engine.check(created, {**sent(**change), **dict.fromkeys(change, rpc.UNKNOWN)})
+    assert {k: pending[k] for k in change} == dict.fromkeys(change, rpc.UNKNOWN)
+    if change:
+        diff = engine.diff(id_, checked, created, pending)
+        assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and list(diff.replaces) == []
+
     if case.touch is not None:
         case.touch(organiser, existing)
     news = engine.check(created, sent(**change))

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import requests
 import synapseclient
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from synapseclient.core.exceptions import SynapseAuthenticationError, SynapseHTTPError
 from synapseclient.core.retry import (
@@ -383,7 +384,10 @@ class Prop:
 
 
 def is_unknown(value: Any) -> bool:
-    return value == UNKNOWN if isinstance(value, str) else False
+    """Whether a preview value is not known yet: the wire marker, or the ``Unknown`` the provider
+    process makes of it (pulumi/dynamic/__main__.py deserializes Check and Diff inputs with
+    ``keep_unknowns``)."""
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
 
 
 def validate_name(value: Any) -> str | None:
