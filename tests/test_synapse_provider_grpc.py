@@ -788,17 +788,17 @@ def test_lifecycle_in_the_plugin_process(
     engine.delete(id_, updated, news)
     if case.retained_by_default is None:
         assert case.observe(organiser, id_) is not None, f"{kind}: Delete must leave Synapse alone"
-    elif case.retained_by_default:
-        assert case.observe(organiser, id_) is not None, f"{kind} {id_} must be retained"
-        released = engine.check(updated, sent(**change, retain_on_delete=False))
-        diff = engine.diff(id_, news, updated, released)
-        assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and list(diff.replaces) == []
-        final = engine.update(id_, news, updated, released)
-        assert case.observe(organiser, id_) is not None, "retain_on_delete is state only"
-        engine.delete(id_, final, released)
-        assert case.observe(organiser, id_) is None, f"{kind} {id_} still in Synapse after Delete"
     else:
+        if case.retained_by_default:
+            assert case.observe(organiser, id_) is not None, f"{kind} {id_} must be retained"
+            released = engine.check(updated, sent(**change, retain_on_delete=False))
+            diff = engine.diff(id_, news, updated, released)
+            assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and not diff.replaces
+            updated, news = engine.update(id_, news, updated, released), released
+            assert case.observe(organiser, id_) is not None, "retain_on_delete is state only"
+            engine.delete(id_, updated, news)
         assert case.observe(organiser, id_) is None, f"{kind} {id_} still in Synapse after Delete"
+        assert engine.read(id_, updated, news)[0] == "", "refresh reports it gone"
 
     # The token reached the provider (objects were made) but never left it.
     assert all(ORGANISER_TOKEN not in json.dumps(props) for props in engine.seen)
