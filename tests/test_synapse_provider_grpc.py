@@ -34,6 +34,7 @@ import pkgutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -749,14 +750,14 @@ def test_lifecycle_in_the_plugin_process(
     before = seen
 
     # pulumi up again, nothing changed: no diff.
-    again = engine.check(created, sent())
+    again = engine.check(checked, sent())
     assert engine.diff(id_, checked, created, again).changes == provider_pb2.DiffResponse.DIFF_NONE
 
     # A change in place: Diff says so without replacing, Update applies it.
     change = case.change(existing)
 
     # pulumi preview, the changed values still unknown: Check keeps them, Diff says "changes".
-    pending = engine.check(created, {**sent(**change), **dict.fromkeys(change, rpc.UNKNOWN)})
+    pending = engine.check(checked, {**sent(**change), **dict.fromkeys(change, rpc.UNKNOWN)})
     assert {k: pending[k] for k in change} == dict.fromkeys(change, rpc.UNKNOWN)
     if change:
         diff = engine.diff(id_, checked, created, pending)
@@ -764,7 +765,7 @@ def test_lifecycle_in_the_plugin_process(
 
     if case.touch is not None:
         case.touch(organiser, existing)
-    news = engine.check(created, sent(**change))
+    news = engine.check(checked, sent(**change))
     diff = engine.diff(id_, checked, created, news)
     assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME, f"{kind}: {change} is a change"
     assert list(diff.replaces) == []
@@ -780,7 +781,7 @@ def test_lifecycle_in_the_plugin_process(
     assert engine.diff(id_, news, read, news).changes == provider_pb2.DiffResponse.DIFF_NONE
 
     # Another endpoint is another object: a replacement.
-    moved = engine.check(updated, sent(**change, synapse_endpoint="http://127.0.0.1:9"))
+    moved = engine.check(news, sent(**change, synapse_endpoint="http://127.0.0.1:9"))
     diff = engine.diff(id_, news, updated, moved)
     assert list(diff.replaces) == ["synapse_endpoint"]
 
@@ -791,7 +792,7 @@ def test_lifecycle_in_the_plugin_process(
     else:
         if case.retained_by_default:
             assert case.observe(organiser, id_) is not None, f"{kind} {id_} must be retained"
-            released = engine.check(updated, sent(**change, retain_on_delete=False))
+            released = engine.check(news, sent(**change, retain_on_delete=False))
             diff = engine.diff(id_, news, updated, released)
             assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and not diff.replaces
             updated, news = engine.update(id_, news, updated, released), released
@@ -804,3 +805,45 @@ def test_lifecycle_in_the_plugin_process(
     assert all(ORGANISER_TOKEN not in json.dumps(props) for props in engine.seen)
     assert configured.process.poll() is None, configured.output()
     assert ORGANISER_TOKEN not in configured.output()
+
+
+def test_concurrent_creates_in_one_plugin_process(
+    configured: Plugin,
+    emulator: SynapseEmulator,
+    organiser: synapseclient.Synapse,
+    existing: Existing,
+) -> None:
+    """The engine sends independent resources' steps at once; the plugin serves them on a
+    thread pool with one unpickled provider, so logins and sessions are shared across threads."""
+    declared = {
+        name: registered_inputs(
+            lambda name=name: Folder(
+                name.lower().replace(" ", "-"),
+                name=name,
+                parent_id=existing.parent,
+                synapse_endpoint=emulator.base_url,
+                retain_on_delete=False,
+            )
+        )
+        for name in (f"Parallel {n}" for n in range(8))
+    }
+
+    def up_and_down(name: str) -> tuple[str, dict[str, Any] | None]:
+        type_token, registered = declared[name]
+        engine = Engine(
+            configured.stub,
+            f"urn:pulumi:{STACK}::{PULUMI_PROJECT}::pulumi-python:{type_token}::{name}",
+            f"pulumi-python:{type_token}",
+        )
+        inputs = engine.check({}, without_secrets(registered))
+        id_, outs = engine.create(inputs)
+        seen = _entity_view(organiser, id_)
+        engine.delete(id_, outs, inputs)
+        return id_, seen
+
+    with ThreadPoolExecutor(max_workers=len(declared)) as pool:
+        results = list(pool.map(up_and_down, declared))
+    assert [seen and seen["name"] for _, seen in results] == list(declared)
+    assert len({id_ for id_, _ in results}) == len(declared)
+    assert all(_entity_view(organiser, id_) is None for id_, _ in results)
+    assert configured.process.poll() is None, configured.output()
