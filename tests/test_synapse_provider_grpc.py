@@ -209,14 +209,27 @@ def _props(message: struct_pb2.Struct) -> dict[str, Any]:
 # ----- the engine's side of one resource ------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Registration:
+    """What the program sent the engine for one resource: type token, name and inputs."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+    @property
+    def urn(self) -> str:
+        return f"urn:pulumi:{STACK}::{PULUMI_PROJECT}::{self.type}::{self.name}"
+
+
 class _Capture(pulumi.runtime.Mocks):
-    """Records the inputs a resource class registers, `__provider` included."""
+    """Records the resource registrations, `__provider` included."""
 
     def __init__(self) -> None:
-        self.inputs: dict[str, dict[str, Any]] = {}
+        self.registered: list[Registration] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        self.inputs[args.name] = dict(args.inputs)
+        self.registered.append(Registration(args.typ, args.name, dict(args.inputs)))
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
@@ -233,19 +246,17 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
-def registered_inputs(build: Callable[[], SynapseResource]) -> tuple[str, dict[str, Any]]:
-    """The type token and inputs the program registers for the resource ``build`` makes."""
+def registered(build: Callable[[], SynapseResource]) -> Registration:
+    """The registration a program makes when it declares the resource ``build`` returns."""
     capture = _Capture()
-    made: list[SynapseResource] = []
 
     def run() -> None:
         pulumi.runtime.set_mocks(capture, project=PULUMI_PROJECT, stack=STACK, preview=False)
-        _sync_await(run_pulumi_func(lambda: made.append(build())))
+        _sync_await(run_pulumi_func(build))
 
     contextvars.Context().run(run)
-    resource = made[0]
-    name = next(iter(capture.inputs))
-    return type(resource)._resource_type_name, capture.inputs[name]
+    [registration] = capture.registered
+    return registration
 
 
 @dataclass
@@ -253,9 +264,16 @@ class Engine:
     """Drives one resource through the plugin the way the engine's step executor does."""
 
     stub: provider_pb2_grpc.ResourceProviderStub
-    urn: str
-    type_token: str
+    registration: Registration
     seen: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def urn(self) -> str:
+        return self.registration.urn
+
+    @property
+    def type_token(self) -> str:
+        return self.registration.type
 
     def _keep(self, props: dict[str, Any]) -> dict[str, Any]:
         self.seen.append(props)
@@ -265,7 +283,7 @@ class Engine:
         answer = self.stub.Check(
             provider_pb2.CheckRequest(
                 urn=self.urn,
-                name=self.urn.rsplit("::", 1)[-1],
+                name=self.registration.name,
                 type=self.type_token,
                 olds=_struct(olds),
                 news=_struct(news),
@@ -718,23 +736,20 @@ def test_lifecycle_in_the_plugin_process(
     case = CASES[kind]
     url = emulator.base_url
 
-    def declared(**overrides: Any) -> tuple[str, dict[str, Any]]:
+    def declared(**overrides: Any) -> Registration:
         kwargs = {**case.inputs(existing), "synapse_endpoint": url, **overrides}
-        return registered_inputs(lambda: case.resource(f"contract-{kind.lower()}", **kwargs))
+        return registered(lambda: case.resource(f"contract-{kind.lower()}", **kwargs))
 
     def sent(**overrides: Any) -> dict[str, Any]:
         """The inputs as the engine passes them to Check."""
-        return without_secrets(declared(**overrides)[1])
+        return without_secrets(declared(**overrides).inputs)
 
-    type_token, registered = declared()
-    assert rpc.is_rpc_secret(registered[PROVIDER_KEY]), "the SDK registers __provider as secret"
-    inputs = without_secrets(registered)
+    registration = declared()
+    provider = registration.inputs[PROVIDER_KEY]
+    assert rpc.is_rpc_secret(provider), "the SDK registers __provider as a secret"
+    inputs = without_secrets(registration.inputs)
     assert ORGANISER_TOKEN.encode() not in base64.b64decode(inputs[PROVIDER_KEY])
-    engine = Engine(
-        configured.stub,
-        f"urn:pulumi:{STACK}::{PULUMI_PROJECT}::pulumi-python:{type_token}::{kind}",
-        f"pulumi-python:{type_token}",
-    )
+    engine = Engine(configured.stub, registration)
 
     # pulumi preview before the first up: the IDs of objects made in the same run are unknown.
     planned = _unknown_where(inputs, set(vars(existing).values()))
@@ -816,7 +831,7 @@ def test_concurrent_creates_in_one_plugin_process(
     """The engine sends independent resources' steps at once; the plugin serves them on a
     thread pool with one unpickled provider, so logins and sessions are shared across threads."""
     declared = {
-        name: registered_inputs(
+        name: registered(
             lambda name=name: Folder(
                 name.lower().replace(" ", "-"),
                 name=name,
@@ -829,13 +844,8 @@ def test_concurrent_creates_in_one_plugin_process(
     }
 
     def up_and_down(name: str) -> tuple[str, dict[str, Any] | None]:
-        type_token, registered = declared[name]
-        engine = Engine(
-            configured.stub,
-            f"urn:pulumi:{STACK}::{PULUMI_PROJECT}::pulumi-python:{type_token}::{name}",
-            f"pulumi-python:{type_token}",
-        )
-        inputs = engine.check({}, without_secrets(registered))
+        engine = Engine(configured.stub, declared[name])
+        inputs = engine.check({}, without_secrets(declared[name].inputs))
         id_, outs = engine.create(inputs)
         seen = _entity_view(organiser, id_)
         engine.delete(id_, outs, inputs)
