@@ -14,8 +14,8 @@ from components.challenge_launch import ChallengeLaunch
 from components.challenge_site import ChallengeSite
 from components.drain_guard import DrainGuard
 from components.orchestrator_host import OrchestratorHost, OrchestratorHostError
-from components.synapse import SynapseProvisioningError
 from components.synapse.submission_view import SubmissionView
+from synapse_client import SynapseProvisioningError
 
 try:
     config = stackconfig.from_pulumi_runtime(pulumi.get_stack())

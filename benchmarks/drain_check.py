@@ -23,9 +23,9 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from synapseclient import models  # noqa: E402
 
-from components.synapse.common import clear_session_cache, open_session  # noqa: E402
 from lifecycle.status import queue_statuses  # noqa: E402
 from lifecycle.submissions import in_progress  # noqa: E402
+from synapse_client import clear_session_cache, open_session  # noqa: E402
 from synapse_emulator import SynapseEmulator  # noqa: E402
 
 QUEUE_COUNTS = (1, 5, 20)

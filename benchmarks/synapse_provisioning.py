@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from components.synapse import common  # noqa: E402
 from components.synapse.local_engine import LocalEngine  # noqa: E402
 from components.synapse.site_plan import (  # noqa: E402
     ChallengeSiteArgs,
@@ -29,6 +28,7 @@ from components.synapse.site_plan import (  # noqa: E402
     SubmissionRound,
     plan_site,
 )
+from synapse_client import session as synapse_session  # noqa: E402
 from synapse_emulator import SynapseEmulator  # noqa: E402
 
 LATENCY_SECONDS = 0.05
@@ -51,7 +51,7 @@ def site(queues: int, endpoint: str) -> ChallengeSiteArgs:
 
 def run(queues: int, workers: int) -> tuple[int, int, float]:
     """(objects, REST calls, seconds) for one fresh create."""
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
     with SynapseEmulator(users=USERS) as emu:
         plan = plan_site(site(queues, emu.base_url))
         engine = LocalEngine(USERS["organiser"], stack="bench", max_workers=workers)

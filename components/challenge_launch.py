@@ -19,20 +19,17 @@ from typing import Any
 
 import pulumi
 
-from components.synapse.access import (
-    AUTHENTICATED_USERS_PRINCIPAL_ID,
-    PUBLIC_PRINCIPAL_ID,
-    AccessLevel,
-)
-from components.synapse.common import (
-    DEFAULT_SYNAPSE_ENDPOINT,
-    SynapseProvisioningError,
-    endpoint_problem,
-)
 from components.synapse.entity_permissions import EntityPermissions
 from components.synapse.evaluation_permissions import EvaluationPermissions
 from components.synapse.site_plan import PlannedResource
 from components.synapse.wiki_copy import WikiCopy
+from synapse_client.access import (
+    AUTHENTICATED_USERS_PRINCIPAL_ID,
+    PUBLIC_PRINCIPAL_ID,
+    AccessLevel,
+)
+from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
+from synapse_client.errors import SynapseProvisioningError
 
 PHASES = ("staging", "live")
 RESOURCE_CLASSES: dict[str, type[pulumi.CustomResource]] = {

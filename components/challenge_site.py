@@ -21,7 +21,6 @@ from components.synapse import (
     Project,
     Team,
 )
-from components.synapse.common import site_url
 from components.synapse.site_plan import (
     TEAM_ROLES,
     ChallengeSiteArgs,
@@ -33,6 +32,7 @@ from components.synapse.site_plan import (
     resolve_inputs,
     retained_on_destroy,
 )
+from synapse_client.endpoints import site_url
 
 __all__ = ["ChallengeSite", "ChallengeSiteArgs", "QueueSpec", "SubmissionRound"]
 

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.synapse.common import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem, open_session
+from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
+from synapse_client.session import open_session
 
 from .errors import LifecycleError
 from .outputs import read_outputs, synapse_token_from_stack

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.synapse.common import SynapseProvisioningError
+from synapse_client.errors import SynapseProvisioningError
 from userdata import ACCEPT_SUBMISSIONS_PATH
 
 from .errors import DrainTimeout, LifecycleError

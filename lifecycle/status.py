@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from components.synapse.common import SynapseProvisioningError
+from synapse_client.errors import SynapseProvisioningError
 from userdata import ACCEPT_SUBMISSIONS_PATH, ENV_PATH
 
 from .errors import LifecycleError

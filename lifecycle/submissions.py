@@ -1,7 +1,7 @@
 """Submission queries against Synapse: what is in flight, and counts by status.
 
 ``session`` is anything with ``get(uri) -> JSON`` that raises ``SynapseProvisioningError``, in
-practice ``components.synapse.common.SynapseSession`` (bounded retries on 429/5xx).
+practice ``synapse_client.SynapseSession`` (bounded retries on 429/5xx).
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import pulumi
 import pytest
 
 from components.challenge_launch import ChallengeLaunch, ChallengeLaunchArgs, plan_launch
-from components.synapse.access import AUTHENTICATED_USERS_PRINCIPAL_ID, PUBLIC_PRINCIPAL_ID
-from components.synapse.common import AUTH_TOKEN_CONFIG_KEY, SynapseProvisioningError
+from synapse_client.access import AUTHENTICATED_USERS_PRINCIPAL_ID, PUBLIC_PRINCIPAL_ID
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.session import AUTH_TOKEN_CONFIG_KEY
 
 DYNAMIC = "pulumi-python:dynamic/synapse:"
 QUEUES = {"task-1": "9614001", "task-2": "9614002"}

@@ -24,18 +24,16 @@ from synapseclient.core.exceptions import SynapseHTTPError
 
 from components.challenge_launch import ChallengeLaunchArgs, plan_launch
 from components.challenge_site import ChallengeSiteArgs, QueueSpec
-from components.synapse import common, local_engine
-from components.synapse.access import AUTHENTICATED_USERS_PRINCIPAL_ID, PUBLIC_PRINCIPAL_ID
-from components.synapse.common import (
-    AUTH_TOKEN_CONFIG_KEY,
-    AUTH_TOKEN_ENV_VAR,
-    SynapseProvider,
-    SynapseProvisioningError,
-)
+from components.synapse import local_engine
+from components.synapse.common import SynapseProvider
 from components.synapse.local_engine import LocalEngine
 from components.synapse.site_plan import plan_site
 from components.synapse.submission_view import SUBMISSION_VIEW, SubmissionViewProvider
 from components.synapse.wiki_copy import WikiCopyProvider
+from synapse_client import session as synapse_session
+from synapse_client.access import AUTHENTICATED_USERS_PRINCIPAL_ID, PUBLIC_PRINCIPAL_ID
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.session import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_emulator import SynapseEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -46,13 +44,13 @@ PROJECT = "org.sagebionetworks.repo.model.Project"
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    policy = common.RetryPolicy(attempts=4, first_wait_seconds=0.01, max_wait_seconds=0.05)
-    monkeypatch.setattr(common, "RETRY_POLICY", policy)
+    policy = synapse_session.RetryPolicy(attempts=4, first_wait_seconds=0.01, max_wait_seconds=0.05)
+    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
     monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
     monkeypatch.setitem(local_engine.PROVIDERS, "WikiCopy", WikiCopyProvider)
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
     yield
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
 
 
 def configured(cls: type[SynapseProvider], token: str) -> SynapseProvider:

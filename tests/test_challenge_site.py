@@ -16,8 +16,8 @@ import pulumi
 import pytest
 
 from components.challenge_site import ChallengeSite, ChallengeSiteArgs, QueueSpec, SubmissionRound
-from components.synapse import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR, SynapseProvisioningError
 from components.synapse.site_plan import plan_site, retained_on_destroy
+from synapse_client import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR, SynapseProvisioningError
 
 SENTINEL_TOKEN = "sentinel-synapse-token-4f1d2c"
 DYNAMIC = "pulumi-python:dynamic/synapse:"

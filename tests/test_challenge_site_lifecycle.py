@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from components.challenge_site import ChallengeSiteArgs, QueueSpec, SubmissionRound
-from components.synapse import common
-from components.synapse.access import ENTITY_ACCESS, EVALUATION_ACCESS, AccessLevel
 from components.synapse.local_engine import LocalEngine
 from components.synapse.site_plan import evaluation_templates, plan_site
+from synapse_client import SynapseProvisioningError
+from synapse_client.access import ENTITY_ACCESS, EVALUATION_ACCESS, AccessLevel
 from synapse_emulator import SynapseEmulator
 from tests.test_synapse_provider import (  # noqa: F401 - the *_fixture names register fixtures
     USERS,
@@ -215,6 +215,6 @@ def test_existing_teams_are_used_and_never_deleted(emu, syn, engine) -> None:
 def test_second_stack_with_the_same_names_is_refused_with_a_clear_error(emu, engine) -> None:
     engine.up(plan_site(site_args(emu)))
     other = LocalEngine(USERS["organiser"], stack="prod", max_workers=1)
-    with pytest.raises(common.SynapseProvisioningError, match="not taken over"):
+    with pytest.raises(SynapseProvisioningError, match="not taken over"):
         other.up(plan_site(site_args(emu)))
     assert other.state == {}, "nothing of the first stack was adopted by the second"

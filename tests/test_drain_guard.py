@@ -24,27 +24,27 @@ from components.drain_guard import (
     DrainGuardArgs,
     DrainGuardProvider,
 )
-from components.synapse import _resource, common
-from components.synapse.common import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
+from components.synapse import _resource
 from lifecycle import DrainTimeout
+from synapse_client import session as synapse_session
+from synapse_client.session import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from tests.test_lifecycle_drain import Challenge
 from tests.test_lifecycle_ssm import sent_commands
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 pytest_plugins = ["tests.test_lifecycle_ssm"]
 
-
 SENTINEL = "sentinel-token-8c1e"
 
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch):
-    policy = common.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
-    monkeypatch.setattr(common, "RETRY_POLICY", policy)
+    policy = synapse_session.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
+    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
     monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
     yield
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
 
 
 def configured(config: dict[str, str]) -> DrainGuardProvider:

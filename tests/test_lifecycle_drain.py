@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from synapseclient import models
 
-from components.synapse import common
-from components.synapse.common import AUTH_TOKEN_ENV_VAR, SynapseSession, open_session
 from lifecycle import DrainTimeout, LifecycleError, drain_host, in_progress, wait_until_drained
 from lifecycle.drain import MAX_FAILED_CHECKS
+from synapse_client import session as synapse_session
+from synapse_client.session import AUTH_TOKEN_ENV_VAR, SynapseSession, open_session
 from synapse_emulator import SynapseEmulator
 from tests.test_lifecycle_ssm import sent_commands
 
@@ -31,12 +31,12 @@ SUBMIT = ["READ", "SUBMIT"]
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    policy = common.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
-    monkeypatch.setattr(common, "RETRY_POLICY", policy)
+    policy = synapse_session.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
+    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
     monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
     yield
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
 
 
 class Challenge:

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from components.synapse import common
-from components.synapse.common import AUTH_TOKEN_ENV_VAR
 from lifecycle import LifecycleError, parse_outputs
 from lifecycle import outputs as outputs_module
 from lifecycle.cli import main
 from lifecycle.status import human_age, human_size, queue_statuses
 from lifecycle.submissions import COUNTED_STATUSES
+from synapse_client import session as synapse_session
+from synapse_client.session import AUTH_TOKEN_ENV_VAR
 from tests.test_lifecycle_drain import Challenge
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -26,14 +26,14 @@ pytest_plugins = ["tests.test_lifecycle_ssm"]
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch: pytest.MonkeyPatch):
-    policy = common.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
-    monkeypatch.setattr(common, "RETRY_POLICY", policy)
+    policy = synapse_session.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
+    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
     monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
     monkeypatch.setattr(outputs_module.shutil, "which", lambda _: None)
     monkeypatch.setattr(outputs_module, "_home_pulumi", lambda: None)
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
     yield
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
 
 
 @pytest.fixture

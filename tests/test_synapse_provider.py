@@ -19,14 +19,8 @@ import synapseclient
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.synapse import common
 from components.synapse.challenge import ChallengeProvider
-from components.synapse.common import (
-    AUTH_TOKEN_CONFIG_KEY,
-    AUTH_TOKEN_ENV_VAR,
-    SynapseProvider,
-    SynapseProvisioningError,
-)
+from components.synapse.common import SynapseProvider
 from components.synapse.entity_permissions import EntityPermissionsProvider
 from components.synapse.evaluation_permissions import EvaluationPermissionsProvider
 from components.synapse.evaluation_queue import EvaluationQueueProvider
@@ -34,6 +28,10 @@ from components.synapse.external_link_file import ExternalLinkFileProvider
 from components.synapse.folder import FolderProvider
 from components.synapse.project import ProjectProvider
 from components.synapse.team import TeamProvider
+from synapse_client import DEFAULT_SYNAPSE_ENDPOINT, open_session, split_owner_marker
+from synapse_client import session as synapse_session
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.session import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_emulator import SynapseEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -45,12 +43,12 @@ ORGANISER_TOKEN = USERS["organiser"]
 @pytest.fixture(name="fast_retries", autouse=True)
 def fast_retries_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Millisecond backoff so fault tests stay fast; a fresh login cache per test."""
-    policy = common.RetryPolicy(attempts=6, first_wait_seconds=0.01, max_wait_seconds=0.05)
-    monkeypatch.setattr(common, "RETRY_POLICY", policy)
+    policy = synapse_session.RetryPolicy(attempts=6, first_wait_seconds=0.01, max_wait_seconds=0.05)
+    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
     monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
     yield
-    common.clear_session_cache()
+    synapse_session.clear_session_cache()
 
 
 @pytest.fixture(name="emu")
@@ -152,7 +150,7 @@ def _entity_view(syn: synapseclient.Synapse, id_: str, _props: dict[str, Any]) -
     entity = rest(syn, "GET", f"/entity/{id_}")
     return {
         "name": entity["name"],
-        "description": common.split_owner_marker(entity["description"])[0],
+        "description": split_owner_marker(entity["description"])[0],
     }
 
 
@@ -630,7 +628,7 @@ def test_check_fills_defaults_and_normalizes(emu) -> None:
             ],
         },
     )
-    assert inputs["synapse_endpoint"] == common.DEFAULT_SYNAPSE_ENDPOINT
+    assert inputs["synapse_endpoint"] == DEFAULT_SYNAPSE_ENDPOINT
     assert inputs["retain_on_delete"] is True
     assert inputs["rounds"] == [
         {
@@ -706,7 +704,7 @@ def test_description_and_owner_key_round_trip_without_drift(emu, syn) -> None:
 def test_an_unreachable_endpoint_is_a_clear_error_not_a_long_retry():
     """synapseclient's login retries connection errors for minutes; the probe answers at once."""
     with pytest.raises(
-        common.SynapseProvisioningError,
+        SynapseProvisioningError,
         match=r"cannot reach Synapse at http://127\.0\.0\.1:9 .*check synapseEndpoint",
     ):
-        common.open_session("http://127.0.0.1:9", "any-token")
+        open_session("http://127.0.0.1:9", "any-token")

@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from components.synapse import common
 from components.synapse._entity import PROJECT
 from components.synapse.challenge import ChallengeProvider
-from components.synapse.common import SynapseProvisioningError, SynapseSession
 from components.synapse.entity_permissions import EntityPermissionsProvider
 from components.synapse.evaluation_permissions import EvaluationPermissionsProvider
 from components.synapse.evaluation_queue import EvaluationQueueProvider
@@ -23,6 +21,9 @@ from components.synapse.external_link_file import ExternalLinkFileProvider
 from components.synapse.folder import FolderProvider
 from components.synapse.project import ProjectProvider
 from components.synapse.team import TeamProvider
+from synapse_client import session as synapse_session
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.session import SynapseSession
 from synapse_emulator import SynapseEmulator
 from tests.test_synapse_provider import (  # noqa: F401 - the *_fixture names register fixtures
     USERS,
@@ -214,7 +215,7 @@ def test_create_interrupted_before_any_answer_is_adopted_by_the_next_run(emu, sy
             "synapse_endpoint": emu.base_url,
         },
     )
-    monkeypatch.setattr(common, "RETRY_POLICY", common.RetryPolicy(attempts=1))
+    monkeypatch.setattr(synapse_session, "RETRY_POLICY", synapse_session.RetryPolicy(attempts=1))
     emu.faults.drop_after_commit(method="POST", path_regex=r"/evaluation$")
     with pytest.raises(SynapseProvisioningError, match="no answer"):
         provider.create(inputs)

@@ -5,14 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .common import (
-    SynapseProvisioningError,
-    SynapseSession,
-    not_ours,
-    read_modify_write,
-    split_owner_marker,
-    with_owner_marker,
-)
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
+from synapse_client.session import SynapseSession, update_object
 
 PROJECT = "org.sagebionetworks.repo.model.Project"
 FOLDER = "org.sagebionetworks.repo.model.Folder"
@@ -27,7 +22,7 @@ def find_child(session: SynapseSession, parent_id: str | None, name: str) -> str
     try:
         return str(session.post("/entity/child", body)["id"])
     except SynapseProvisioningError as exc:
-        if exc.status == 404:
+        if exc.gone:
             return None
         raise
 
@@ -70,12 +65,7 @@ def get_entity(session: SynapseSession, entity_id: str) -> dict[str, Any]:
 
 def read_entity(session: SynapseSession, entity_id: str) -> dict[str, Any] | None:
     """The entity, or None when it is gone (deleted or in the trash can)."""
-    try:
-        return get_entity(session, entity_id)
-    except SynapseProvisioningError as exc:
-        if exc.status in (403, 404):
-            return None
-        raise
+    return session.get(f"/entity/{entity_id}", object_id=entity_id, missing_ok=True)
 
 
 def update_entity(
@@ -86,15 +76,9 @@ def update_entity(
     first: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """PUT ``fields`` onto the entity, re-reading and re-applying on a stale etag."""
-
-    def modify(current: dict[str, Any]) -> dict[str, Any]:
-        return {**current, **fields}
-
-    def write(entity: dict[str, Any]) -> dict[str, Any]:
-        return session.put(f"/entity/{entity_id}", entity, object_id=entity_id)
-
-    return read_modify_write(
-        lambda: get_entity(session, entity_id), modify, write, f"entity {entity_id}", first=first
+    uri = f"/entity/{entity_id}"
+    return update_object(
+        session, uri, fields, f"entity {entity_id}", object_id=entity_id, first=first
     )
 
 

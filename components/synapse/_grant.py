@@ -12,17 +12,11 @@ from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from .access import AccessLevel, level_of, resolve_principal
-from .common import (
-    ENDPOINT_PROP,
-    REPLACE,
-    Prop,
-    SynapseProvider,
-    SynapseSession,
-    is_unknown,
-    numeric_id_problem,
-    retain_prop,
-)
+from synapse_client.access import AccessLevel, level_of, resolve_principal
+from synapse_client.names import numeric_id_problem
+from synapse_client.session import SynapseSession
+
+from .common import ENDPOINT_PROP, REPLACE, Prop, SynapseProvider, is_unknown, retain_prop
 
 
 class GrantProvider(SynapseProvider):

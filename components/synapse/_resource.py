@@ -9,7 +9,9 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from .common import SynapseProvider, owner_key
+from synapse_client.ownership import owner_key
+
+from .common import SynapseProvider
 
 #: The SDK's provider serialization wraps `pickle._Pickler._batch_setitems` in a sorting wrapper
 #: and never unwraps it, so every dynamic resource adds one call level: a few hundred Synapse

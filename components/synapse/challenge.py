@@ -7,19 +7,12 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import numeric_id_problem, syn_id_problem
+from synapse_client.session import SynapseSession, update_object
+
 from ._resource import SynapseResource
-from .common import (
-    ENDPOINT_PROP,
-    REPLACE,
-    Prop,
-    SynapseProvider,
-    SynapseProvisioningError,
-    SynapseSession,
-    numeric_id_problem,
-    read_modify_write,
-    retain_prop,
-    syn_id_problem,
-)
+from .common import ENDPOINT_PROP, REPLACE, Prop, SynapseProvider, retain_prop
 
 
 class ChallengeProvider(SynapseProvider):
@@ -49,12 +42,9 @@ class ChallengeProvider(SynapseProvider):
         return CreateResult(str(challenge["id"]), self.outputs(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            challenge = self.session(props).get(f"/challenge/{id_}", object_id=id_)
-        except SynapseProvisioningError as exc:
-            if exc.status == 404:
-                return ReadResult("", {})
-            raise
+        challenge = self.session(props).get(f"/challenge/{id_}", object_id=id_, missing_ok=True)
+        if challenge is None:
+            return ReadResult("", {})
         seen = {
             "project_id": challenge.get("projectId"),
             "participant_team_id": str(challenge.get("participantTeamId")),
@@ -80,22 +70,12 @@ class ChallengeProvider(SynapseProvider):
         wanted: dict[str, Any],
         first: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return read_modify_write(
-            lambda: session.get(f"/challenge/{id_}", object_id=id_),
-            lambda challenge: {**challenge, **wanted},
-            lambda challenge: session.put(f"/challenge/{id_}", challenge, object_id=id_),
-            f"challenge {id_}",
-            first=first,
-        )
+        uri = f"/challenge/{id_}"
+        return update_object(session, uri, wanted, f"challenge {id_}", object_id=id_, first=first)
 
 
 def _challenge_of(session: SynapseSession, project_id: str) -> dict[str, Any] | None:
-    try:
-        return session.get(f"/entity/{project_id}/challenge", object_id=project_id)
-    except SynapseProvisioningError as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return session.get(f"/entity/{project_id}/challenge", object_id=project_id, missing_ok=True)
 
 
 class Challenge(SynapseResource, module="synapse", name="Challenge"):

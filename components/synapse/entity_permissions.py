@@ -6,17 +6,14 @@ from typing import Any
 
 import pulumi
 
+from synapse_client.access import ENTITY_ACCESS, entry_of, with_entry
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import syn_id_problem
+from synapse_client.session import MAX_PRECONDITION_ATTEMPTS, SynapseSession
+
 from ._grant import GrantProvider
 from ._resource import SynapseResource
-from .access import ENTITY_ACCESS, entry_of, with_entry
-from .common import (
-    MAX_PRECONDITION_ATTEMPTS,
-    REPLACE,
-    Prop,
-    SynapseProvisioningError,
-    SynapseSession,
-    syn_id_problem,
-)
+from .common import REPLACE, Prop
 
 
 class EntityPermissionsProvider(GrantProvider):
@@ -79,7 +76,7 @@ class EntityPermissionsProvider(GrantProvider):
                 session.put(f"/entity/{target}/acl", acl, object_id=target)
                 return
             except SynapseProvisioningError as exc:
-                if exc.status not in (404, 412):
+                if not (exc.gone or exc.status == 412):
                     raise
         raise SynapseProvisioningError(
             f"the ACL of {target} kept changing while revoking {grantee}; run `pulumi destroy` "
@@ -90,13 +87,8 @@ class EntityPermissionsProvider(GrantProvider):
 
 
 def _local_acl(session: SynapseSession, entity_id: str) -> dict[str, Any] | None:
-    """The entity's own ACL, or None when it inherits one (Synapse answers 404)."""
-    try:
-        return session.get(f"/entity/{entity_id}/acl", object_id=entity_id)
-    except SynapseProvisioningError as exc:
-        if exc.status == 404:
-            return None
-        raise
+    """The entity's own ACL, or None when it inherits one (Synapse answers 404, as for gone)."""
+    return session.get(f"/entity/{entity_id}/acl", object_id=entity_id, missing_ok=True)
 
 
 def _benefactor_acl(session: SynapseSession, entity_id: str) -> dict[str, Any]:

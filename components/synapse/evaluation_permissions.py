@@ -6,17 +6,14 @@ from typing import Any
 
 import pulumi
 
+from synapse_client.access import EVALUATION_ACCESS, entry_of, with_entry
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import numeric_id_problem
+from synapse_client.session import SynapseSession, read_modify_write
+
 from ._grant import GrantProvider
 from ._resource import SynapseResource
-from .access import EVALUATION_ACCESS, entry_of, with_entry
-from .common import (
-    REPLACE,
-    Prop,
-    SynapseProvisioningError,
-    SynapseSession,
-    numeric_id_problem,
-    read_modify_write,
-)
+from .common import REPLACE, Prop
 
 
 class EvaluationPermissionsProvider(GrantProvider):
@@ -57,7 +54,7 @@ class EvaluationPermissionsProvider(GrantProvider):
         try:
             self._set(session, target, grantee, None, first=acl)
         except SynapseProvisioningError as exc:
-            if exc.status != 404:
+            if not exc.gone:
                 raise
 
     @staticmethod
@@ -82,12 +79,9 @@ class EvaluationPermissionsProvider(GrantProvider):
 
 
 def _acl(session: SynapseSession, evaluation_id: str) -> dict[str, Any] | None:
-    try:
-        return session.get(f"/evaluation/{evaluation_id}/acl", object_id=evaluation_id)
-    except SynapseProvisioningError as exc:
-        if exc.status in (403, 404):
-            return None
-        raise
+    """The queue's ACL, or None when the queue is gone."""
+    uri = f"/evaluation/{evaluation_id}/acl"
+    return session.get(uri, object_id=evaluation_id, missing_ok=True)
 
 
 class EvaluationPermissions(SynapseResource, module="synapse", name="EvaluationPermissions"):

@@ -10,6 +10,11 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import syn_id_problem, validate_name
+from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
+from synapse_client.session import SynapseSession, quote, read_modify_write, update_object
+
 from ._resource import SynapseResource
 from .common import (
     DESCRIPTION_PROP,
@@ -17,17 +22,8 @@ from .common import (
     OWNER_KEY_PROP,
     Prop,
     SynapseProvider,
-    SynapseProvisioningError,
-    SynapseSession,
     is_unknown,
-    not_ours,
-    quote,
-    read_modify_write,
     retain_prop,
-    split_owner_marker,
-    syn_id_problem,
-    validate_name,
-    with_owner_marker,
 )
 
 CONFLICT_HINT = (
@@ -178,12 +174,9 @@ class EvaluationQueueProvider(SynapseProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         session = self.session(props)
-        try:
-            evaluation = session.get(f"/evaluation/{id_}", object_id=id_)
-        except SynapseProvisioningError as exc:
-            if exc.status in (403, 404):
-                return ReadResult("", {})
-            raise
+        evaluation = session.get(f"/evaluation/{id_}", object_id=id_, missing_ok=True)
+        if evaluation is None:
+            return ReadResult("", {})
         description, key = split_owner_marker(evaluation.get("description"))
         existing = list_rounds(session, id_)
         seen = {
@@ -231,19 +224,16 @@ class EvaluationQueueProvider(SynapseProvider):
         wanted: dict[str, Any],
         first: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return read_modify_write(
-            lambda: session.get(f"/evaluation/{id_}", object_id=id_),
-            lambda evaluation: {**evaluation, **wanted},
-            lambda evaluation: session.put(f"/evaluation/{id_}", evaluation, object_id=id_),
-            f"evaluation queue {id_}",
-            first=first,
-        )
+        uri = f"/evaluation/{id_}"
+        what = f"evaluation queue {id_}"
+        return update_object(session, uri, wanted, what, object_id=id_, first=first)
 
     def _adopt(self, session: SynapseSession, props: dict[str, Any]) -> dict[str, Any]:
         name = props["name"]
         try:
             evaluation = session.get(f"/evaluation/name/{quote(name)}")
         except SynapseProvisioningError as exc:
+            # Not "gone": 403 is a queue of that name this account may not read (someone else's).
             if exc.status not in (403, 404):
                 raise
             raise SynapseProvisioningError(

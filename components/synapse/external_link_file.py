@@ -14,6 +14,10 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import entity_name_problem, syn_id_problem
+from synapse_client.session import SynapseSession, read_modify_write
+
 from . import _entity
 from ._resource import SynapseResource
 from .common import (
@@ -22,12 +26,7 @@ from .common import (
     OWNER_KEY_PROP,
     Prop,
     SynapseProvider,
-    SynapseProvisioningError,
-    SynapseSession,
-    entity_name_problem,
-    read_modify_write,
     retain_prop,
-    syn_id_problem,
 )
 
 EXTERNAL_FILE_HANDLE = "org.sagebionetworks.repo.model.file.ExternalFileHandle"
@@ -171,13 +170,15 @@ def _linked_url(session: SynapseSession, entity: Mapping[str, Any]) -> str | Non
     handle_id = entity.get("dataFileHandleId")
     if not handle_id:
         return None
+    uri = f"/fileHandle/{handle_id}"
     try:
-        handle = session.get(f"/fileHandle/{handle_id}", object_id=entity["id"], service="file")
+        handle = session.get(uri, object_id=entity["id"], service="file", missing_ok=True)
     except SynapseProvisioningError as exc:
-        if exc.status in (403, 404):
+        # Only a handle's creator may read it (403): then the URL is unknown, not gone.
+        if exc.status == 403:
             return None
         raise
-    return handle.get("externalURL")
+    return handle.get("externalURL") if handle else None
 
 
 def _get_annotations(session: SynapseSession, entity_id: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
+from synapse_client.names import entity_name_problem, syn_id_problem
+
 from . import _entity
 from ._resource import SynapseResource
 from .common import (
@@ -15,9 +17,7 @@ from .common import (
     OWNER_KEY_PROP,
     Prop,
     SynapseProvider,
-    entity_name_problem,
     retain_prop,
-    syn_id_problem,
 )
 
 

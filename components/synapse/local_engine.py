@@ -21,8 +21,12 @@ import dill
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.ownership import owner_key
+from synapse_client.session import AUTH_TOKEN_CONFIG_KEY
+
 from .challenge import ChallengeProvider
-from .common import AUTH_TOKEN_CONFIG_KEY, SynapseProvider, SynapseProvisioningError, owner_key
+from .common import SynapseProvider
 from .entity_permissions import EntityPermissionsProvider
 from .evaluation_permissions import EvaluationPermissionsProvider
 from .evaluation_queue import EvaluationQueueProvider

@@ -7,18 +7,18 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
+from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, site_url
+from synapse_client.names import entity_name_problem
+
 from . import _entity
 from ._resource import SynapseResource
 from .common import (
-    DEFAULT_SYNAPSE_ENDPOINT,
     DESCRIPTION_PROP,
     ENDPOINT_PROP,
     OWNER_KEY_PROP,
     Prop,
     SynapseProvider,
-    entity_name_problem,
     retain_prop,
-    site_url,
 )
 
 CONFLICT_HINT = (

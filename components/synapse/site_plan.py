@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .access import AccessLevel
-from .common import (
-    DEFAULT_SYNAPSE_ENDPOINT,
-    MAX_NAME_LENGTH,
-    SynapseProvisioningError,
-    endpoint_problem,
-    entity_name_problem,
-)
+from synapse_client.access import AccessLevel
+from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import MAX_NAME_LENGTH, entity_name_problem
+
 from .evaluation_queue import round_problems
 
 TEAM_ROLES = ("participants", "admin", "organizers", "preregistrants")

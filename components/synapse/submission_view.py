@@ -11,6 +11,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
+from synapse_client.names import entity_name_problem, syn_id_problem
+from synapse_client.session import SynapseSession
+
 from . import _entity
 from ._resource import SynapseResource
 from .common import (
@@ -19,11 +22,8 @@ from .common import (
     OWNER_KEY_PROP,
     Prop,
     SynapseProvider,
-    SynapseSession,
-    entity_name_problem,
     is_unknown,
     retain_prop,
-    syn_id_problem,
 )
 
 SUBMISSION_VIEW = "org.sagebionetworks.repo.model.table.SubmissionView"

@@ -7,6 +7,11 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import validate_name
+from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
+from synapse_client.session import SynapseSession, quote, sleep, update_object, wait_seconds
+
 from ._resource import SynapseResource
 from .common import (
     DESCRIPTION_PROP,
@@ -14,17 +19,7 @@ from .common import (
     OWNER_KEY_PROP,
     Prop,
     SynapseProvider,
-    SynapseProvisioningError,
-    SynapseSession,
-    not_ours,
-    quote,
-    read_modify_write,
     retain_prop,
-    sleep,
-    split_owner_marker,
-    validate_name,
-    wait_seconds,
-    with_owner_marker,
 )
 
 CONFLICT_HINT = (
@@ -66,12 +61,9 @@ class TeamProvider(SynapseProvider):
         return CreateResult(str(team["id"]), self.outputs(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            team = self.session(props).get(f"/team/{id_}", object_id=id_)
-        except SynapseProvisioningError as exc:
-            if exc.status == 404:
-                return ReadResult("", {})
-            raise
+        team = self.session(props).get(f"/team/{id_}", object_id=id_, missing_ok=True)
+        if team is None:
+            return ReadResult("", {})
         description, key = split_owner_marker(team.get("description"))
         seen = {
             "name": team.get("name"),
@@ -104,11 +96,13 @@ class TeamProvider(SynapseProvider):
         wanted: dict[str, Any],
         first: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return read_modify_write(
-            lambda: session.get(f"/team/{id_}", object_id=id_),
-            lambda team: {**team, **wanted},
-            lambda team: session.put("/team", team, object_id=id_),
+        return update_object(
+            session,
+            f"/team/{id_}",
+            wanted,
             f"team {id_}",
+            object_id=id_,
+            put_uri="/team",
             first=first,
         )
 

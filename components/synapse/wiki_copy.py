@@ -19,19 +19,12 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import syn_id_problem
+from synapse_client.session import LOG, SynapseSession, read_modify_write
+
 from ._resource import SynapseResource
-from .common import (
-    ENDPOINT_PROP,
-    LOG,
-    REPLACE,
-    Prop,
-    SynapseProvider,
-    SynapseProvisioningError,
-    SynapseSession,
-    is_unknown,
-    read_modify_write,
-    syn_id_problem,
-)
+from .common import ENDPOINT_PROP, REPLACE, Prop, SynapseProvider, is_unknown
 
 WIKI_ATTACHMENT = "WikiAttachment"
 HEADER_PAGE_LIMIT = 1000
@@ -115,15 +108,10 @@ def wiki_headers(session: SynapseSession, owner_id: str) -> list[WikiHeader]:
     headers: list[WikiHeader] = []
     offset = 0
     while True:
-        try:
-            page = session.get(
-                f"/entity/{owner_id}/wikiheadertree?limit={HEADER_PAGE_LIMIT}&offset={offset}",
-                object_id=owner_id,
-            )
-        except SynapseProvisioningError as exc:
-            if exc.status == 404 and offset == 0:
-                return []
-            raise
+        uri = f"/entity/{owner_id}/wikiheadertree?limit={HEADER_PAGE_LIMIT}&offset={offset}"
+        page = session.get(uri, object_id=owner_id, missing_ok=offset == 0)
+        if page is None:
+            return []
         results = page.get("results") or []
         headers.extend(
             WikiHeader(

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from .common import SynapseProvisioningError, SynapseSession, quote
+from .errors import SynapseProvisioningError
+from .session import SynapseSession, quote
 
 
 class AccessLevel(StrEnum):
