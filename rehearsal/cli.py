@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import stackconfig
-from components.synapse.common import SynapseProvisioningError, clear_session_cache, open_session
 from components.synapse.local_engine import LocalEngine
 from lifecycle.outputs import parse_outputs
 from lifecycle.status import HostStatus, StackStatus, queue_statuses, render_table
+from synapse_client.errors import SynapseProvisioningError
+from synapse_client.session import clear_session_cache, open_session
 from synapse_emulator import SynapseEmulator
 
 from .engine import RehearsalRun, rehearse_program

@@ -53,8 +53,6 @@ from synapseclient.core.exceptions import SynapseHTTPError
 
 import components.synapse
 from components.synapse import (
-    AUTH_TOKEN_CONFIG_KEY,
-    AUTH_TOKEN_ENV_VAR,
     Challenge,
     EntityPermissions,
     EvaluationPermissions,
@@ -65,10 +63,11 @@ from components.synapse import (
     Team,
 )
 from components.synapse._resource import SynapseResource
-from components.synapse.access import ENTITY_ACCESS, EVALUATION_ACCESS, entry_of, level_of
-from components.synapse.common import split_owner_marker
 from components.synapse.submission_view import SubmissionView
 from components.synapse.wiki_copy import WikiCopy
+from synapse_client import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
+from synapse_client.access import ENTITY_ACCESS, EVALUATION_ACCESS, entry_of, level_of
+from synapse_client.ownership import split_owner_marker
 from synapse_emulator import SynapseEmulator
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
