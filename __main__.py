@@ -48,28 +48,48 @@ if spec.submission_view:
         synapse_endpoint=spec.synapse_endpoint,
         opts=pulumi.ResourceOptions(parent=site),
     )
-host = OrchestratorHost(
-    "orchestrator",
-    program.host_args(
-        config,
-        estimate,
-        orchestrator_auth_token=pulumi.Config(stackconfig.NAMESPACE).require_secret(
-            "orchestratorAuthToken"
+if spec.host == "ec2":
+    host = OrchestratorHost(
+        "orchestrator",
+        program.host_args(
+            config,
+            estimate,
+            orchestrator_auth_token=pulumi.Config(stackconfig.NAMESPACE).require_secret(
+                "orchestratorAuthToken"
+            ),
+            logs_folder_id=site.logs_folder_id,
+            evaluation_templates=site.evaluation_templates,
         ),
-        logs_folder_id=site.logs_folder_id,
-        evaluation_templates=site.evaluation_templates,
-    ),
-)
-# Deleted before the host on destroy and on replacement: stops new submissions, waits for running
-# ones. It depends on the site so the queues and the orchestrator's grants outlive the drain.
-DrainGuard(
-    "orchestrator-drain",
-    program.drain_guard_args(config, site, host),
-    opts=pulumi.ResourceOptions(parent=host, depends_on=[site]),
-)
+    )
+    # Deleted before the host on destroy and on replacement: stops new submissions, waits for
+    # running ones. It depends on the site so the queues and the orchestrator's grants outlive
+    # the drain.
+    DrainGuard(
+        "orchestrator-drain",
+        program.drain_guard_args(config, site, host),
+        opts=pulumi.ResourceOptions(parent=host, depends_on=[site]),
+    )
+    pulumi.export("awsRegion", config.region)
+    pulumi.export("instanceId", host.instance_id)
+    pulumi.export("instanceType", host.instance_type)
+    pulumi.export("estimatedMonthlyCostUsd", host.estimated_monthly_cost_usd)
+    pulumi.export("privateDns", host.private_dns)
+    pulumi.export("ssmSessionCommand", host.ssm_session_command)
+    pulumi.export("tokenParameterName", host.token_parameter_name)
+else:
+    # No AWS at all: the site's own server boots this bootstrap, reading the orchestrator's
+    # token from a root-only file it keeps (README, "A self-hosted server").
+    bootstrap = pulumi.Output.all(site.logs_folder_id, site.evaluation_templates).apply(
+        lambda ids: program.self_hosted_bootstrap(config, ids[0], ids[1])
+    )
+    pulumi.export("selfHostedBootstrap", bootstrap)
+    pulumi.export(
+        "selfHostedBootstrapFile",
+        bootstrap.apply(lambda document: program.write_bootstrap(config, document)),
+    )
+    pulumi.export("selfHostedCommands", program.SELF_HOSTED_COMMANDS)
 
 pulumi.export("phase", spec.phase)
-pulumi.export("awsRegion", config.region)
 pulumi.export("synapseEndpoint", spec.synapse_endpoint)
 pulumi.export("liveSiteUrl", site.live_site_url)
 pulumi.export("liveProjectId", site.live_project_id)
@@ -82,10 +102,5 @@ pulumi.export("workflowFileId", site.workflow_file_id)
 pulumi.export("evaluationTemplates", site.evaluation_templates)
 pulumi.export("retainedOnDestroy", site.retained_on_destroy)
 pulumi.export("unmatchedStagingWikiPages", launch.unmatched_staging_pages)
-pulumi.export("instanceId", host.instance_id)
-pulumi.export("instanceType", host.instance_type)
+pulumi.export("host", spec.host)
 pulumi.export("rootVolumeGiB", estimate.root_volume_gib)
-pulumi.export("estimatedMonthlyCostUsd", host.estimated_monthly_cost_usd)
-pulumi.export("privateDns", host.private_dns)
-pulumi.export("ssmSessionCommand", host.ssm_session_command)
-pulumi.export("tokenParameterName", host.token_parameter_name)

@@ -5,7 +5,9 @@ Kept apart from `__main__.py` so the mapping is plain code that tests can call d
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import pulumi
 
@@ -16,6 +18,20 @@ from components.drain_guard import DrainGuardArgs
 from components.orchestrator_host import OrchestratorHost, OrchestratorHostArgs, check_args
 from components.synapse.site_plan import plan_site
 from stackconfig import ChallengeSpec, StackConfig
+from userdata import ACCEPT_SUBMISSIONS_PATH, FileToken, render_cloud_config
+from userdata.cli import settings_for_stack
+
+#: Where a self-hosted server keeps the orchestrator's token (root-only); the bootstrap reads it.
+SELF_HOSTED_TOKEN_FILE = "/etc/challenge/orchestrator-token"
+#: Folder (relative to the project, where `pulumi up` runs) of the self-hosted bootstrap file.
+SELF_HOSTED_OUT_DIR = Path("out")
+#: What the site runs on its own server instead of the EC2 host's SSM-driven drain and status.
+SELF_HOSTED_COMMANDS = {
+    "drain": f"sudo {ACCEPT_SUBMISSIONS_PATH} no",
+    "resume": f"sudo {ACCEPT_SUBMISSIONS_PATH} yes",
+    "status": f"sudo {ACCEPT_SUBMISSIONS_PATH} status; docker ps --filter name=workflow_job; "
+    "df -h /",
+}
 
 
 def check_before_creating(config: StackConfig, estimate: sizing.HostEstimate) -> None:
@@ -145,3 +161,28 @@ def host_args(
         end_date=spec.end_date,
         stop_host_after_end=spec.stop_host_after_end,
     )
+
+
+def self_hosted_bootstrap(
+    config: StackConfig, logs_folder_id: str, evaluation_templates: Mapping[str, str]
+) -> str:
+    """The site server's `#cloud-config`: exactly what `python -m userdata render --stack S
+    --token-from-file /etc/challenge/orchestrator-token` prints once the IDs exist."""
+    settings = settings_for_stack(
+        config,
+        FileToken(SELF_HOSTED_TOKEN_FILE),
+        logs_folder_id=logs_folder_id,
+        evaluation_templates=dict(evaluation_templates),
+    )
+    return render_cloud_config(settings)
+
+
+def write_bootstrap(config: StackConfig, document: str) -> str:
+    """Write the self-hosted bootstrap to `out/<stack>-bootstrap.yaml`; returns the path. It
+    holds no secret (the token stays in the server's file)."""
+    path = SELF_HOSTED_OUT_DIR / f"{config.stack}-bootstrap.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(document)
+    os.replace(tmp, path)
+    return str(path)

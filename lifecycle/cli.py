@@ -14,7 +14,7 @@ from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 from synapse_client.session import open_session
 
 from .errors import LifecycleError
-from .outputs import read_outputs, synapse_token_from_stack
+from .outputs import SELF_HOSTED, read_outputs, synapse_token_from_stack
 from .status import collect_status, render_table, to_json
 
 
@@ -55,7 +55,7 @@ def run_status(args: argparse.Namespace) -> int:
     factory = (lambda: open_session(endpoint, token)) if token else None
     region = args.region or outputs.aws_region or os.environ.get("AWS_REGION")
     ec2 = ssm = None
-    if region:
+    if region and outputs.host != SELF_HOSTED:
         import boto3
 
         session = boto3.session.Session(region_name=region)

@@ -26,6 +26,11 @@ SYNAPSE_ENDPOINT = "synapseEndpoint"
 """Synapse base URL the stack uses."""
 PHASE = "phase"
 """`staging` or `live` (shown, not required)."""
+HOST = "host"
+"""`ec2` (default when absent) or `self-hosted` (no instance: the site runs its own commands)."""
+SELF_HOSTED_COMMANDS = "selfHostedCommands"
+"""Self-hosted: what to run on the site's server (drain, resume, status)."""
+SELF_HOSTED = "self-hosted"
 REQUIRED_OUTPUTS = (QUEUE_IDS, HOST_INSTANCE_ID)
 
 
@@ -39,13 +44,17 @@ class StackOutputs:
     aws_region: str | None
     synapse_endpoint: str | None
     phase: str | None
+    host: str = "ec2"
+    self_hosted_commands: Mapping[str, str] | None = None
 
 
 def parse_outputs(stack: str, raw: Mapping[str, Any], origin: str) -> StackOutputs:
     """Validate the outputs; names the missing or malformed one and where it came from."""
     if not isinstance(raw, Mapping):
         raise LifecycleError(f"{origin}: expected a JSON object of stack outputs")
-    missing = [k for k in REQUIRED_OUTPUTS if k not in raw]
+    host = str(raw.get(HOST) or "ec2") if isinstance(raw, Mapping) else "ec2"
+    required = [k for k in REQUIRED_OUTPUTS if not (host == SELF_HOSTED and k == HOST_INSTANCE_ID)]
+    missing = [k for k in required if k not in raw]
     if missing:
         hint = "run `make up` first" if not raw else "update the program to export them"
         raise LifecycleError(f"{origin}: stack outputs {', '.join(missing)} are missing; {hint}")
@@ -69,6 +78,8 @@ def parse_outputs(stack: str, raw: Mapping[str, Any], origin: str) -> StackOutpu
         aws_region=text(AWS_REGION),
         synapse_endpoint=text(SYNAPSE_ENDPOINT),
         phase=text(PHASE),
+        host=host,
+        self_hosted_commands=raw.get(SELF_HOSTED_COMMANDS),
     )
 
 

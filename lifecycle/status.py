@@ -17,7 +17,7 @@ from synapse_client.errors import SynapseProvisioningError
 from userdata import ACCEPT_SUBMISSIONS_PATH, ENV_PATH
 
 from .errors import LifecycleError
-from .outputs import StackOutputs
+from .outputs import SELF_HOSTED, StackOutputs
 from .ssm import describe_instance, run_shell
 from .submissions import (
     COUNTED_STATUSES,
@@ -190,6 +190,13 @@ def host_status(
     return HostStatus(instance_id, state, kind, parse_host_output(result.stdout))
 
 
+def self_hosted_status(outputs: StackOutputs) -> HostStatus:
+    """A self-hosted server is out of this tool's reach: say what to run on it."""
+    commands = outputs.self_hosted_commands or {}
+    hint = commands.get("status") or "see README, A self-hosted server"
+    return HostStatus(None, "self-hosted", problems=(f"on the site's server run: {hint}",))
+
+
 def collect_status(
     outputs: StackOutputs,
     *,
@@ -210,7 +217,9 @@ def collect_status(
             queues = queue_statuses(session_factory(), outputs.queue_ids, now)
         except SynapseProvisioningError as exc:
             problem = f"Synapse unreachable: {exc}"
-    if ec2 is None or ssm is None:
+    if outputs.host == SELF_HOSTED:
+        host = self_hosted_status(outputs)
+    elif ec2 is None or ssm is None:
         host = HostStatus(outputs.host_instance_id, problems=(NO_REGION,))
     else:
         host = host_status(ec2, ssm, outputs.host_instance_id)

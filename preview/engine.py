@@ -69,13 +69,17 @@ class ProgramRun:
         return [r for r in self.resources if r.type == type_ or r.provider_class == type_]
 
     def output_lines(self) -> list[str]:
-        """The stack outputs as `pulumi up` lists them: sorted, secrets hidden."""
+        """The stack outputs as `pulumi up` lists them: sorted, secrets hidden; a document (a
+        multi-line string) by its size (`pulumi stack output NAME` prints it)."""
         lines = []
         for key in sorted(self.outputs):
             if key in self.secret_outputs:
                 value = "[secret]"
             elif key in self.unknown_outputs:
                 value = "(known after up)"
+            elif isinstance(self.outputs[key], str) and "\n" in self.outputs[key].strip():
+                text = self.outputs[key]
+                value = f"({len(text.splitlines())} lines, {len(text.encode())} bytes)"
             else:
                 value = str(self.outputs[key])
             lines.append(f"{key}: {value}")

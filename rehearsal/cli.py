@@ -9,6 +9,7 @@ status table `make status` prints. `make rehearse-destroy STACK=dev` tears it do
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import shutil
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 import stackconfig
 from components.synapse.local_engine import LocalEngine
 from lifecycle.outputs import parse_outputs
-from lifecycle.status import HostStatus, StackStatus, queue_statuses, render_table
+from lifecycle.status import StackStatus, collect_status, render_table
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.session import clear_session_cache, open_session
 from synapse_emulator import SynapseEmulator
@@ -88,16 +89,16 @@ def _start_server(
 
 
 def _status(stack: str, outputs: dict[str, Any], endpoint: str, token: str) -> StackStatus:
-    """The `make status` table's data: queues from Synapse; the host is not run here."""
-    parsed = parse_outputs(stack, outputs, "the rehearsal's outputs")
-    session = open_session(endpoint, token)
-    queues = queue_statuses(session, parsed.queue_ids, dt.datetime.now(dt.UTC))
-    host = HostStatus(
-        parsed.host_instance_id,
-        "not run by the rehearsal",
-        problems=("the rehearsal makes the Synapse side only",),
+    """What `make status` collects, from the rehearsal's outputs."""
+    return collect_status(
+        parse_outputs(stack, outputs, "the rehearsal's outputs"),
+        synapse_endpoint=endpoint,
+        session_factory=lambda: open_session(endpoint, token),
+        no_session_reason="",
+        ec2=None,
+        ssm=None,
+        now=dt.datetime.now(dt.UTC),
     )
-    return StackStatus(stack, parsed.phase, endpoint, queues, None, host)
 
 
 def rehearse_up(
@@ -131,17 +132,18 @@ def rehearse_up(
             + (f", rounds moved by {shift / 86400:+.2f} days" if shift else "")
         )
         try:
-            run = rehearse_program(
-                rehearsal_config(raw, endpoint=server.base_url, shift_s=shift),
-                stack=stack,
-                engine=engine,
-                secret_values={
-                    f"{stackconfig.NAMESPACE}:synapseAuthToken": organiser,
-                    f"{stackconfig.NAMESPACE}:orchestratorAuthToken": settings.token_for(
-                        spec.orchestrator_synapse_username
-                    ),
-                },
-            )
+            with contextlib.chdir(paths.root):  # `pulumi up` writes out/ beside the program
+                run = rehearse_program(
+                    rehearsal_config(raw, endpoint=server.base_url, shift_s=shift),
+                    stack=stack,
+                    engine=engine,
+                    secret_values={
+                        f"{stackconfig.NAMESPACE}:synapseAuthToken": organiser,
+                        f"{stackconfig.NAMESPACE}:orchestratorAuthToken": settings.token_for(
+                            spec.orchestrator_synapse_username
+                        ),
+                    },
+                )
         finally:
             engine.save(paths.engine)
             save_synapse_state(server.state, paths.synapse)
@@ -150,6 +152,8 @@ def rehearse_up(
         print("Outputs:")
         for line in run.program.output_lines():
             print(f"    {line}")
+        if outputs.get("selfHostedBootstrapFile"):
+            say(f"the server's bootstrap: {paths.root / outputs['selfHostedBootstrapFile']}")
         say("participant walk-through")
         participant = server.client(PARTICIPANT)
         submitted = walk_through(

@@ -2,6 +2,9 @@
 
 - `synapseEndpoint`: the rehearsal's own server.
 - `phase: live`: the participant must be able to submit.
+- `host: self-hosted`: no AWS in a rehearsal; the program writes the bootstrap a server would
+  boot (`--with-host` boots it in a local VM), and `synapseEndpoint` on loopback is refused for
+  an EC2 host anyway.
 - Round dates: Synapse refuses submissions outside a queue's rounds, and a stack rehearsed weeks
   before launch has none open. Every round moves by one offset, fixed at the first run (so a
   second run sees the same dates and changes nothing), that opens the earliest round a minute
@@ -46,6 +49,7 @@ def rehearsal_config(raw: Mapping[str, Any], *, endpoint: str, shift_s: float) -
     config = copy.deepcopy(dict(raw))
     config[f"{NAMESPACE}:synapseEndpoint"] = endpoint
     config[f"{NAMESPACE}:phase"] = "live"
+    config[f"{NAMESPACE}:host"] = "self-hosted"
     if shift_s:
         delta = dt.timedelta(seconds=shift_s)
         for round_ in _rounds(config):

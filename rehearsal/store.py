@@ -33,7 +33,7 @@ class RehearsalPaths:
 
     @classmethod
     def for_stack(cls, stack: str, base: Path = DEFAULT_ROOT) -> RehearsalPaths:
-        return cls(base / stack)
+        return cls((base / stack).absolute())
 
     @property
     def synapse(self) -> Path:

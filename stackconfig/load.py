@@ -24,6 +24,8 @@ NAMESPACE = "challenge"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 #: Keys of other namespaces the program reads.
 AWS_REGION_KEY = "aws:region"
+#: A self-hosted stack needs no AWS: without aws:region, sizing reads this region's catalog.
+SELF_HOSTED_SIZING_REGION = "us-east-1"
 #: Config namespaces a stack of this program may use; any other is a typo (`challange:`).
 KNOWN_NAMESPACES = (NAMESPACE, "aws", "pulumi")
 
@@ -210,6 +212,8 @@ def parse_config(
         secrets_set.add("synapseAuthToken")
 
     region = raw.get(AWS_REGION_KEY) or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region and values.get("host") == "self-hosted":
+        region = SELF_HOSTED_SIZING_REGION
     if not region:
         problems.append(f"{AWS_REGION_KEY}: required, not set (e.g. us-east-1)")
 

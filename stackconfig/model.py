@@ -207,6 +207,12 @@ class ChallengeSpec(_Strict):
         description="EC2 instance type override; must fit the workload. Empty: cheapest that fits.",
     )
     # --- the host ------------------------------------------------------------------------------
+    host: Literal["ec2", "self-hosted"] = Field(
+        "ec2",
+        alias="host",
+        description="`ec2`: `pulumi up` launches the host on AWS; `self-hosted`: no AWS at all, "
+        "`pulumi up` writes the bootstrap for the site's own server (output and file).",
+    )
     orchestrator_image: str = Field(
         DEFAULT_ORCHESTRATOR_IMAGE,
         alias="orchestratorImage",

@@ -56,6 +56,9 @@ def test_first_run_creates_second_updates_in_place_destroy_removes(project: Path
     live = server.entities[first.outputs["liveProjectId"]]
     assert live["name"] == "Example Model-to-Data Challenge 2027"
     assert any("joined team" in line for line in lines)
+    assert not [r.type for r in first.run.program.resources if r.type.startswith("aws:")]
+    bootstrap = paths.root / first.outputs["selfHostedBootstrapFile"]
+    assert bootstrap.read_text() == first.outputs["selfHostedBootstrap"]
 
     config = dict(read_stack_file(STACK, project))
     config["challenge:queues"][1]["description"] = "Task 2, reworded."

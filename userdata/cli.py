@@ -8,10 +8,12 @@ for a self-hosted "sensitive data" site). Only `--include-token-insecurely` writ
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from stackconfig import ConfigError, StackConfig, load_stack
 
@@ -111,10 +113,29 @@ def _token_source(args: argparse.Namespace) -> TokenSource | None:
     return None
 
 
+def _created_ids(outputs_file: str | None) -> dict[str, Any]:
+    """`logs_folder_id` and `evaluation_templates` from `pulumi stack output --json`, if given."""
+    if not outputs_file:
+        return {}
+    try:
+        outputs = json.loads(Path(outputs_file).read_text())
+        return {
+            "logs_folder_id": str(outputs["logsFolderId"]),
+            "evaluation_templates": {
+                str(k): str(v) for k, v in outputs["evaluationTemplates"].items()
+            },
+        }
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise UserDataError(
+            f"--outputs-file {outputs_file}: needs the JSON of `pulumi stack output --json` "
+            f"with logsFolderId and evaluationTemplates ({exc!r})"
+        ) from None
+
+
 def _render(args: argparse.Namespace) -> int:
     config = load_stack(args.stack, Path(args.project_dir) if args.project_dir else None)
     source = _token_source(args)
-    settings = settings_for_stack(config, source)
+    settings = settings_for_stack(config, source, **_created_ids(args.outputs_file))
     inline = isinstance(source, InlineToken)
     if inline:
         print(
@@ -147,6 +168,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     render.add_argument("--project-dir", help="folder of the stack files (default: the project)")
     render.add_argument("--out", help="write here instead of standard output")
+    render.add_argument(
+        "--outputs-file",
+        metavar="JSON",
+        help="the Synapse IDs from `pulumi stack output --json` instead of placeholders",
+    )
     token = render.add_mutually_exclusive_group()
     token.add_argument(
         "--token-from-file",

@@ -1,0 +1,101 @@
+"""`host: self-hosted`: the Synapse side and the site server's bootstrap, no AWS at all.
+
+Under the mocks: no aws:* resource or invoke, no drain guard; the bootstrap output (and the file
+`pulumi up` writes) is exactly what `python -m userdata render --token-from-file` prints with the
+stack's IDs; `make status` says what to run on the site's server instead of asking AWS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import program
+from lifecycle.outputs import parse_outputs
+from lifecycle.status import collect_status, render_table
+from stackconfig import read_stack_file
+from tests.conftest import TEST_SECRETS
+from userdata.cli import cli as userdata_cli
+
+STACK = "site"
+
+
+@pytest.fixture
+def self_hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The dev stack with `host: self-hosted`, run where `pulumi up` would write out/."""
+    config = dict(read_stack_file("dev"))
+    config["challenge:host"] = "self-hosted"
+    del config["aws:region"]  # only the sizing catalog's region; not needed without AWS
+    (tmp_path / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
+    monkeypatch.chdir(tmp_path)
+    from preview import run_program
+
+    return run_program(config, stack=STACK, secret_values=TEST_SECRETS), tmp_path
+
+
+def test_no_aws_resource_invoke_or_drain_guard(self_hosted):
+    run, _ = self_hosted
+    types = {r.type for r in run.resources}
+    assert not [t for t in types if t.startswith("aws:")]
+    assert not [token for token, _ in run.invokes if token.startswith("aws:")]
+    assert not run.of_type("DrainGuard")
+    assert "challenge:index:OrchestratorHost" not in types
+    assert len(run.of_type("EvaluationQueue")) == 2
+    assert run.outputs["host"] == "self-hosted"
+    for ec2_only in ("instanceId", "ssmSessionCommand", "tokenParameterName", "awsRegion"):
+        assert ec2_only not in run.outputs
+
+
+def test_bootstrap_output_and_file_equal_userdata_render_token_from_file(self_hosted, capsys):
+    run, project = self_hosted
+    document = run.outputs["selfHostedBootstrap"]
+    assert document.startswith("#cloud-config")
+    assert (project / run.outputs["selfHostedBootstrapFile"]).read_text() == document
+    assert program.SELF_HOSTED_TOKEN_FILE in document
+    for secret in TEST_SECRETS.values():
+        assert secret not in document
+    assert run.outputs["logsFolderId"] in document
+
+    outputs_file = project / "outputs.json"
+    outputs_file.write_text(json.dumps(run.outputs))
+    capsys.readouterr()
+    code = userdata_cli(
+        [
+            "render",
+            "--stack",
+            STACK,
+            "--project-dir",
+            str(project),
+            "--token-from-file",
+            program.SELF_HOSTED_TOKEN_FILE,
+            "--outputs-file",
+            str(outputs_file),
+        ]
+    )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert printed.out == document
+    assert "PLACEHOLDERS" not in printed.err
+
+
+def test_status_names_the_site_commands_instead_of_asking_aws(self_hosted):
+    run, _ = self_hosted
+    outputs = parse_outputs(STACK, json.loads(json.dumps(run.outputs)), "test")
+    assert outputs.host_instance_id is None
+    status = collect_status(
+        outputs,
+        synapse_endpoint="http://127.0.0.1:1",
+        session_factory=None,
+        no_session_reason="no token",
+        ec2=None,
+        ssm=None,
+        now=dt.datetime.now(dt.UTC),
+    )
+    table = render_table(status)
+    assert "self-hosted" in table
+    assert program.SELF_HOSTED_COMMANDS["status"] in table
+    assert "AWS region" not in table
