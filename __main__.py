@@ -5,6 +5,8 @@ create the Synapse side, the launch-day grants and the host, and the stack outpu
 everything is.
 """
 
+import datetime as dt
+
 import pulumi
 
 import program
@@ -19,11 +21,7 @@ from synapse_client import SynapseProvisioningError
 
 try:
     config = stackconfig.from_pulumi_runtime(pulumi.get_stack())
-    estimate = sizing.estimate_host(
-        program.workload(config.spec),
-        sizing.load_catalog(config.region),
-        config.spec.instance_type,
-    )
+    estimate = program.host_estimate(config)
     program.check_before_creating(config, estimate)
 except (
     stackconfig.ConfigError,
@@ -34,7 +32,7 @@ except (
     raise pulumi.RunError(f"invalid stack config for {pulumi.get_stack()}:\n{error}") from None
 
 spec = config.spec
-for warning in config.warnings:
+for warning in (*config.warnings, *estimate.warnings(dt.date.today())):
     pulumi.log.warn(warning)
 
 site = ChallengeSite("challenge", program.site_args(config))
@@ -73,6 +71,7 @@ if spec.host == "ec2":
     pulumi.export("instanceId", host.instance_id)
     pulumi.export("instanceType", host.instance_type)
     pulumi.export("estimatedMonthlyCostUsd", host.estimated_monthly_cost_usd)
+    pulumi.export("monthlyCost", estimate.monthly_cost.to_json_dict())
     pulumi.export("privateDns", host.private_dns)
     pulumi.export("ssmSessionCommand", host.ssm_session_command)
     pulumi.export("tokenParameterName", host.token_parameter_name)

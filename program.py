@@ -12,6 +12,7 @@ from pathlib import Path
 import pulumi
 
 import sizing
+import stackconfig
 from components.challenge_launch import ChallengeLaunchArgs
 from components.challenge_site import ChallengeSite, ChallengeSiteArgs, QueueSpec, SubmissionRound
 from components.drain_guard import DrainGuardArgs
@@ -47,6 +48,32 @@ def check_before_creating(config: StackConfig, estimate: sizing.HostEstimate) ->
             evaluation_templates={},
         )
     )
+
+
+def host_estimate(config: StackConfig) -> sizing.HostEstimate:
+    """The host `pulumi up` creates: sized from the workload keys with the committed catalog of
+    `aws:region`, checked against `monthlyBudgetUsd` on EC2 (a SizingError names the key)."""
+    spec = config.spec
+    budget = spec.monthly_budget_usd if spec.host == "ec2" else None
+    try:
+        return sizing.estimate_host(
+            workload(spec),
+            sizing.load_catalog(config.region),
+            spec.instance_type,
+            monthly_budget_usd=budget,
+        )
+    except sizing.SizingError as error:
+        raise sizing.SizingError(_as_stack_key(error), key=error.key) from None
+
+
+def _as_stack_key(error: sizing.SizingError) -> str:
+    """The message with its key as the stack file spells it (`challenge:instanceType`)."""
+    message, key = str(error), error.key
+    if not key or ":" in key:
+        return message
+    if message.startswith(key):
+        return f"{stackconfig.NAMESPACE}:{message}"
+    return f"{stackconfig.NAMESPACE}:{key}: {message}"
 
 
 def workload(spec: ChallengeSpec) -> sizing.Workload:
@@ -139,7 +166,7 @@ def host_args(
         region=config.region,
         instance_type=estimate.instance_type,
         root_volume_gib=estimate.root_volume_gib,
-        monthly_price_usd=estimate.monthly_price_usd,
+        monthly_price_usd=estimate.monthly_cost_usd,
         orchestrator_synapse_username=spec.orchestrator_synapse_username,
         orchestrator_auth_token=orchestrator_auth_token,
         logs_folder_id=logs_folder_id,

@@ -79,7 +79,10 @@ class OrchestratorHostArgs:
     )
     monthly_price_usd: float | None = field(
         default=None,
-        metadata=_about("Estimated monthly on-demand price, USD (from sizing); None when unknown."),
+        metadata=_about(
+            "Estimated monthly cost, USD: instance, gp3 root volume and public IPv4 on demand "
+            "(sizing's monthly_cost_usd); None when unknown."
+        ),
     )
     workflow_engine_image: str | None = field(
         default=None, metadata=_about("Toil engine image; None: the orchestrator's default.")

@@ -7,13 +7,14 @@ every problem, one line each, when it is not.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections import Counter
 from pathlib import Path
 
 import sizing
 import stackconfig
-from program import workload
+from program import host_estimate
 from sizing.cli import render_table
 
 from .engine import ProgramRun, run_program
@@ -27,10 +28,11 @@ def _secret_placeholders(config: stackconfig.StackConfig) -> dict[str, str]:
 
 
 def sizing_report(config: stackconfig.StackConfig) -> str:
-    """The host estimate the program uses, with every figure's reason."""
-    catalog = sizing.load_catalog(config.region)
-    estimate = sizing.estimate_host(workload(config.spec), catalog, config.spec.instance_type)
-    return render_table(estimate, catalog)
+    """The host estimate the program uses, with every figure's reason and its price warnings."""
+    estimate = host_estimate(config)
+    table = render_table(estimate, sizing.load_catalog(config.region))
+    warnings = [f"warning: {w}" for w in estimate.warnings(dt.date.today())]
+    return "\n".join([table, *warnings])
 
 
 def report(config: stackconfig.StackConfig, run: ProgramRun) -> str:

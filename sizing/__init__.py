@@ -14,6 +14,15 @@ from .catalog import (
     parse_catalog,
 )
 from .chooser import DEFAULT_ARCHITECTURES, HostEstimate, choose_instance, estimate_host
+from .costs import (
+    GP3_USD_PER_GIB_MONTH,
+    MAX_PRICE_AGE_DAYS,
+    PUBLIC_IPV4_USD_PER_HOUR,
+    CostItem,
+    MonthlyCost,
+    monthly_cost,
+    stale_price_warning,
+)
 from .errors import SizingError
 from .model import (
     KINDS,
@@ -25,18 +34,25 @@ from .model import (
     compute_requirements,
     usable_memory_gib,
 )
+from .prices import PriceFile, merge_prices, parse_price_file
 
 __all__ = [
     "DEFAULT_ARCHITECTURES",
     "DEFAULT_REGION",
+    "GP3_USD_PER_GIB_MONTH",
     "KINDS",
+    "MAX_PRICE_AGE_DAYS",
     "MIN_ROOT_VOLUME_GIB",
+    "PUBLIC_IPV4_USD_PER_HOUR",
     "SUPPORTED_REGIONS",
     "BreakdownItem",
     "Catalog",
     "CatalogFile",
+    "CostItem",
     "HostEstimate",
     "InstanceType",
+    "MonthlyCost",
+    "PriceFile",
     "Requirements",
     "SizingError",
     "VcpuItem",
@@ -46,6 +62,10 @@ __all__ = [
     "dump_catalog",
     "estimate_host",
     "load_catalog",
+    "merge_prices",
+    "monthly_cost",
     "parse_catalog",
+    "parse_price_file",
+    "stale_price_warning",
     "usable_memory_gib",
 ]

@@ -7,6 +7,7 @@ written one instance type per line, sorted by family then size, so a refresh dif
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ class InstanceType(BaseModel):
     accelerators: int = Field(0, ge=0)
     #: On-demand Linux shared-tenancy price, USD per hour; None when unknown.
     hourly_price_usd: float | None = Field(gt=0)
+    #: True when `hourly_price_usd` is not the region's own price but an estimate (see the
+    #: catalog's `price_estimates`): shown as "estimated" wherever the price is shown.
+    price_estimated: bool = False
 
     @property
     def family(self) -> str:
@@ -74,6 +78,15 @@ class CatalogFile(BaseModel):
     source: str | None = None
     #: What the prices are: AWS on-demand as of `generated_at`, or unknown.
     prices: str | None = None
+    #: Where the region's prices came from (publisher, file, commit).
+    price_source: str | None = None
+    #: Date (YYYY-MM-DD) of the oldest price data the catalog uses; prices older than
+    #: MAX_PRICE_AGE_DAYS get a warning.
+    prices_as_of: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    #: How prices the region's own data lacks were estimated (types marked `price_estimated`).
+    price_estimates: str | None = None
+    #: The factor of those estimates: region price / us-east-1 price, median over shared types.
+    estimate_ratio: float | None = Field(None, gt=0)
     instance_types: tuple[InstanceType, ...] = Field(min_length=1)
 
 
@@ -112,6 +125,11 @@ class Catalog:
             for t in self.instance_types
         )
         return Catalog(types, self.region, self.origin, self.metadata)
+
+
+def utc_now_iso() -> str:
+    """Now, ISO 8601 UTC to the second (a catalog's `generated_at`)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def load_catalog(region: str | None = None, *, path: str | Path | None = None) -> Catalog:

@@ -2,17 +2,20 @@
 
 A chain of named filters (architecture, generation, burstable, bare metal, GPUs, accelerators,
 vCPUs, memory) narrows the catalog; the first filter that leaves nothing names the requirement in
-the error. What is left is ordered by hourly price (unknown prices last), then least memory, fewest
-vCPUs and name, so the choice is deterministic even without prices.
+the error. Of what is left, types without a price are left out and counted; the rest are ordered
+by hourly price, then least memory, fewest vCPUs and name, so the choice is deterministic. A
+catalog without any price falls back to that order without the price, and says so.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .catalog import Catalog, InstanceType
+from .costs import MonthlyCost, monthly_cost, stale_price_warning
 from .errors import SizingError
 from .model import (
     HOURS_PER_MONTH,
@@ -22,6 +25,7 @@ from .model import (
     Workload,
     compute_requirements,
 )
+from .prices import BASIS_REGION
 
 #: Participant images are built for amd64; arm64 hosts need multi-architecture images.
 DEFAULT_ARCHITECTURES: tuple[str, ...] = ("x86_64",)
@@ -37,7 +41,7 @@ class _Filter:
 
 @dataclass(frozen=True)
 class HostEstimate:
-    """A sized host: requirements, the chosen instance type, root volume and price."""
+    """A sized host: requirements, the chosen instance type, root volume and monthly cost."""
 
     workload: Workload
     required: Requirements
@@ -48,6 +52,8 @@ class HostEstimate:
     region: str | None
     #: How the type was chosen, in one sentence.
     selection: str
+    #: Instance, root volume and public IPv4 per month, each with its reason, and the price date.
+    monthly_cost: MonthlyCost
 
     @property
     def instance_type(self) -> str:
@@ -58,10 +64,24 @@ class HostEstimate:
         return self.instance.hourly_price_usd
 
     @property
+    def price_estimated(self) -> bool:
+        """True when the instance price is estimated from another region's (see the catalog)."""
+        return self.instance.price_estimated
+
+    @property
     def monthly_price_usd(self) -> float | None:
         """On-demand instance price for a month of 730 hours (the root volume is extra)."""
         price = self.instance.hourly_price_usd
         return None if price is None else round(price * HOURS_PER_MONTH, 2)
+
+    @property
+    def monthly_cost_usd(self) -> float | None:
+        """USD a month: instance + gp3 root volume + public IPv4; None when unknown."""
+        return self.monthly_cost.total_usd
+
+    @property
+    def prices_as_of(self) -> str | None:
+        return self.monthly_cost.prices_as_of
 
     @property
     def prices_known(self) -> bool:
@@ -74,6 +94,19 @@ class HostEstimate:
     @property
     def vcpu_breakdown(self) -> tuple[VcpuItem, ...]:
         return self.required.vcpu_breakdown
+
+    def warnings(self, today: dt.date) -> tuple[str, ...]:
+        """Stale prices (older than MAX_PRICE_AGE_DAYS on `today`) and estimated prices."""
+        found = []
+        stale = stale_price_warning(self.prices_as_of, today, self.region)
+        if stale:
+            found.append(stale)
+        if self.price_estimated:
+            found.append(
+                f"the {self.instance_type} price is estimated: {self.region} has no price of its "
+                "own for it (see `price_estimates` in its catalog)"
+            )
+        return tuple(found)
 
     def to_json_dict(self) -> dict[str, object]:
         """The object `python -m sizing estimate --json` prints."""
@@ -93,7 +126,10 @@ class HostEstimate:
             },
             "root_volume_gib": self.root_volume_gib,
             "hourly_price_usd": self.hourly_price_usd,
+            "price_estimated": self.price_estimated,
             "monthly_price_usd": self.monthly_price_usd,
+            "monthly_cost_usd": self.monthly_cost_usd,
+            "monthly_cost": self.monthly_cost.to_json_dict(),
             "prices_known": self.prices_known,
             "region": self.region,
             "selection": self.selection,
@@ -109,11 +145,14 @@ def estimate_host(
     *,
     architectures: Sequence[str] = DEFAULT_ARCHITECTURES,
     allow_gpu: bool = False,
+    monthly_budget_usd: float | None = None,
 ) -> HostEstimate:
     """Size one host for `workload`: the cheapest fitting type, or check an `instance_type`.
 
     `architectures` lists the CPU architectures allowed (`allowedArchitectures`); `allow_gpu` lets
     GPU types compete. An override may be any type of the catalog whose architecture is allowed.
+    With `monthly_budget_usd`, a monthly cost above it (or unknown) is an error naming the cheapest
+    type that fits.
     """
     if not architectures:
         raise SizingError(
@@ -126,6 +165,29 @@ def estimate_host(
         selection = f"instanceType override {instance_type}; it fits"
     else:
         chosen, selection = choose_instance(required, catalog, architectures, allow_gpu)
+    estimate = _estimate(workload, required, chosen, catalog, selection)
+    if monthly_budget_usd is not None:
+        _check_budget(estimate, monthly_budget_usd, catalog, architectures, allow_gpu)
+    return estimate
+
+
+def _estimate(
+    workload: Workload,
+    required: Requirements,
+    chosen: InstanceType,
+    catalog: Catalog,
+    selection: str,
+) -> HostEstimate:
+    meta = catalog.metadata
+    cost = monthly_cost(
+        instance_type=chosen.instance_type,
+        hourly_price_usd=chosen.hourly_price_usd,
+        price_estimated=chosen.price_estimated,
+        root_volume_gib=required.root_volume_gib,
+        region=catalog.region,
+        prices_as_of=meta.prices_as_of if meta else None,
+        estimate_note=meta.price_estimates if meta else None,
+    )
     return HostEstimate(
         workload=workload,
         required=required,
@@ -133,6 +195,44 @@ def estimate_host(
         root_volume_gib=required.root_volume_gib,
         region=catalog.region,
         selection=selection,
+        monthly_cost=cost,
+    )
+
+
+def _check_budget(
+    estimate: HostEstimate,
+    budget_usd: float,
+    catalog: Catalog,
+    architectures: Sequence[str],
+    allow_gpu: bool,
+) -> None:
+    total = estimate.monthly_cost_usd
+    if total is not None and total <= budget_usd:
+        return
+    cheapest_type, how = choose_instance(estimate.required, catalog, architectures, allow_gpu)
+    cheapest = _estimate(estimate.workload, estimate.required, cheapest_type, catalog, how)
+    figure = (
+        f"the estimate is {estimate.monthly_cost.summary()} for {estimate.instance_type}"
+        if total is not None
+        else f"the monthly cost of {estimate.instance_type} is unknown (no price in the catalog)"
+    )
+    if cheapest_type.instance_type == estimate.instance_type:
+        alternative = (
+            "it is already the cheapest type that fits; raise monthlyBudgetUsd or lower "
+            "maxConcurrentSubmissions or perSubmissionMemoryGiB"
+        )
+    elif cheapest.monthly_cost_usd is None:
+        alternative = f"the cheapest type that fits, {cheapest_type.instance_type}, has no price"
+    else:
+        within = "within" if cheapest.monthly_cost_usd <= budget_usd else "still over"
+        alternative = (
+            f"the cheapest type that fits is {cheapest_type.instance_type} at "
+            f"{cheapest.monthly_cost.summary()}, {within} the budget (leave instanceType empty "
+            "to get it)"
+        )
+    raise SizingError(
+        f"monthlyBudgetUsd is ${budget_usd:,.2f} a month, but {figure}; {alternative}",
+        key="monthlyBudgetUsd",
     )
 
 
@@ -142,21 +242,35 @@ def choose_instance(
     architectures: Sequence[str] = DEFAULT_ARCHITECTURES,
     allow_gpu: bool = False,
 ) -> tuple[InstanceType, str]:
-    """The first type in price order that passes every filter, and how it was chosen."""
+    """The cheapest priced type that passes every filter, and how it was chosen.
+
+    Types without any price never win over priced ones: they are left out and counted. Only when
+    no fitting type has a price (a specs-only catalog) does the order fall back to least memory,
+    fewest vCPUs and name, and the sentence says so.
+    """
     candidates: Sequence[InstanceType] = catalog.instance_types
     for flt in _filters(required, architectures, allow_gpu):
         kept = [t for t in candidates if flt.keep(t)]
         if not kept:
             raise _nothing_fits(flt, candidates, required, catalog)
         candidates = kept
-    chosen = min(candidates, key=price_order)
-    if chosen.hourly_price_usd is not None:
-        how = f"cheapest on-demand hourly price of {len(candidates)} fitting types"
-    else:
-        how = (
+    priced = [t for t in candidates if t.hourly_price_usd is not None]
+    if not priced:
+        chosen = min(candidates, key=price_order)
+        return chosen, (
             f"prices unknown: least memory, then fewest vCPUs, then name, of {len(candidates)} "
             "fitting types"
         )
+    chosen = min(priced, key=price_order)
+    estimated = sum(t.price_estimated for t in priced)
+    how = f"cheapest on-demand hourly price of {len(priced)} fitting types with a price"
+    if estimated:
+        how += f" ({estimated} of them estimated from {BASIS_REGION} prices)"
+    left_out = len(candidates) - len(priced)
+    if left_out:
+        how += f"; {left_out} fitting types without any price left out"
+    if chosen.price_estimated:
+        how += f"; the price of {chosen.instance_type} is estimated"
     return chosen, how
 
 

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .catalog import DEFAULT_REGION, SUPPORTED_REGIONS, Catalog, dump_catalog, load_catalog
+from .catalog import (
+    DEFAULT_REGION,
+    SUPPORTED_REGIONS,
+    Catalog,
+    CatalogFile,
+    dump_catalog,
+    load_catalog,
+)
 from .chooser import DEFAULT_ARCHITECTURES, HostEstimate, estimate_host
 from .errors import SizingError
 from .model import KINDS, MIN_ROOT_VOLUME_GIB, Workload
+from .prices import merge_prices, parse_price_file
 
 #: Stack key -> CLI flag, so an error about a key names the flag the user typed.
 FLAG_FOR_KEY = {
@@ -27,6 +36,7 @@ FLAG_FOR_KEY = {
     "allowedArchitectures": "--arch",
     "kind": "--kind",
     "aws:region": "--region",
+    "monthlyBudgetUsd": "--monthly-budget-usd",
 }
 
 
@@ -78,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"allowed architecture, repeatable (default {', '.join(DEFAULT_ARCHITECTURES)})",
     )
     est.add_argument("--allow-gpu", action="store_true", help="let GPU types compete")
+    est.add_argument(
+        "--monthly-budget-usd",
+        type=float,
+        default=None,
+        help="fail when the monthly cost is above this, naming the cheapest type that fits",
+    )
     est.add_argument("--catalog", type=Path, default=None, help="catalog JSON file")
     est.add_argument(
         "--region",
@@ -87,10 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     est.set_defaults(run=_estimate)
 
-    cat = sub.add_parser("catalog", help="build a region's catalog from AWS (needs credentials)")
+    cat = sub.add_parser(
+        "catalog",
+        help="build a region's catalog from AWS (needs credentials), or merge a price file offline",
+    )
     cat.add_argument("--region", required=True, help="AWS region, e.g. us-east-1")
     cat.add_argument("--out", type=Path, default=None, help="write here (default: stdout)")
     cat.add_argument("--no-prices", action="store_true", help="skip the Pricing API")
+    cat.add_argument(
+        "--prices",
+        type=Path,
+        default=None,
+        help="offline: merge this price file (format of ec2-ondemand-prices.json) into the "
+        "region's catalog (--catalog, default the committed one); no AWS access",
+    )
+    cat.add_argument(
+        "--catalog", type=Path, default=None, help="with --prices: the catalog to merge into"
+    )
     cat.add_argument(
         "--from-moto",
         action="store_true",
@@ -119,26 +148,51 @@ def _estimate(args: argparse.Namespace) -> None:
         args.instance_type,
         architectures=tuple(args.arch or DEFAULT_ARCHITECTURES),
         allow_gpu=args.allow_gpu,
+        monthly_budget_usd=args.monthly_budget_usd,
     )
     if args.json:
         print(json.dumps(estimate.to_json_dict(), indent=2))
     else:
         print(render_table(estimate, catalog))
+    for warning in estimate.warnings(dt.date.today()):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _catalog(args: argparse.Namespace) -> None:
-    from .live import build_catalog, build_catalog_from_moto
-
-    if args.from_moto:
-        file = build_catalog_from_moto(args.region)
-    else:
-        file = build_catalog(args.region, with_prices=not args.no_prices)
+    file = _merge_price_file(args) if args.prices is not None else _build_catalog(args)
     text = dump_catalog(file)
     if args.out is None:
         sys.stdout.write(text)
         return
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {len(file.instance_types)} instance types to {args.out}", file=sys.stderr)
+
+
+def _merge_price_file(args: argparse.Namespace) -> CatalogFile:
+    if args.from_moto:
+        from .live import build_catalog_from_moto
+
+        base = build_catalog_from_moto(args.region)
+    else:
+        base_catalog = load_catalog(args.region, path=args.catalog)
+        if base_catalog.metadata is None or base_catalog.metadata.region is None:
+            raise SizingError(f"catalog {base_catalog.origin} does not say its region")
+        base = base_catalog.metadata
+    try:
+        text = args.prices.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SizingError(f"cannot read price file {args.prices}: {exc.strerror or exc}") from exc
+    prices = parse_price_file(text, origin=str(args.prices))
+    command = f"python -m sizing catalog --region {args.region} --prices {args.prices.name}"
+    return merge_prices(base, prices, generated_by=command)
+
+
+def _build_catalog(args: argparse.Namespace) -> CatalogFile:
+    from .live import build_catalog, build_catalog_from_moto
+
+    if args.from_moto:
+        return build_catalog_from_moto(args.region)
+    return build_catalog(args.region, with_prices=not args.no_prices)
 
 
 def render_table(estimate: HostEstimate, catalog: Catalog) -> str:
@@ -159,13 +213,17 @@ def render_table(estimate: HostEstimate, catalog: Catalog) -> str:
     lines += [
         f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows
     ]
-    price = (
-        f"${estimate.hourly_price_usd:.4f}/hour, ${estimate.monthly_price_usd:,.2f}/month "
-        "on demand (root volume extra)"
-        if estimate.prices_known
-        else "unknown: the catalog has no prices (refresh it with "
-        "`python -m sizing catalog --region R --out FILE` and pass --catalog FILE)"
-    )
+    if estimate.prices_known:
+        price = f"${estimate.hourly_price_usd:.4f}/hour on demand" + (
+            " (estimated)" if estimate.price_estimated else ""
+        )
+    else:
+        price = (
+            "unknown: the catalog has no price for it (refresh the catalog with "
+            "`python -m sizing catalog --region R --out FILE` or merge a price file with "
+            "`--prices FILE`, and pass --catalog FILE)"
+        )
+    cost = estimate.monthly_cost
     lines += [
         "",
         f"Required  {req.memory_gib:.1f} GiB usable memory ({req.nominal_memory_gib:.1f} GiB "
@@ -176,5 +234,7 @@ def render_table(estimate: HostEstimate, catalog: Catalog) -> str:
         f"Root      {estimate.root_volume_gib} GiB gp3 (required disk rounded up, at least "
         f"{MIN_ROOT_VOLUME_GIB} GiB)",
         f"Price     {price}",
+        f"Monthly   {cost.summary()}",
+        *(f"          {i.item}: {i.reason}" for i in cost.items),
     ]
     return "\n".join(lines)

@@ -7,7 +7,6 @@ us-east-1 whatever the region priced.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -17,7 +16,7 @@ from unittest import mock
 import boto3
 import botocore.exceptions
 
-from .catalog import CatalogFile, InstanceType
+from .catalog import CatalogFile, InstanceType, utc_now_iso
 from .errors import SizingError
 
 PRICING_REGION = "us-east-1"
@@ -66,9 +65,10 @@ def build_catalog(
         raise SizingError(f"AWS lists no instance types offered in region {region!r}")
     types = [instance_type_from_api(d, prices.get(d["InstanceType"])) for d in specs]
     priced = sum(t.hourly_price_usd is not None for t in types)
+    generated_at = utc_now_iso()
     return CatalogFile(
         region=region,
-        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        generated_at=generated_at,
         generated_by=generated_by or f"python -m sizing catalog --region {region}",
         source=source
         or "AWS EC2 DescribeInstanceTypes + DescribeInstanceTypeOfferings (location type region)"
@@ -80,6 +80,8 @@ def build_catalog(
             else "unknown (null): specs only; refresh with AWS credentials: python -m sizing "
             f"catalog --region {region} --out FILE"
         ),
+        price_source="AWS Pricing API GetProducts (AmazonEC2)" if with_prices else None,
+        prices_as_of=generated_at[:10] if with_prices else None,
         instance_types=tuple(types),
     )
 

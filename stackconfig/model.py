@@ -206,6 +206,15 @@ class ChallengeSpec(_Strict):
         pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$",
         description="EC2 instance type override; must fit the workload. Empty: cheapest that fits.",
     )
+    monthly_budget_usd: int | None = Field(
+        None,
+        alias="monthlyBudgetUsd",
+        ge=1,
+        le=1_000_000,
+        description="Most the EC2 host may cost a month, whole USD (instance, gp3 root volume, "
+        "public IPv4, on demand); `make check` and `pulumi up` fail above it, naming the "
+        "cheapest type that fits. Empty: no limit.",
+    )
     # --- the host ------------------------------------------------------------------------------
     host: Literal["ec2", "self-hosted"] = Field(
         "ec2",

@@ -22,7 +22,7 @@ from .model import SECRET_KEYS, STACK_KEYS, ChallengeSpec
 #: SYNAPSE_AUTH_TOKEN environment variable instead, so it is not required there).
 REQUIRED_SECRETS = ("orchestratorAuthToken",)
 
-_UNITS = {"GiB": "GiB", "Days": "days", "Minutes": "minutes"}
+_UNITS = {"GiB": "GiB", "Days": "days", "Minutes": "minutes", "Usd": "USD/month"}
 
 
 def _base_type(annotation: Any) -> Any:

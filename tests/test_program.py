@@ -134,6 +134,53 @@ def test_instance_type_override_that_does_not_fit_fails_before_any_resource(run_
     assert "m5.large" in str(caught.value)
 
 
+def test_stack_outputs_carry_the_monthly_cost_with_its_parts_and_price_date(dev_run):
+    estimate = sizing.estimate_host(
+        workload(load_stack("dev", env={}).spec), sizing.load_catalog("us-east-1")
+    )
+    outputs = dev_run.outputs
+    assert outputs["estimatedMonthlyCostUsd"] == estimate.monthly_cost_usd
+    cost = outputs["monthlyCost"]
+    assert cost["total_usd"] == pytest.approx(sum(i["usd_per_month"] for i in cost["items"]))
+    assert [i["item"] for i in cost["items"]] == ["instance", "root volume", "public IPv4"]
+    assert cost["prices_as_of"] == estimate.prices_as_of and cost["estimated"] is False
+
+
+def test_monthly_budget_below_the_estimate_fails_before_any_resource(run_stack):
+    cheapest = sizing.estimate_host(
+        workload(load_stack("dev", env={}).spec), sizing.load_catalog("us-east-1")
+    )
+    with pytest.raises(Exception, match="challenge:monthlyBudgetUsd") as caught:
+        run_stack(overrides={"monthlyBudgetUsd": 100})
+    message = str(caught.value)
+    assert "$100.00" in message and f"${cheapest.monthly_cost_usd:,.2f}" in message
+    assert cheapest.instance_type in message
+    run = run_stack(overrides={"monthlyBudgetUsd": 1000})
+    assert run.outputs["estimatedMonthlyCostUsd"] <= 1000
+
+
+def test_monthly_budget_names_the_cheapest_alternative_to_a_dear_override(run_stack):
+    cheapest = sizing.estimate_host(
+        workload(load_stack("dev", env={}).spec), sizing.load_catalog("us-east-1")
+    )
+    with pytest.raises(Exception, match="monthlyBudgetUsd") as caught:
+        run_stack(overrides={"monthlyBudgetUsd": 400, "instanceType": "m5zn.3xlarge"})
+    message = str(caught.value)
+    assert "m5zn.3xlarge" in message
+    assert f"cheapest type that fits is {cheapest.instance_type}" in message
+
+
+def test_make_check_fails_over_budget_naming_the_key(tmp_path, capsys):
+    from preview.__main__ import main
+
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    stack["config"]["challenge:monthlyBudgetUsd"] = 50
+    (tmp_path / "Pulumi.tight.yaml").write_text(yaml.safe_dump(stack))
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    assert main(["--stack", "tight", "--project-dir", str(tmp_path)]) == 1
+    assert "challenge:monthlyBudgetUsd is $50.00 a month" in capsys.readouterr().err
+
+
 def test_make_check_shows_resources_and_sizing_without_secrets():
     result = subprocess.run(
         [sys.executable, "-m", "preview", "--stack", "dev"],
@@ -150,6 +197,7 @@ def test_make_check_shows_resources_and_sizing_without_secrets():
         workload(load_stack("dev", env={}).spec), sizing.load_catalog("us-east-1")
     ).instance_type
     assert instance_type in out
+    assert "Monthly   $" in out and "prices as of 2026-07-20" in out
     assert "EvaluationQueue" in out and "aws:ec2/instance:Instance" in out
     assert "preview-placeholder" not in out
 

@@ -192,14 +192,51 @@ def test_committed_catalogs_cover_the_supported_regions():
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "us-west-2", "eu-west-1"])
-def test_committed_catalog_says_where_it_came_from_and_that_prices_are_unknown(region):
+def test_committed_catalog_says_where_specs_and_prices_came_from_and_when(region):
     catalog = load_catalog(region)
     meta = catalog.metadata
     assert meta is not None
     assert "moto" in meta.source and "DescribeInstanceTypes" in meta.source
-    assert meta.prices.startswith("unknown")
     assert dt.datetime.fromisoformat(meta.generated_at).tzinfo is not None
-    assert not catalog.prices_known
+    assert meta.price_source and "generated" in meta.price_source
+    assert dt.date.fromisoformat(meta.prices_as_of) <= dt.date.fromisoformat(meta.generated_at[:10])
+    priced = [t for t in catalog.instance_types if t.hourly_price_usd is not None]
+    assert len(priced) > 0.9 * len(catalog.instance_types)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "us-west-2", "eu-west-1"])
+def test_committed_catalog_generation_flags_follow_aws_not_moto(region):
+    catalog = load_catalog(region)
+    # moto's DescribeInstanceTypes data calls these previous generation; AWS's feed does not.
+    for name in ("c5.large", "m5.large", "m6i.large", "r5.large", "r6i.large", "g5.xlarge"):
+        assert catalog.get(name).current_generation, name
+    assert catalog.get("r7g.large").current_generation
+    for name in ("m3.medium", "c3.large", "r3.large"):
+        assert not catalog.get(name).current_generation, name
+
+
+@pytest.mark.parametrize("region", ["us-west-2", "eu-west-1"])
+def test_estimated_prices_are_the_us_east_1_price_times_the_recorded_ratio(region):
+    catalog = load_catalog(region)
+    basis = load_catalog("us-east-1")
+    ratio = catalog.metadata.estimate_ratio
+    assert ratio is not None and 0.9 < ratio < 1.3
+    estimated = [t for t in catalog.instance_types if t.price_estimated]
+    assert len(estimated) > 100  # families launched after the region's price data
+    for t in estimated:
+        assert t.hourly_price_usd == pytest.approx(
+            basis.get(t.instance_type).hourly_price_usd * ratio, abs=1e-4
+        ), t.instance_type
+    assert "m8i.large" in {t.instance_type for t in estimated}
+    assert f"x {ratio:g}" in catalog.metadata.price_estimates
+
+
+def test_us_east_1_prices_are_its_own():
+    catalog = load_catalog("us-east-1")
+    assert catalog.metadata.estimate_ratio is None
+    assert not any(t.price_estimated for t in catalog.instance_types)
+    assert catalog.get("r5a.2xlarge").hourly_price_usd == 0.452
+    assert catalog.get("m5zn.3xlarge").hourly_price_usd == 0.991
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "us-west-2", "eu-west-1"])
@@ -408,7 +445,11 @@ def test_estimate_on_committed_catalog_fits_and_exposes_the_lead_api():
     assert inst.vcpus >= est.required.vcpus == 5
     assert "x86_64" in inst.architectures and inst.current_generation and not inst.burstable
     assert isinstance(est.root_volume_gib, int) and est.root_volume_gib == 115
-    assert est.hourly_price_usd is None and est.monthly_price_usd is None and not est.prices_known
+    # The example: r5a.2xlarge ($0.452/h) fits; the unpriced order took m5zn.3xlarge.
+    assert est.instance_type == "r5a.2xlarge" and est.prices_known and not est.price_estimated
+    assert est.monthly_price_usd == pytest.approx(0.452 * 730, abs=0.01)
+    assert est.monthly_cost_usd == pytest.approx(0.452 * 730 + 115 * 0.08 + 0.005 * 730, abs=0.02)
+    assert est.prices_as_of == "2026-07-20"
     assert all(len(item.reason) > 10 for item in est.breakdown)
 
 
@@ -448,7 +489,11 @@ def test_cli_table(capsys):
     chosen = estimate_host(WIKI_EXAMPLE, load_catalog()).instance_type
     assert f"Instance  {chosen}:" in out
     assert "participant images" in out and "Root      115 GiB" in out
-    assert "Price     unknown" in out
+    assert "Price     $0.4520/hour on demand" in out
+    assert (
+        "Monthly   $342.81/month (instance $329.96 + root volume $9.20 + public IPv4 $3.65; "
+        "prices as of 2026-07-20)" in out
+    )
 
 
 def test_cli_json_matches_the_library(capsys):

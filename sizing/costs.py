@@ -1,0 +1,148 @@
+"""Monthly cost of one host: the instance, its encrypted gp3 root volume, its public IPv4 address.
+
+Each figure is a `CostItem` with its reason, and the total says how old its prices are. The rates
+below are facts with their sources; they change rarely, so they are constants, not catalog data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .model import HOURS_PER_MONTH
+
+#: gp3 storage, USD per GB-month (EBS bills the volume's provisioned GiB), per region. EBS
+#: encryption is free; the 3,000 IOPS and 125 MB/s baseline is included, and we provision no more.
+GP3_USD_PER_GIB_MONTH: dict[str, float] = {
+    "us-east-1": 0.08,
+    "us-west-2": 0.08,
+    "eu-west-1": 0.088,
+}
+GP3_PRICE_SOURCE = (
+    "AWS, Amazon EBS pricing, https://aws.amazon.com/ebs/pricing/ (General Purpose SSD gp3 "
+    "storage per GB-month; AWS Price List usage types EBS:VolumeUsage.gp3, "
+    "USW2-EBS:VolumeUsage.gp3, EU-EBS:VolumeUsage.gp3), unchanged since gp3's launch "
+    "(https://aws.amazon.com/blogs/aws/new-amazon-ebs-gp3-volume-lets-you-provision-performance-"
+    "separate-from-capacity-and-offers-20-lower-price/, 2020-12-01)"
+)
+#: Every public IPv4 address, in use or idle, since 2024-02-01, in every region.
+PUBLIC_IPV4_USD_PER_HOUR = 0.005
+PUBLIC_IPV4_PRICE_SOURCE = (
+    "AWS, 'New - AWS Public IPv4 Address Charge + Public IP Insights' (2023-07-28), "
+    "https://aws.amazon.com/blogs/aws/new-aws-public-ipv4-address-charge-public-ip-insights/, "
+    "and https://aws.amazon.com/vpc/pricing/: $0.005 per IP per hour from 2024-02-01"
+)
+#: Prices older than this get a warning saying how to refresh them.
+MAX_PRICE_AGE_DAYS = 180
+
+
+@dataclass(frozen=True)
+class CostItem:
+    """One line of a monthly cost: what, how many USD a month, and why."""
+
+    item: str
+    usd_per_month: float | None
+    reason: str
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {"item": self.item, "usd_per_month": self.usd_per_month, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class MonthlyCost:
+    """A host's monthly on-demand cost (730 hours), line by line."""
+
+    items: tuple[CostItem, ...]
+    #: Sum of the items, USD; None when any is unknown (an unpriced instanceType override).
+    total_usd: float | None
+    #: Date of the oldest price behind the instance figure (YYYY-MM-DD), None if unknown.
+    prices_as_of: str | None
+    #: True when the instance price is an estimate, not the region's own price.
+    estimated: bool
+
+    def summary(self) -> str:
+        """One line: total, parts, price date; "estimated" when it is."""
+        if self.total_usd is None:
+            return "unknown: the instance type has no price (" + self.items[0].reason + ")"
+        parts = " + ".join(
+            f"{i.item} ${i.usd_per_month:,.2f}" for i in self.items if i.usd_per_month is not None
+        )
+        mark = "estimated " if self.estimated else ""
+        return f"${self.total_usd:,.2f}/month {mark}({parts}; prices as of {self.prices_as_of})"
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {
+            "total_usd": self.total_usd,
+            "prices_as_of": self.prices_as_of,
+            "estimated": self.estimated,
+            "items": [i.to_json_dict() for i in self.items],
+        }
+
+
+def monthly_cost(
+    *,
+    instance_type: str,
+    hourly_price_usd: float | None,
+    price_estimated: bool,
+    root_volume_gib: int,
+    region: str | None,
+    prices_as_of: str | None,
+    estimate_note: str | None = None,
+) -> MonthlyCost:
+    """The instance, root volume and public IPv4 address for a month of 730 hours."""
+    if hourly_price_usd is None:
+        instance = CostItem(
+            "instance",
+            None,
+            f"{instance_type} has no on-demand price in the catalog",
+        )
+    else:
+        how = f"estimated: {estimate_note}" if price_estimated and estimate_note else "estimated"
+        instance = CostItem(
+            "instance",
+            round(hourly_price_usd * HOURS_PER_MONTH, 2),
+            f"{instance_type} on demand, ${hourly_price_usd:g}/hour x {HOURS_PER_MONTH} hours"
+            + (f" ({how})" if price_estimated else ""),
+        )
+    rate = GP3_USD_PER_GIB_MONTH.get(region or "")
+    volume = CostItem(
+        "root volume",
+        None if rate is None else round(root_volume_gib * rate, 2),
+        (
+            f"{root_volume_gib} GiB encrypted gp3 x ${rate:g}/GB-month in {region} (encryption "
+            "free, baseline IOPS and throughput included)"
+            if rate is not None
+            else f"no gp3 price recorded for region {region!r}"
+        ),
+    )
+    ipv4 = CostItem(
+        "public IPv4",
+        round(PUBLIC_IPV4_USD_PER_HOUR * HOURS_PER_MONTH, 2),
+        f"the host's public IPv4 address (default-VPC subnets assign one), "
+        f"${PUBLIC_IPV4_USD_PER_HOUR:g}/hour x {HOURS_PER_MONTH} hours since 2024-02-01",
+    )
+    items = (instance, volume, ipv4)
+    known = [i.usd_per_month for i in items]
+    total = None if None in known else round(sum(v for v in known if v is not None), 2)
+    return MonthlyCost(
+        items=items,
+        total_usd=total,
+        prices_as_of=prices_as_of if hourly_price_usd is not None else None,
+        estimated=price_estimated and hourly_price_usd is not None,
+    )
+
+
+def stale_price_warning(prices_as_of: str | None, today: dt.date, region: str | None) -> str | None:
+    """A warning when the catalog's prices are older than MAX_PRICE_AGE_DAYS, else None."""
+    if prices_as_of is None:
+        return None
+    age_days = (today - dt.date.fromisoformat(prices_as_of)).days
+    if age_days <= MAX_PRICE_AGE_DAYS:
+        return None
+    where = region or "REGION"
+    return (
+        f"the {where} prices are as of {prices_as_of}, {age_days} days old (more than "
+        f"{MAX_PRICE_AGE_DAYS}); refresh them: `python -m sizing catalog --region {where} --out "
+        f"sizing/catalogs/{where}.json` with AWS credentials, or offline from a newer price "
+        f"file with `--prices FILE`; review the diff and commit it"
+    )
