@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import contextvars
 import importlib
+import importlib.metadata
 import json
 import os
 import pkgutil
@@ -69,6 +70,7 @@ from synapse_client import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_client.access import ENTITY_ACCESS, EVALUATION_ACCESS, entry_of, level_of
 from synapse_client.ownership import split_owner_marker
 from synapse_emulator import SynapseEmulator
+from tests.test_requirements import _normalise, _pins
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PULUMI_PROJECT = "challenge"
@@ -110,6 +112,7 @@ def plugin_environment() -> dict[str, str]:
     for option, value in (runtime.get("options") or {}).items():
         env[f"PULUMI_RUNTIME_{option.upper()}"] = str(value)
     env["PULUMI_PROJECT"] = PULUMI_PROJECT
+    env["PYTHONPROFILEIMPORTTIME"] = "1"  # every import to stderr, for the requirements check
     return env
 
 
@@ -724,6 +727,13 @@ def _server_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if k != PROVIDER_KEY}
 
 
+def declare(kind: str, existing: Existing, endpoint: str, **overrides: Any) -> Registration:
+    """The registration of the ``kind`` object as a program declares it."""
+    case = CASES[kind]
+    kwargs = {**case.inputs(existing), "synapse_endpoint": endpoint, **overrides}
+    return registered(lambda: case.resource(f"contract-{kind.lower()}", **kwargs))
+
+
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_lifecycle_in_the_plugin_process(
     kind: str,
@@ -735,15 +745,11 @@ def test_lifecycle_in_the_plugin_process(
     case = CASES[kind]
     url = emulator.base_url
 
-    def declared(**overrides: Any) -> Registration:
-        kwargs = {**case.inputs(existing), "synapse_endpoint": url, **overrides}
-        return registered(lambda: case.resource(f"contract-{kind.lower()}", **kwargs))
-
     def sent(**overrides: Any) -> dict[str, Any]:
         """The inputs as the engine passes them to Check."""
-        return without_secrets(declared(**overrides).inputs)
+        return without_secrets(declare(kind, existing, url, **overrides).inputs)
 
-    registration = declared()
+    registration = declare(kind, existing, url)
     provider = registration.inputs[PROVIDER_KEY]
     assert rpc.is_rpc_secret(provider), "the SDK registers __provider as a secret"
     inputs = without_secrets(registration.inputs)
@@ -856,3 +862,41 @@ def test_concurrent_creates_in_one_plugin_process(
     assert len({id_ for id_, _ in results}) == len(declared)
     assert all(_entity_view(organiser, id_) is None for id_, _ in results)
     assert configured.process.poll() is None, configured.output()
+
+
+def imported_top_level_modules(trace: str) -> set[str]:
+    """Top-level names in a `PYTHONPROFILEIMPORTTIME` trace (`import time: ... | a.b.c`)."""
+    names = set()
+    for line in trace.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            module = line.rsplit("|", 1)[1].strip()
+            if module != "imported package":
+                names.add(module.split(".", 1)[0])
+    return names
+
+
+def test_the_plugin_imports_only_what_requirements_txt_installs(
+    configured: Plugin, emulator: SynapseEmulator, existing: Existing
+) -> None:
+    """`pulumi install` builds the venv from requirements.txt alone (no dev tools): every
+    third-party module the plugin imported while serving this module's tests (run last, it sees
+    them all; alone, at least every provider unpickled by a Check) comes from a pinned one."""
+    for kind in CASES:
+        registration = declare(kind, existing, emulator.base_url)
+        Engine(configured.stub, registration).check({}, without_secrets(registration.inputs))
+    modules = imported_top_level_modules(configured.stderr.read_text())
+    assert {"pulumi", "dill", "components"} <= modules, "the providers were unpickled"
+    local = {m for m in modules if (PROJECT_DIR / m).is_dir() or (PROJECT_DIR / f"{m}.py").exists()}
+    pinned = set(_pins(PROJECT_DIR / "requirements.txt"))
+    owners = {  # modules tried but not installed were optional imports that failed: skipped
+        module: {_normalise(d) for d in dists}
+        for module, dists in importlib.metadata.packages_distributions().items()
+    }
+    unpinned = {
+        module: sorted(owners[module])
+        for module in modules - local
+        if module in owners and not owners[module] & pinned
+    }
+    assert not unpinned, (
+        f"imported by the providers but not installed by requirements.txt: {unpinned}"
+    )
