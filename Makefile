@@ -32,8 +32,8 @@ check: venv
 	$(PY) -m preview --stack $(STACK)
 
 # The main job on this machine: the stack against a local Synapse-compatible server, state in
-# .rehearsal/<stack>/.
-rehearse: venv
+# .rehearsal/<stack>/. ARGS=--with-host also boots the server's bootstrap in a local VM (root).
+rehearse: venv $(if $(findstring --with-host,$(ARGS)),system-deps)
 	$(PY) -m rehearsal up --stack $(STACK) $(ARGS)
 
 rehearse-destroy: venv

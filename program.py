@@ -19,7 +19,7 @@ from components.drain_guard import DrainGuardArgs
 from components.orchestrator_host import OrchestratorHost, OrchestratorHostArgs, check_args
 from components.synapse.site_plan import plan_site
 from stackconfig import ChallengeSpec, StackConfig
-from userdata import ACCEPT_SUBMISSIONS_PATH, FileToken, render_cloud_config
+from userdata import ACCEPT_SUBMISSIONS_PATH, BootstrapSettings, FileToken, render_cloud_config
 from userdata.cli import settings_for_stack
 
 #: Where a self-hosted server keeps the orchestrator's token (root-only); the bootstrap reads it.
@@ -190,18 +190,24 @@ def host_args(
     )
 
 
-def self_hosted_bootstrap(
+def self_hosted_settings(
     config: StackConfig, logs_folder_id: str, evaluation_templates: Mapping[str, str]
-) -> str:
-    """The site server's `#cloud-config`: exactly what `python -m userdata render --stack S
-    --token-from-file /etc/challenge/orchestrator-token` prints once the IDs exist."""
-    settings = settings_for_stack(
+) -> BootstrapSettings:
+    """The site server's bootstrap settings: the token from a root-only file at boot."""
+    return settings_for_stack(
         config,
         FileToken(SELF_HOSTED_TOKEN_FILE),
         logs_folder_id=logs_folder_id,
         evaluation_templates=dict(evaluation_templates),
     )
-    return render_cloud_config(settings)
+
+
+def self_hosted_bootstrap(
+    config: StackConfig, logs_folder_id: str, evaluation_templates: Mapping[str, str]
+) -> str:
+    """The site server's `#cloud-config`: exactly what `python -m userdata render --stack S
+    --token-from-file /etc/challenge/orchestrator-token` prints once the IDs exist."""
+    return render_cloud_config(self_hosted_settings(config, logs_folder_id, evaluation_templates))
 
 
 def write_bootstrap(config: StackConfig, document: str) -> str:

@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from synapse_client.session import clear_session_cache, open_session
 from synapse_emulator import SynapseEmulator
 
 from .engine import RehearsalRun, rehearse_program
+from .host import HostCheck, boot_rehearsal_host
 from .overrides import rehearsal_config, round_shift_s
 from .store import (
     DEFAULT_ROOT,
@@ -53,6 +54,7 @@ class RehearsalReport:
     status: StackStatus
     rest_calls: int
     wall_s: float
+    host_checks: list[HostCheck] = field(default_factory=list)
 
 
 def _progress_printer(started: float) -> Progress:
@@ -106,6 +108,7 @@ def rehearse_up(
     *,
     project_dir: Path | None = None,
     state_root: Path = DEFAULT_ROOT,
+    with_host: bool = False,
     say: Progress = print,
 ) -> RehearsalReport:
     started = time.monotonic()
@@ -126,6 +129,7 @@ def rehearse_up(
         engine = LocalEngine(organiser, project="challenge", stack=stack, max_workers=4)
         engine.load(paths.engine)
         shift = settings.round_shift_s
+        rehearsed = rehearsal_config(raw, endpoint=server.base_url, shift_s=shift)
         say(
             f"pulumi up (rehearsal): {len(engine.state)} Synapse objects in the state; "
             f"synapseEndpoint {server.base_url}, phase live"
@@ -134,7 +138,7 @@ def rehearse_up(
         try:
             with contextlib.chdir(paths.root):  # `pulumi up` writes out/ beside the program
                 run = rehearse_program(
-                    rehearsal_config(raw, endpoint=server.base_url, shift_s=shift),
+                    rehearsed,
                     stack=stack,
                     engine=engine,
                     secret_values={
@@ -171,6 +175,10 @@ def rehearse_up(
         server.stop()
         clear_session_cache()
     report = RehearsalReport(run, outputs, submitted, status, rest_calls, 0.0)
+    if with_host:
+        report.host_checks = boot_rehearsal_host(
+            stackconfig.parse_config(stack, rehearsed), outputs, paths.root / "vm", say
+        )
     report.wall_s = time.monotonic() - started
     say(f"done: {rest_calls} REST calls to the Synapse server; state in {paths.root}")
     return report
@@ -211,6 +219,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "up":
             command.add_argument("--project-dir", type=Path, help="folder of the stack files")
+            command.add_argument(
+                "--with-host",
+                action="store_true",
+                help="also boot the bootstrap in a local VM (root; about 6 minutes, more the "
+                "first time)",
+            )
     return parser
 
 
@@ -225,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.stack,
                 project_dir=args.project_dir,
                 state_root=args.state_dir,
+                with_host=args.with_host,
                 say=say,
             )
     except stackconfig.ConfigError as error:

@@ -21,6 +21,7 @@ import yaml
 import userdata
 from tests.vm import (
     STAND_IN_IMAGE,
+    TOKEN_ALLOWED_ON_DISK,
     BootRecord,
     ScenarioResult,
     boot_test_settings,
@@ -31,17 +32,6 @@ from tests.vm import (
 from tests.vm.image import GUEST_DIR
 
 SHELLCHECK = Path(sys.executable).with_name("shellcheck")
-#: Where the token may be on the root disk besides .env: the container's configuration (Docker
-#: and containerd keep a container's environment in it), what the stand-in recorded from inside
-#: the container, and blocks of deleted files (a re-run's unchanged temporary .env is removed,
-#: Docker rewrites its container config by replacing the file).
-TOKEN_ALLOWED_ON_DISK = (
-    userdata.ENV_PATH,
-    "/var/lib/docker/containers/*/config.v2.json",
-    "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db",
-    "/var/lib/docker/volumes/*_shared/_data/.vmtest/record-*.environ",
-    "<unallocated>",
-)
 #: Probe copies that hold the token on purpose (the .env, docker inspect, the stand-in's record).
 TOKEN_ALLOWED_IN_RESULTS = ("*/files/env", "*/containers.json", "*/records/*.environ")
 

@@ -8,13 +8,14 @@ reads the results back with debugfs. See tests/test_boot_vm.py and benchmarks/bo
 from .errors import VmTestError
 from .image import PACKAGES, BaseImage, cache_key, cache_root, ensure_base_image
 from .machine import BootOutcome
-from .results import BootRecord, BootTimings, StandInRecord, find_on_disk
+from .results import TOKEN_ALLOWED_ON_DISK, BootRecord, BootTimings, StandInRecord, find_on_disk
 from .scenario import ScenarioResult, run_boot_scenario
 from .seed import STAND_IN_IMAGE, GuestPlan, boot_test_settings, with_token_stand_in
 
 __all__ = [
     "PACKAGES",
     "STAND_IN_IMAGE",
+    "TOKEN_ALLOWED_ON_DISK",
     "BaseImage",
     "BootOutcome",
     "BootRecord",

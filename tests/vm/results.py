@@ -14,6 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import userdata
+
 from .errors import VmTestError
 from .image import require_tools, tool_path
 from .machine import BootOutcome, console_text
@@ -24,6 +26,19 @@ _CLOUD_INIT = re.compile(
     r"(?:running '(?P<stage>[^']+)'|(?P<finished>finished)) at .*Up (?P<up>[0-9.]+) seconds"
 )
 _ENV_LINE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)='(?P<value>[^']*)'$")
+
+
+#: Where the token may be on the root disk besides .env: the container's configuration (Docker
+#: and containerd keep a container's environment in it), what the stand-in recorded from inside
+#: the container, and blocks of deleted files (a re-run's unchanged temporary .env is removed,
+#: Docker rewrites its container config by replacing the file).
+TOKEN_ALLOWED_ON_DISK = (
+    userdata.ENV_PATH,
+    "/var/lib/docker/containers/*/config.v2.json",
+    "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db",
+    "/var/lib/docker/volumes/*_shared/_data/.vmtest/record-*.environ",
+    "<unallocated>",
+)
 
 
 def debugfs(image: Path, request: str) -> str:
