@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use, only where one is missing:
 #   cloud-init           -> `cloud-init schema` validates the rendered user data
+#   nodejs               -> cwltool evaluates the engine test workflow's JavaScript with node
 #   qemu-system-x86, qemu-utils, debootstrap, debian-archive-keyring, cloud-image-utils,
 #   e2fsprogs                                                   -> the boot test (tests -m vm)
 set -euo pipefail
 declare -A wanted=(
   [cloud-init]=cloud-init
+  [node]=nodejs
   [qemu-system-x86_64]=qemu-system-x86
   [qemu-img]=qemu-utils
   [debootstrap]=debootstrap

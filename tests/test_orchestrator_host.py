@@ -14,7 +14,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pytest
-import yaml
 from pulumi.runtime import rpc
 
 from components.orchestrator_host import (
@@ -27,7 +26,7 @@ from components.orchestrator_host import (
     tag_value,
 )
 from sizing import Workload, estimate_host, load_catalog
-from userdata import BOOTSTRAP_PATH, TOKEN_HELPER_PATH, UserDataError
+from userdata import BOOTSTRAP_PATH, TOKEN_HELPER_PATH, UserDataError, write_files_of
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -284,7 +283,7 @@ def test_user_data_reads_the_token_at_boot_with_the_real_ids(mocks: HostMocks):
         [instance] = mocks.of_type("aws:ec2/instance:Instance")
         assert instance["userData"] == user_data
         assert len(user_data.encode()) <= 16384
-        files = {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
+        files = {path: f["content"] for path, f in write_files_of(user_data).items()}
         assert f"PARAMETER = '{PARAMETER}'" in files[TOKEN_HELPER_PATH]
         assert "REGION = 'us-east-1'" in files[TOKEN_HELPER_PATH]
         bootstrap = files[BOOTSTRAP_PATH]

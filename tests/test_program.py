@@ -16,6 +16,7 @@ import sizing
 from program import workload
 from stackconfig import load_stack
 from tests.conftest import TEST_SECRETS
+from userdata import BOOTSTRAP_PATH, write_files_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +63,8 @@ def test_host_env_is_wired_to_the_synapse_objects(dev_run):
     logs = dev_run.one("Folder")
     workflow = dev_run.one("ExternalLinkFile")
     queue_ids = sorted(q.id for q in dev_run.of_type("EvaluationQueue"))
-    user_data = dev_run.one("aws:ec2/instance:Instance").inputs["userData"]
+    document = dev_run.one("aws:ec2/instance:Instance").inputs["userData"]
+    user_data = write_files_of(document)[BOOTSTRAP_PATH]["content"]
     assert f"WORKFLOW_OUTPUT_ROOT_ENTITY_ID='{logs.id}'" in user_data
     templates = json.dumps({q: workflow.id for q in queue_ids}, separators=(",", ":"))
     assert dev_run.outputs["evaluationTemplates"] == {q: workflow.id for q in queue_ids}
@@ -121,10 +123,10 @@ def test_user_data_over_16_kb_fails_before_any_resource(run_stack):
     PreviewMocks.new_resource = recording
     try:
         with pytest.raises(Exception, match="16 KB") as caught:
-            run_stack(overrides={"queues": [{"name": f"Queue {i:03d}"} for i in range(130)]})
+            run_stack(overrides={"queues": [{"name": f"Queue {i:03d}"} for i in range(1000)]})
     finally:
         PreviewMocks.new_resource = original
-    assert "130 evaluation queues" in str(caught.value)
+    assert "1000 evaluation queues" in str(caught.value)
     assert not [name for name in created if name != "challenge"], created
 
 
@@ -273,7 +275,8 @@ def test_submission_view_covers_every_queue(run_stack):
 
 def test_end_date_reaches_the_host(run_stack):
     run = run_stack(overrides={"endDate": "2027-06-30T23:59:00Z", "stopHostAfterEnd": False})
-    user_data = run.one("aws:ec2/instance:Instance").inputs["userData"]
+    document = run.one("aws:ec2/instance:Instance").inputs["userData"]
+    user_data = "\n".join(f["content"] for f in write_files_of(document).values())
     assert "challenge-end-date.timer" in user_data
     end = datetime.datetime(2027, 6, 30, 23, 59, tzinfo=datetime.UTC)
     assert f"CHALLENGE_END_EPOCH={int(end.timestamp())}" in user_data

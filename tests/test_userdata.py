@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import stat
@@ -32,6 +33,7 @@ from userdata import (
     UserDataError,
     host_files,
     render_cloud_config,
+    write_files_of,
 )
 from userdata.cli import cli
 
@@ -75,8 +77,8 @@ VARIANTS = {
 
 
 def files_of(document: str) -> dict[str, dict[str, Any]]:
-    parsed = yaml.safe_load(document)
-    return {entry["path"]: entry for entry in parsed["write_files"]}
+    """write_files by path, contents decoded (the bootstrap and engine recipe ship gz+b64)."""
+    return write_files_of(document)
 
 
 def env_lines(bootstrap: str) -> dict[str, str]:
@@ -297,7 +299,11 @@ def test_size_fits_sixteen_kb_with_many_queues() -> None:
 
 
 def test_over_sixteen_kb_is_a_clear_error() -> None:
-    templates = {str(9_700_000 + i): f"syn{60_000_000 + i}" for i in range(400)}
+    # Random IDs: the bootstrap that lists them ships compressed, so a sequence would not do.
+    rng = random.Random(10)
+    templates = {
+        str(rng.randrange(10**7, 10**8)): f"syn{rng.randrange(10**7, 10**8)}" for _ in range(800)
+    }
     with pytest.raises(UserDataError, match=r"over EC2's 16384-byte \(16 KB\) limit"):
         render_cloud_config(make_settings(evaluation_templates=templates))
 

@@ -7,6 +7,7 @@ bootstrap's own checks; everything else (bash, coreutils, grep, sed, tee) is rea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -24,6 +25,7 @@ from tests.test_userdata import TOKEN, make_settings
 from userdata import (
     ACCEPT_SUBMISSIONS_PATH,
     BOOTSTRAP_PATH,
+    BUILD_ENGINE_PATH,
     CLEANUP_PATH,
     COMPOSE_ENVIRONMENT,
     ENV_PATH,
@@ -33,13 +35,15 @@ from userdata import (
     FileToken,
     SsmParameterToken,
     render_cloud_config,
+    write_files_of,
 )
+from userdata.engine import RECIPE_LABEL, engine_tag, recipe_hash
 
 STANDIN_NAMES = ("apt-get", "dpkg-query", "dpkg", "systemctl", "docker", "curl", "aws")
 
 #: One program for every stand-in, dispatching on the name it was called by.
 STANDIN = r"""
-import json, os, re, sys
+import hashlib, json, os, re, sys
 from pathlib import Path
 
 name = Path(sys.argv[0]).name
@@ -92,6 +96,19 @@ if name == "systemctl":
     if args[0] == "reload" and unit not in lines("active"):
         print(f"{unit} is not active, cannot reload.", file=sys.stderr)
         sys.exit(1)
+    sys.exit(0)
+if name == "docker" and args[:2] == ["image", "inspect"]:
+    tag = args[-1]
+    if tag not in lines("images"):
+        print(f"Error: No such image: {tag}", file=sys.stderr)
+        sys.exit(1)
+    if "--format" in args:
+        print("sha256:" + hashlib.sha256(tag.encode()).hexdigest())
+    sys.exit(0)
+if name == "docker" and args[:1] == ["build"]:
+    context = Path(args[-1])
+    assert {p.name for p in context.iterdir()} == {"Dockerfile", "requirements.txt", "host-ca.crt"}
+    add("images", args[args.index("--tag") + 1])
     sys.exit(0)
 if name == "docker":
     if args[:1] == ["compose"]:
@@ -186,7 +203,7 @@ class Host:
 
 def materialise(root: Path, document: str) -> None:
     """Write the cloud-config's write_files under `root`, as cloud-init would under `/`."""
-    for entry in yaml.safe_load(document)["write_files"]:
+    for entry in write_files_of(document).values():
         target = root / entry["path"].lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(entry["content"])
@@ -602,3 +619,39 @@ def test_ssm_token_helper_reads_the_secure_string(
         captured = capsys.readouterr()
         assert captured.out == TOKEN + "\n"
         assert captured.err == ""
+
+
+# --- the workflow engine image ---------------------------------------------------------------
+
+
+def test_engine_image_is_built_once_and_passed_to_the_orchestrator_by_id(make_host) -> None:
+    host = make_host(workflow_engine_image=None)
+    ca_bundle = host.path("/etc/ssl/certs/ca-certificates.crt")
+    ca_bundle.parent.mkdir(parents=True)
+    ca_bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    result = host.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    tag = engine_tag()
+    builds = commands(host.calls(), "docker", "build")
+    assert len(builds) == 1
+    assert builds[0][2:6] == ["--label", f"{RECIPE_LABEL}={recipe_hash()}", "--tag", tag]
+    image_id = "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
+    assert read_env(host.path(ENV_PATH))["WORKFLOW_ENGINE_DOCKER_IMAGE"] == image_id
+    assert "step: build the workflow engine image" in host.path(LOG_PATH).read_text()
+    env_before = host.path(ENV_PATH).read_bytes()
+
+    host.reset_calls()
+    again = host.run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not commands(host.calls(), "docker", "build"), "same recipe: no rebuild"
+    assert host.path(ENV_PATH).read_bytes() == env_before
+
+
+def test_an_engine_image_override_skips_the_build(make_host) -> None:
+    image = "ghcr.io/example/engine:sha-1234567"
+    host = make_host(workflow_engine_image=image)
+    assert not host.path(BUILD_ENGINE_PATH).exists()
+    result = host.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not commands(host.calls(), "docker", "build")
+    assert read_env(host.path(ENV_PATH))["WORKFLOW_ENGINE_DOCKER_IMAGE"] == image

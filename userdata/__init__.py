@@ -8,6 +8,7 @@ from .errors import UserDataError
 from .render import (
     ACCEPT_SUBMISSIONS_PATH,
     BOOTSTRAP_PATH,
+    BUILD_ENGINE_PATH,
     CLEANUP_PATH,
     CLEANUP_SERVICE,
     CLEANUP_TIMER,
@@ -40,6 +41,7 @@ from .render import (
     render_end_date_timer,
     render_orchestrator_unit,
     render_token_helper,
+    write_files_of,
 )
 from .settings import (
     DEFAULT_AMI_SSM_PARAMETER,
@@ -60,6 +62,7 @@ from .settings import (
 __all__ = [
     "ACCEPT_SUBMISSIONS_PATH",
     "BOOTSTRAP_PATH",
+    "BUILD_ENGINE_PATH",
     "CLEANUP_PATH",
     "CLEANUP_SERVICE",
     "CLEANUP_TIMER",
@@ -106,4 +109,5 @@ __all__ = [
     "render_orchestrator_unit",
     "render_token_helper",
     "token_parameter_name",
+    "write_files_of",
 ]

@@ -6,7 +6,10 @@ missing variable is an error, never an empty string in a boot script.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
+import gzip
 import json
 import shlex
 from collections.abc import Callable
@@ -14,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+import yaml
 
+from . import engine
 from .errors import UserDataError
 from .settings import (
     BootstrapSettings,
@@ -39,6 +44,7 @@ ORCHESTRATOR_UNIT = "challenge-orchestrator.service"
 CLEANUP_SERVICE = "challenge-cleanup.service"
 CLEANUP_TIMER = "challenge-cleanup.timer"
 END_DATE_SCRIPT_PATH = "/usr/local/sbin/challenge-end-date"
+BUILD_ENGINE_PATH = "/usr/local/sbin/challenge-build-engine"
 END_DATE_SERVICE = "challenge-end-date.service"
 END_DATE_TIMER = "challenge-end-date.timer"
 SYSTEMD_DIR = "/etc/systemd/system"
@@ -75,11 +81,28 @@ COMPOSE_ENVIRONMENT = (
 
 @dataclass(frozen=True)
 class HostFile:
-    """One file cloud-init writes: absolute path, octal mode, content."""
+    """One file cloud-init writes: absolute path, octal mode, content.
+
+    `compressed` ships it gzip+base64 (cloud-init's `encoding: gz+b64`): for bulky files such as
+    the engine recipe, which would otherwise eat EC2's 16 KB user-data limit.
+    """
 
     path: str
     mode: str
     content: str
+    compressed: bool = False
+
+    def compacted(self) -> HostFile:
+        """This file compressed if that makes the cloud-config shorter, else unchanged."""
+        shorter = len(dataclasses.replace(self, compressed=True).encoded) < len(self.content)
+        return dataclasses.replace(self, compressed=True) if shorter else self
+
+    @property
+    def encoded(self) -> str:
+        """The content as the cloud-config carries it (base64 of gzip with mtime 0: stable)."""
+        if not self.compressed:
+            return self.content
+        return base64.b64encode(gzip.compress(self.content.encode(), 9, mtime=0)).decode()
 
 
 def _env_quote(value: str) -> str:
@@ -145,7 +168,12 @@ def orchestrator_env(settings: BootstrapSettings) -> list[tuple[str, str]]:
         ("TOIL_CLI_OPTIONS", s.toil_cli_options),
         ("SUBMITTER_NOTIFICATION_MASK", str(s.submitter_notification_mask)),
         ("SHARE_RESULTS_IMMEDIATELY", "true" if s.share_results_immediately else "false"),
-        ("WORKFLOW_ENGINE_DOCKER_IMAGE", s.workflow_engine_image or ""),
+        # Without an override the bootstrap adds the ID of the image it built (BUILD_ENGINE_PATH).
+        *(
+            [("WORKFLOW_ENGINE_DOCKER_IMAGE", s.workflow_engine_image)]
+            if s.workflow_engine_image
+            else []
+        ),
         ("NOTIFICATION_PRINCIPAL_ID", s.notification_principal_id or ""),
         ("DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID", s.data_unlock_synapse_principal_id or ""),
     ]
@@ -180,6 +208,17 @@ def render_bootstrap_script(settings: BootstrapSettings) -> str:
         orchestrator_unit=ORCHESTRATOR_UNIT,
         cleanup_timer=CLEANUP_TIMER,
         end_date_timer=END_DATE_TIMER if settings.end_date is not None else None,
+        build_engine_path=None if settings.workflow_engine_image else BUILD_ENGINE_PATH,
+    )
+
+
+def render_build_engine_script() -> str:
+    """`challenge-build-engine`: builds the engine image from the recipe once, prints its ID."""
+    return _render(
+        "build-engine.sh.j2",
+        tag=engine.engine_tag(),
+        label=f"{engine.RECIPE_LABEL}={engine.recipe_hash()}",
+        files=engine.recipe(),
     )
 
 
@@ -310,7 +349,12 @@ def host_files(settings: BootstrapSettings, *, allow_inline_token: bool = False)
         if settings.end_date is not None
         else []
     )
-    return [
+    engine_recipe = (
+        []
+        if settings.workflow_engine_image
+        else [HostFile(BUILD_ENGINE_PATH, "0700", render_build_engine_script())]
+    )
+    files = [
         HostFile(
             TOKEN_HELPER_PATH,
             "0700",
@@ -323,8 +367,25 @@ def host_files(settings: BootstrapSettings, *, allow_inline_token: bool = False)
         HostFile(f"{SYSTEMD_DIR}/{CLEANUP_TIMER}", "0644", render_cleanup_timer(settings)),
         HostFile(ACCEPT_SUBMISSIONS_PATH, "0700", render_accept_submissions_script(settings)),
         *end_date,
+        *engine_recipe,
         HostFile(BOOTSTRAP_PATH, "0700", render_bootstrap_script(settings)),
     ]
+    # gzip+base64 where shorter, for EC2's 16 KB limit (`write_files_of` reads them back); the
+    # token helper stays readable: it is the file a reviewer checks for secrets.
+    return [f if f.path == TOKEN_HELPER_PATH else f.compacted() for f in files]
+
+
+def write_files_of(document: str) -> dict[str, dict[str, Any]]:
+    """A cloud-config's write_files by path, each `content` as the host gets it (gz+b64 decoded)."""
+    entries = {}
+    for entry in yaml.safe_load(document).get("write_files", []):
+        entry = dict(entry)
+        if entry.get("encoding") == "gz+b64":
+            entry["content"] = gzip.decompress(base64.b64decode(entry["content"])).decode()
+        elif "encoding" in entry:
+            raise UserDataError(f"{entry['path']}: unexpected encoding {entry['encoding']!r}")
+        entries[entry["path"]] = entry
+    return entries
 
 
 def _token_origin(settings: BootstrapSettings) -> str:
