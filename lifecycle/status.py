@@ -194,7 +194,7 @@ def self_hosted_status(outputs: StackOutputs) -> HostStatus:
     """A self-hosted server is out of this tool's reach: say what to run on it."""
     commands = outputs.self_hosted_commands or {}
     hint = commands.get("status") or "see README, A self-hosted server"
-    return HostStatus(None, "self-hosted", problems=(f"on the site's server run: {hint}",))
+    return HostStatus(None, SELF_HOSTED, problems=(f"on the server run: {hint}",))
 
 
 def collect_status(
@@ -285,6 +285,10 @@ def render_table(status: StackStatus) -> str:
             cells = [c.ljust(widths[i]) if i < len(widths) else c for i, c in enumerate(row)]
             lines.append("  " + "  ".join(cells).rstrip())
     host = status.host
+    if host.state == SELF_HOSTED:
+        lines.append("Host: self-hosted (the site's own server)")
+        lines.extend(f"  {p}" for p in host.problems)
+        return "\n".join(lines)
     lines.append(
         f"Host {host.instance_id or '?'}: {host.state or 'unknown'}"
         + (f", {host.instance_type}" if host.instance_type else "")

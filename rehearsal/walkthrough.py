@@ -2,7 +2,7 @@
 
 Join the Participants team (it is open to join), make a project of one's own, and submit to
 every queue: a prediction file for data-to-model, a Docker repository and digest for
-model-to-data (what `docker push docker.synapse.org/<project>/<name>` leaves behind).
+model-to-data (the repository entity and the digest of a tagged image).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ PROJECT_TYPE = "org.sagebionetworks.repo.model.Project"
 FILE_TYPE = "org.sagebionetworks.repo.model.FileEntity"
 DOCKER_TYPE = "org.sagebionetworks.repo.model.docker.DockerRepository"
 MODEL_IMAGE = "model"
+MODEL_TAG = "v1"
 
 
 @dataclass(frozen=True)
@@ -47,38 +48,25 @@ def _prediction_file(syn: synapseclient.Synapse, project_id: str, workdir: Path)
     return entity.id
 
 
-def _docker_repository(syn: synapseclient.Synapse, project_id: str) -> tuple[str, str]:
-    """The participant's image repository entity and the digest of the pushed image."""
-    repository = f"docker.synapse.org/{project_id}/{MODEL_IMAGE}"
+def _docker_repository(syn: synapseclient.Synapse, project_id: str, user: str) -> str:
+    """The participant's image as Synapse knows it: an (unmanaged) Docker repository entity with
+    one commit, tag `MODEL_TAG` at the pushed image's digest. A `docker push` to
+    docker.synapse.org makes a managed one instead; no registry runs here."""
     found = syn.findEntityId(MODEL_IMAGE, parent=project_id)
     if not found:
         body = {
             "name": MODEL_IMAGE,
             "concreteType": DOCKER_TYPE,
             "parentId": project_id,
-            "repositoryName": repository,
+            "repositoryName": f"docker.io/{user}/{MODEL_IMAGE}",
         }
         found = syn.restPOST("/entity", json.dumps(body))["id"]
-    digest = "sha256:" + hashlib.sha256(f"rehearsal model {project_id}".encode()).hexdigest()
-    return found, digest
-
-
-def _submit_docker(
-    syn: synapseclient.Synapse, evaluation_id: str, entity_id: str, digest: str, name: str
-) -> str:
-    """POST /evaluation/submission with the repository and digest, as `syn.submit` sends it
-    after resolving a tag (synapseclient 4.14, `Synapse.submit`)."""
-    entity = syn.restGET(f"/entity/{entity_id}")
-    body = {
-        "evaluationId": evaluation_id,
-        "entityId": entity_id,
-        "versionNumber": entity.get("versionNumber", 1),
-        "name": name,
-        "dockerRepositoryName": entity["repositoryName"],
-        "dockerDigest": digest,
-    }
-    uri = f"/evaluation/submission?etag={entity['etag']}"
-    return syn.restPOST(uri, json.dumps(body))["id"]
+    tags = syn.restGET(f"/entity/{found}/dockerTag")["results"]
+    if not any(t.get("tag") == MODEL_TAG for t in tags):
+        digest = "sha256:" + hashlib.sha256(f"rehearsal model {found}".encode()).hexdigest()
+        commit = {"tag": MODEL_TAG, "digest": digest}
+        syn.restPOST(f"/entity/{found}/dockerCommit", json.dumps(commit))
+    return found
 
 
 def walk_through(
@@ -100,15 +88,19 @@ def walk_through(
             entity_id = _prediction_file(syn, project_id, Path(tmp))
             what = f"file {entity_id} (predictions.csv)"
         else:
-            entity_id, digest = _docker_repository(syn, project_id)
-            what = f"docker {entity_id}@{digest[:19]}..."
+            entity_id = _docker_repository(syn, project_id, me["userName"])
+            what = f"docker {entity_id}:{MODEL_TAG}"
         for key, evaluation_id in queue_ids.items():
             name = f"rehearsal {key}"
             try:
                 if kind == "data-to-model":
-                    submission_id = str(syn.submit(evaluation_id, entity_id, name=name).id)
-                else:
-                    submission_id = _submit_docker(syn, evaluation_id, entity_id, digest, name)
+                    submitted = syn.submit(evaluation_id, entity_id, name=name)
+                else:  # synapseclient resolves the tag to its digest (GET .../dockerTag)
+                    repository = syn.get(entity_id, downloadFile=False)
+                    submitted = syn.submit(
+                        evaluation_id, repository, name=name, dockerTag=MODEL_TAG
+                    )
+                submission_id = str(submitted.id)
             except SynapseHTTPError as exc:
                 reason = str(exc).splitlines()[-1]
                 done.append(Submitted(key, evaluation_id, None, what, refused=reason))

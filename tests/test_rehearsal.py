@@ -110,3 +110,20 @@ def test_rounds_move_once_so_that_the_earliest_opens_now() -> None:
     assert raw["challenge:queues"][0]["rounds"][0]["start"] == "2027-02-01T00:00:00Z"
     assert moved["challenge:phase"] == "live"
     assert round_shift_s(moved, now) == 0.0
+
+
+def test_model_to_data_participant_submits_a_tagged_docker_image(tmp_path: Path) -> None:
+    write_stack(tmp_path, dict(read_stack_file("dev")))
+    report = rehearse_up(STACK, project_dir=tmp_path, state_root=tmp_path / "state", say=print)
+
+    assert [s.refused for s in report.submitted] == [None, None]
+    server = load_synapse_state(RehearsalPaths.for_stack(STACK, tmp_path / "state").synapse)
+    submissions = [server.submissions[s.submission_id] for s in report.submitted]
+    (repository_id,) = {s["entityId"] for s in submissions}
+    repository = server.entities[repository_id]
+    assert repository["concreteType"].endswith("docker.DockerRepository")
+    (commit,) = server.docker_commits[repository_id]
+    for submission in submissions:
+        assert submission["dockerRepositoryName"] == repository["repositoryName"]
+        assert submission["dockerDigest"] == commit["digest"]
+    assert {q.counts["RECEIVED"] for q in report.status.queues} == {1}
