@@ -13,6 +13,10 @@ from .model import HOURS_PER_MONTH
 
 #: gp3 storage, USD per GB-month (EBS bills the volume's provisioned GiB), per region. EBS
 #: encryption is free; the 3,000 IOPS and 125 MB/s baseline is included, and we provision no more.
+#: AWS's pricing page renders its table with JavaScript; the us-east-1 figure is also stated in
+#: AWS's aws/agent-toolkit-for-aws (skills/.../aws-billing-and-cost-management/references/
+#: ebs-optimization.md: "$0.08 vs $0.10 in us-east-1"). Refresh these with the Price List API
+#: (`pricing:GetProducts`, ServiceCode AmazonEC2, productFamily Storage, volumeApiName gp3).
 GP3_USD_PER_GIB_MONTH: dict[str, float] = {
     "us-east-1": 0.08,
     "us-west-2": 0.08,

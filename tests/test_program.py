@@ -281,3 +281,14 @@ def test_end_date_reaches_the_host(run_stack):
     end = datetime.datetime(2027, 6, 30, 23, 59, tzinfo=datetime.UTC)
     assert f"CHALLENGE_END_EPOCH={int(end.timestamp())}" in user_data
     assert "CHALLENGE_STOP_HOST_AFTER_END=false" in user_data
+
+
+def test_monthly_budget_applies_to_the_ec2_host_only():
+    from program import host_estimate
+    from stackconfig import parse_config, read_stack_file
+
+    raw = {**read_stack_file("dev"), "challenge:monthlyBudgetUsd": 1}
+    with pytest.raises(sizing.SizingError, match="challenge:monthlyBudgetUsd"):
+        host_estimate(parse_config("dev", raw))
+    self_hosted = host_estimate(parse_config("dev", {**raw, "challenge:host": "self-hosted"}))
+    assert self_hosted.monthly_cost_usd > 1  # computed, but no AWS bill to hold to the budget
