@@ -16,7 +16,6 @@ from components.challenge_launch import ChallengeLaunch
 from components.challenge_site import ChallengeSite
 from components.drain_guard import DrainGuard
 from components.orchestrator_host import OrchestratorHost, OrchestratorHostError
-from components.synapse.submission_view import SubmissionView
 from synapse_client import SynapseProvisioningError
 
 try:
@@ -37,15 +36,6 @@ for warning in (*config.warnings, *estimate.warnings(dt.date.today())):
 
 site = ChallengeSite("challenge", program.site_args(config))
 launch = ChallengeLaunch("launch", program.launch_args(config, site))
-if spec.submission_view:
-    SubmissionView(
-        "challenge-submission-view",
-        name="Submissions",
-        parent_id=site.staging_project_id,
-        scope_ids=list(site.queue_evaluation_ids.values()),
-        synapse_endpoint=spec.synapse_endpoint,
-        opts=pulumi.ResourceOptions(parent=site),
-    )
 if spec.host == "ec2":
     host = OrchestratorHost(
         "orchestrator",

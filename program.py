@@ -124,6 +124,7 @@ def site_args(config: StackConfig) -> ChallengeSiteArgs:
             for role, team_id in spec.existing_team_ids.model_dump().items()
             if team_id is not None
         },
+        submission_view=spec.submission_view,
     )
 
 

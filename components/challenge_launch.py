@@ -32,11 +32,6 @@ from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 from synapse_client.errors import SynapseProvisioningError
 
 PHASES = ("staging", "live")
-RESOURCE_CLASSES: dict[str, type[pulumi.CustomResource]] = {
-    "EvaluationPermissions": EvaluationPermissions,
-    "EntityPermissions": EntityPermissions,
-    "WikiCopy": WikiCopy,
-}
 
 
 def _about(text: str) -> dict[str, str]:
@@ -99,7 +94,7 @@ def plan_launch(args: ChallengeLaunchArgs) -> list[PlannedResource]:
     plan = [
         PlannedResource(
             f"submit-{key}",
-            "EvaluationPermissions",
+            EvaluationPermissions,
             {
                 "evaluation_id": evaluation_id,
                 "access": AccessLevel.SUBMIT.value,
@@ -118,7 +113,7 @@ def plan_launch(args: ChallengeLaunchArgs) -> list[PlannedResource]:
             plan.append(
                 PlannedResource(
                     f"live-project-{who}-view",
-                    "EntityPermissions",
+                    EntityPermissions,
                     {
                         "entity_id": args.live_project_id,
                         "access": AccessLevel.VIEW.value,
@@ -132,7 +127,7 @@ def plan_launch(args: ChallengeLaunchArgs) -> list[PlannedResource]:
         plan.append(
             PlannedResource(
                 "wiki-copy",
-                "WikiCopy",
+                WikiCopy,
                 {
                     "staging_project_id": args.staging_project_id,
                     "live_project_id": args.live_project_id,
@@ -156,9 +151,7 @@ class ChallengeLaunch(pulumi.ComponentResource):
         plan = plan_launch(args)
         super().__init__("challenge:index:ChallengeLaunch", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        made: dict[str, Any] = {
-            p.key: RESOURCE_CLASSES[p.kind](f"{name}-{p.key}", **p.inputs, opts=child) for p in plan
-        }
+        made: dict[str, Any] = {p.key: p.kind(f"{name}-{p.key}", child, **p.inputs) for p in plan}
         self.resources = made
         """Every child resource by plan key (``submit-<queue key>``, ``wiki-copy``, ...)."""
         self.phase = pulumi.Output.from_input(args.phase)

@@ -11,16 +11,7 @@ from typing import Any
 
 import pulumi
 
-from components.synapse import (
-    Challenge,
-    EntityPermissions,
-    EvaluationPermissions,
-    EvaluationQueue,
-    ExternalLinkFile,
-    Folder,
-    Project,
-    Team,
-)
+from components.synapse._resource import SynapseResource
 from components.synapse.site_plan import (
     TEAM_ROLES,
     ChallengeSiteArgs,
@@ -35,17 +26,6 @@ from components.synapse.site_plan import (
 from synapse_client.endpoints import site_url
 
 __all__ = ["ChallengeSite", "ChallengeSiteArgs", "QueueSpec", "SubmissionRound"]
-
-RESOURCE_CLASSES: dict[str, type[pulumi.CustomResource]] = {
-    "Project": Project,
-    "Folder": Folder,
-    "Team": Team,
-    "Challenge": Challenge,
-    "EvaluationQueue": EvaluationQueue,
-    "ExternalLinkFile": ExternalLinkFile,
-    "EntityPermissions": EntityPermissions,
-    "EvaluationPermissions": EvaluationPermissions,
-}
 
 
 class ChallengeSite(pulumi.ComponentResource):
@@ -63,19 +43,18 @@ class ChallengeSite(pulumi.ComponentResource):
         plan = plan_site(args)
         super().__init__("challenge:index:ChallengeSite", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        made: dict[str, pulumi.CustomResource] = {}
+        made: dict[str, SynapseResource] = {}
 
         def value_of(ref: Ref) -> Any:
             resource = made[ref.resource]
             return resource.id if ref.output == "id" else getattr(resource, ref.output)
 
         for planned in plan:
-            cls = RESOURCE_CLASSES[planned.kind]
             inputs = resolve_inputs(planned, value_of)
             opts_for = pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=[made[k] for k in planned.after])
             )
-            made[planned.key] = cls(f"{name}-{planned.key}", **inputs, opts=opts_for)
+            made[planned.key] = planned.kind(f"{name}-{planned.key}", opts_for, **inputs)
 
         self.resources = made
         """Every child resource by plan key (e.g. ``live-project``, ``queue-<key>``)."""

@@ -214,7 +214,7 @@ class DrainGuardProvider(SynapseProvider):
         )
 
 
-class DrainGuard(SynapseResource, module="lifecycle", name="DrainGuard"):
+class DrainGuard(SynapseResource, provider=DrainGuardProvider, module="lifecycle"):
     """Drains the orchestrator host before the engine replaces or destroys it.
 
     Give it ``instance_id=host.instance.id`` (a property dependency, so the engine deletes the
@@ -236,6 +236,4 @@ class DrainGuard(SynapseResource, module="lifecycle", name="DrainGuard"):
             "poll_seconds": args.poll_seconds,
         }
         own = pulumi.ResourceOptions(replace_on_changes=["instance_id"], delete_before_replace=True)
-        super().__init__(
-            DrainGuardProvider(), resource_name, inputs, pulumi.ResourceOptions.merge(own, opts)
-        )
+        super().__init__(resource_name, pulumi.ResourceOptions.merge(own, opts), **inputs)

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+
+from components.sdk_internals import mocks as pulumi_mocks
+from components.sdk_internals import run_pulumi_func, sync_await
+from components.sdk_internals import settings as pulumi_settings
+from components.synapse._resource import type_of_token
 
 PROJECT = "challenge"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -193,24 +194,25 @@ class PreviewMocks(pulumi.runtime.Mocks):
                 "instance_state": "running",
             }
         if typ.startswith(DYNAMIC_TYPE):
-            return self._synapse_object(provider_class or "", state)
+            return self._synapse_object(typ, provider_class or "", state)
         return f"{name}-{_short_hash(typ, name)}", {}
 
     def _synapse_object(
-        self, provider_class: str, state: dict[str, Any]
+        self, typ: str, provider_class: str, state: dict[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        """Synapse IDs as the server assigns them: `syn<n>` for entities, numbers for the rest."""
+        """Synapse IDs as the server assigns them, in the form the object type declares:
+        `syn<n>` for entities, numbers for teams, challenges and queues, `<object>/<principal>`
+        for one principal's permission."""
         serial = next(self._serial)
-        numeric = {"Team", "Challenge", "EvaluationQueue", "Evaluation"}
-        if any(provider_class.startswith(n) for n in numeric):
-            object_id = str(9_600_000 + serial)
-        elif provider_class.endswith("Permissions"):
-            # One principal's entry in an ACL; a user name resolves to a numeric principal ID.
+        registered = type_of_token(typ)
+        id_kind = registered.PROVIDER.ID_KIND if registered else "entity"
+        if id_kind == "grant":
+            # A user name resolves to a numeric principal ID.
             grantee = state.get("principal_id") or str(3_300_000 + serial)
-            object_id = f"{state.get('entity_id') or state.get('evaluation_id')}:{grantee}"
+            object_id = f"{state.get('entity_id') or state.get('evaluation_id')}/{grantee}"
             return object_id, {"grantee_id": grantee, "inherited_principal_ids": []}
-        else:
-            object_id = f"syn{50_000_000 + serial}"
+        numeric = id_kind == "numeric"
+        object_id = str(9_600_000 + serial) if numeric else f"syn{50_000_000 + serial}"
         return object_id, {
             "synapse_id": object_id,
             "etag": _short_hash(provider_class, str(serial), length=32),
@@ -309,9 +311,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 def _resolve(value: Any) -> tuple[Any, bool, bool]:
     """(value, is_secret, is_known) of a plain value or Output."""
     output = pulumi.Output.from_input(value)
-    resolved = _sync_await(output.future(with_unknowns=True))
-    secret = _sync_await(output.is_secret())
-    known = _sync_await(output.is_known())
+    resolved = sync_await(output.future(with_unknowns=True))
+    secret = sync_await(output.is_secret())
+    known = sync_await(output.is_known())
     return resolved, secret, known
 
 
@@ -347,7 +349,7 @@ def run_program(
             mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
         )
         pulumi.runtime.set_all_config(flat, list(secret_values or {}))
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+        sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
         root = pulumi_settings.get_root_resource()
         outputs: dict[str, Any] = {}
         secret: set[str] = set()

@@ -18,8 +18,9 @@ from typing import Any
 
 from pulumi.runtime import mocks as pulumi_mocks
 
-from components.synapse.local_engine import PROVIDERS, LocalEngine
-from preview.engine import PreviewMocks, ProgramRun, _dynamic_kind, run_program
+from components.synapse._resource import type_of_token
+from components.synapse.local_engine import LocalEngine
+from preview.engine import PreviewMocks, ProgramRun, run_program
 
 #: The SDK's dynamic providers carry themselves in this input; the engine strips it too.
 PROVIDER_INPUT = "__provider"
@@ -40,9 +41,10 @@ class RehearsalMocks(PreviewMocks):
         self._actions_lock = threading.Lock()
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        kind = _dynamic_kind(args.typ)
-        if not args.custom or kind not in PROVIDERS:
+        registered = type_of_token(args.typ)
+        if not args.custom or registered is None:
             return super().new_resource(args)
+        kind = registered.__name__
         inputs = {k: v for k, v in dict(args.inputs).items() if k != PROVIDER_INPUT}
         options = self.registration_options.get((args.typ, args.name), {})
         dependencies = {_resource_name(urn) for urn in options.get("dependencies", [])}

@@ -24,7 +24,6 @@ from synapseclient.core.exceptions import SynapseHTTPError
 
 from components.challenge_launch import ChallengeLaunchArgs, plan_launch
 from components.challenge_site import ChallengeSiteArgs, QueueSpec
-from components.synapse import local_engine
 from components.synapse.common import SynapseProvider
 from components.synapse.local_engine import LocalEngine
 from components.synapse.site_plan import plan_site
@@ -47,7 +46,6 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     policy = synapse_session.RetryPolicy(attempts=4, first_wait_seconds=0.01, max_wait_seconds=0.05)
     monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
     monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
-    monkeypatch.setitem(local_engine.PROVIDERS, "WikiCopy", WikiCopyProvider)
     synapse_session.clear_session_cache()
     yield
     synapse_session.clear_session_cache()

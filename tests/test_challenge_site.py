@@ -16,11 +16,13 @@ import pulumi
 import pytest
 
 from components.challenge_site import ChallengeSite, ChallengeSiteArgs, QueueSpec, SubmissionRound
-from components.synapse.site_plan import plan_site, retained_on_destroy
+from components.synapse import Folder
+from components.synapse._resource import object_type, registered_types, type_of_token
+from components.synapse.site_plan import plan_site, resolve_inputs, retained_on_destroy
+from components.synapse.submission_view import SubmissionView
 from synapse_client import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR, SynapseProvisioningError
 
 SENTINEL_TOKEN = "sentinel-synapse-token-4f1d2c"
-DYNAMIC = "pulumi-python:dynamic/synapse:"
 
 ARGS = ChallengeSiteArgs(
     name="Demo Challenge",
@@ -85,7 +87,7 @@ def test_registers_one_resource_per_planned_object_with_the_planned_inputs(mocks
         assert set(custom) == {f"site-{p.key}" for p in plan}
         for planned in plan:
             resource = custom[f"site-{planned.key}"]
-            assert resource.typ == DYNAMIC + planned.kind, resource.name
+            assert resource.typ == planned.kind.TYPE_TOKEN, resource.name
             for key, value in planned.inputs.items():
                 if not hasattr(value, "resource"):
                     assert resource.inputs[key] == value, f"{resource.name}.{key}"
@@ -341,3 +343,32 @@ def test_folder_and_file_grants_wait_for_the_project_grants_they_copy():
         "workflow-file-orchestrator-access"
     ].dependencies()
     assert plan["challenge"].dependencies() == {"live-project", "team-participants"}
+
+
+def test_submission_view_is_planned_over_every_queue_only_when_asked():
+    assert "submission-view" not in {p.key for p in plan_site(ARGS)}
+    plan = {p.key: p for p in plan_site(dataclasses.replace(ARGS, submission_view=True))}
+    view = plan["submission-view"]
+    assert view.kind is SubmissionView
+    assert view.dependencies() == {"staging-project", "queue-task-1", "queue-demo-writeup"}
+    resolved = resolve_inputs(view, lambda ref: f"<{ref.resource}>")
+    assert resolved["scope_ids"] == ["<queue-task-1>", "<queue-demo-writeup>"]
+    assert resolved["parent_id"] == "<staging-project>"
+
+
+def test_every_object_type_is_registered_once_under_its_own_type_token():
+    types = registered_types()
+    assert set(types) >= {p.kind.__name__ for p in plan_site(ARGS)} | {"SubmissionView"}
+    for name, cls in types.items():
+        assert object_type(name) is cls is object_type(cls.TYPE_TOKEN)
+        assert f"pulumi-python:dynamic/synapse:{name}" == cls.TYPE_TOKEN
+    assert type_of_token("pulumi-python:dynamic/lifecycle:DrainGuard") is None
+
+
+@pulumi.runtime.test
+def test_a_misspelt_or_missing_input_is_a_type_error_naming_it(mocks):
+    with pytest.raises(TypeError, match=r"Folder has no input \['parent'\]"):
+        Folder("f", name="Logs", parent="syn1")
+    with pytest.raises(TypeError, match=r"Folder needs the inputs \['parent_id'\]"):
+        Folder("f", name="Logs")
+    assert mocks.resources == []

@@ -160,9 +160,9 @@ def test_the_resource_is_replaced_on_a_new_instance_and_keeps_the_callers_option
     seen: dict[str, Any] = {}
     original = _resource.SynapseResource.__init__
 
-    def record(self, provider, name, props, opts):  # type: ignore[no-untyped-def]
-        seen.update(provider=provider, props=props, opts=opts)
-        original(self, provider, name, props, opts)
+    def record(self, name, opts=None, **inputs):  # type: ignore[no-untyped-def]
+        seen.update(provider=self.PROVIDER(), props=self.inputs_of(name, inputs), opts=opts)
+        original(self, name, opts, **inputs)
 
     monkeypatch.setattr(_resource.SynapseResource, "__init__", record)
 

@@ -222,11 +222,11 @@ def test_many_synapse_objects_do_not_nest_the_pickler(run_stack):
     after a few hundred Synapse objects in one program)."""
     import pickle
 
-    from components.synapse._resource import _PLAIN_BATCH_SETITEMS
+    from components.sdk_internals import PLAIN_BATCH_SETITEMS
 
     run = run_stack(overrides={"queues": [{"name": f"Queue {i:03d}"} for i in range(100)]})
     assert _kinds(run).count("EvaluationQueue") == 100
-    assert pickle._Pickler._batch_setitems is _PLAIN_BATCH_SETITEMS
+    assert pickle._Pickler._batch_setitems is PLAIN_BATCH_SETITEMS
 
 
 def test_instance_type_changes_replace_the_host_through_the_drain_guard(dev_run):

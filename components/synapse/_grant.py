@@ -25,6 +25,7 @@ class GrantProvider(SynapseProvider):
     TARGET: ClassVar[str]
     LEVELS: ClassVar[Mapping[AccessLevel, frozenset[str]]]
     DELETE_BEFORE_REPLACE = False
+    ID_KIND = "grant"
 
     @staticmethod
     def grant_props(target: Prop, table: Mapping[AccessLevel, frozenset[str]]) -> tuple[Prop, ...]:

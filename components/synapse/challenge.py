@@ -19,6 +19,7 @@ class ChallengeProvider(SynapseProvider):
     """One challenge per project: a retried create finds it on the (stack-owned) project."""
 
     KIND = "challenge"
+    ID_KIND = "numeric"
     PROPS = (
         Prop("project_id", str, change=REPLACE, validate=syn_id_problem),
         Prop("participant_team_id", str, validate=numeric_id_problem),
@@ -78,26 +79,8 @@ def _challenge_of(session: SynapseSession, project_id: str) -> dict[str, Any] | 
     return session.get(f"/entity/{project_id}/challenge", object_id=project_id, missing_ok=True)
 
 
-class Challenge(SynapseResource, module="synapse", name="Challenge"):
+class Challenge(SynapseResource, provider=ChallengeProvider):
     """The challenge object of a project; ``id`` is the challenge's numeric ID."""
 
     project_id: pulumi.Output[str]
     participant_team_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        project_id: pulumi.Input[str],
-        participant_team_id: pulumi.Input[str],
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "project_id": project_id,
-            "participant_team_id": participant_team_id,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-        }
-        super().__init__(ChallengeProvider(), resource_name, inputs, opts)

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 from pulumi.output import Unknown
-from pulumi.runtime.rpc import UNKNOWN
 
+from components.sdk_internals import UNKNOWN
 from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import validate_name
@@ -111,6 +111,9 @@ class SynapseProvider(ResourceProvider):
     PROPS: ClassVar[tuple[Prop, ...]] = ()
     OUTPUTS: ClassVar[tuple[str, ...]] = ()
     DELETE_BEFORE_REPLACE: ClassVar[bool] = False
+    ID_KIND: ClassVar[str] = "entity"
+    """What the object's ID looks like: ``entity`` (syn123), ``numeric`` (9614045) or ``grant``
+    (one principal's entry on an object); the preview's stand-in IDs follow it."""
 
     def __init__(self) -> None:
         super().__init__()

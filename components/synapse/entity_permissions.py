@@ -96,32 +96,10 @@ def _benefactor_acl(session: SynapseSession, entity_id: str) -> dict[str, Any]:
     return session.get(f"/entity/{benefactor}/acl", object_id=str(benefactor))
 
 
-class EntityPermissions(SynapseResource, module="synapse", name="EntityPermissions"):
+class EntityPermissions(SynapseResource, provider=EntityPermissionsProvider):
     """Grant ``access`` (an ``AccessLevel`` for entities) on ``entity_id`` to one principal.
 
     Give ``principal_id`` (user or team ID) or ``principal_username`` (resolved at run time).
     """
 
     grantee_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        entity_id: pulumi.Input[str],
-        access: pulumi.Input[str],
-        principal_id: pulumi.Input[str] | None = None,
-        principal_username: pulumi.Input[str] | None = None,
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "entity_id": entity_id,
-            "access": access,
-            "principal_id": principal_id,
-            "principal_username": principal_username,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-        }
-        super().__init__(EntityPermissionsProvider(), resource_name, inputs, opts)

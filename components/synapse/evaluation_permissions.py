@@ -84,32 +84,10 @@ def _acl(session: SynapseSession, evaluation_id: str) -> dict[str, Any] | None:
     return session.get(uri, object_id=evaluation_id, missing_ok=True)
 
 
-class EvaluationPermissions(SynapseResource, module="synapse", name="EvaluationPermissions"):
+class EvaluationPermissions(SynapseResource, provider=EvaluationPermissionsProvider):
     """Grant ``access`` (view, submit, score or admin) on a queue to one principal.
 
     Give ``principal_id`` (user or team ID) or ``principal_username`` (resolved at run time).
     """
 
     grantee_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        evaluation_id: pulumi.Input[str],
-        access: pulumi.Input[str],
-        principal_id: pulumi.Input[str] | None = None,
-        principal_username: pulumi.Input[str] | None = None,
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "evaluation_id": evaluation_id,
-            "access": access,
-            "principal_id": principal_id,
-            "principal_username": principal_username,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-        }
-        super().__init__(EvaluationPermissionsProvider(), resource_name, inputs, opts)

@@ -130,6 +130,7 @@ class EvaluationQueueProvider(SynapseProvider):
     """Create, rename and (unless retained) delete a queue; rounds are reconciled in place."""
 
     KIND = "evaluation queue"
+    ID_KIND = "numeric"
     PROPS = (
         Prop("name", str, validate=validate_name),
         DESCRIPTION_PROP,
@@ -308,7 +309,7 @@ def _create_round(
         raise
 
 
-class EvaluationQueue(SynapseResource, module="synapse", name="EvaluationQueue"):
+class EvaluationQueue(SynapseResource, provider=EvaluationQueueProvider):
     """A Synapse evaluation queue; ``id`` is its numeric ID.
 
     ``rounds`` is a list of ``{"start", "end", "total_submissions", "daily_submissions",
@@ -318,31 +319,3 @@ class EvaluationQueue(SynapseResource, module="synapse", name="EvaluationQueue")
 
     name: pulumi.Output[str]
     round_ids: pulumi.Output[list[str]]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        name: pulumi.Input[str],
-        content_source: pulumi.Input[str],
-        description: pulumi.Input[str] | None = None,
-        submission_instructions_message: pulumi.Input[str] | None = None,
-        submission_receipt_message: pulumi.Input[str] | None = None,
-        rounds: pulumi.Input[list[dict[str, Any]]] | None = None,
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        owner_key: str | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "name": name,
-            "content_source": content_source,
-            "description": description,
-            "submission_instructions_message": submission_instructions_message,
-            "submission_receipt_message": submission_receipt_message,
-            "rounds": rounds,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-            "owner_key": owner_key,
-        }
-        super().__init__(EvaluationQueueProvider(), resource_name, inputs, opts)

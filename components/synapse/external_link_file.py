@@ -210,36 +210,8 @@ def _put_annotations(
     )
 
 
-class ExternalLinkFile(SynapseResource, module="synapse", name="ExternalLinkFile"):
+class ExternalLinkFile(SynapseResource, provider=ExternalLinkFileProvider):
     """A Synapse file linking to ``external_url``; ``id`` is its ``syn`` ID."""
 
     name: pulumi.Output[str]
     data_file_handle_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        name: pulumi.Input[str],
-        parent_id: pulumi.Input[str],
-        external_url: pulumi.Input[str],
-        annotations: pulumi.Input[Mapping[str, Any]] | None = None,
-        content_type: pulumi.Input[str] | None = None,
-        description: pulumi.Input[str] | None = None,
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        owner_key: str | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "name": name,
-            "parent_id": parent_id,
-            "external_url": external_url,
-            "annotations": annotations,
-            "content_type": content_type,
-            "description": description,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-            "owner_key": owner_key,
-        }
-        super().__init__(ExternalLinkFileProvider(), resource_name, inputs, opts)

@@ -74,30 +74,8 @@ class FolderProvider(SynapseProvider):
         }
 
 
-class Folder(SynapseResource, module="synapse", name="Folder"):
+class Folder(SynapseResource, provider=FolderProvider):
     """A Synapse folder; ``id`` is its ``syn`` ID."""
 
     name: pulumi.Output[str]
     parent_id: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        name: pulumi.Input[str],
-        parent_id: pulumi.Input[str],
-        description: pulumi.Input[str] | None = None,
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        owner_key: str | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "name": name,
-            "parent_id": parent_id,
-            "description": description,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-            "owner_key": owner_key,
-        }
-        super().__init__(FolderProvider(), resource_name, inputs, opts)

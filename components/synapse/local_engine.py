@@ -8,7 +8,6 @@ dependency order, independent objects concurrently (``max_workers``), and keeps 
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 from collections.abc import Iterable
@@ -17,39 +16,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import dill
 from pulumi.dynamic import Config, ConfigureRequest
-from pulumi.dynamic.dynamic import serialize_provider
 
+from components.sdk_internals import round_trip
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.ownership import owner_key
 from synapse_client.session import AUTH_TOKEN_CONFIG_KEY
 
-from .challenge import ChallengeProvider
+from ._resource import SynapseResource, object_type
 from .common import SynapseProvider
-from .entity_permissions import EntityPermissionsProvider
-from .evaluation_permissions import EvaluationPermissionsProvider
-from .evaluation_queue import EvaluationQueueProvider
-from .external_link_file import ExternalLinkFileProvider
-from .folder import FolderProvider
-from .project import ProjectProvider
 from .site_plan import PlannedResource, Ref, resolve_inputs
-from .submission_view import SubmissionViewProvider
-from .team import TeamProvider
-from .wiki_copy import WikiCopyProvider
-
-PROVIDERS: dict[str, type[SynapseProvider]] = {
-    "Project": ProjectProvider,
-    "Folder": FolderProvider,
-    "Team": TeamProvider,
-    "Challenge": ChallengeProvider,
-    "EvaluationQueue": EvaluationQueueProvider,
-    "ExternalLinkFile": ExternalLinkFileProvider,
-    "EntityPermissions": EntityPermissionsProvider,
-    "EvaluationPermissions": EvaluationPermissionsProvider,
-    "WikiCopy": WikiCopyProvider,
-    "SubmissionView": SubmissionViewProvider,
-}
 
 #: What ``LocalEngine.up``/``apply`` did to one object, in Pulumi's words.
 ACTIONS = ("same", "update", "create", "replace", "delete")
@@ -85,14 +61,15 @@ class LocalEngine:
         self._lock = threading.Lock()
         self._providers: dict[str, SynapseProvider] = {}
 
-    def provider(self, kind: str) -> SynapseProvider:
-        """The provider as the engine gets it: unpickled from state, then configured."""
-        if kind not in self._providers:
-            blob = serialize_provider(PROVIDERS[kind]())
-            provider = dill.loads(base64.b64decode(blob))
+    def provider(self, kind: str | type[SynapseResource]) -> SynapseProvider:
+        """The provider of an object type (its class or name, e.g. ``"Project"``) as the engine
+        gets it: unpickled from state, then configured."""
+        name = object_type(kind).__name__
+        if name not in self._providers:
+            provider = round_trip(object_type(kind).PROVIDER())
             provider.configure(ConfigureRequest(Config(self._config, self.project)))
-            self._providers[kind] = provider
-        return self._providers[kind]
+            self._providers[name] = provider
+        return self._providers[name]
 
     def up(self, plan: Iterable[PlannedResource]) -> dict[str, str]:
         """Bring Synapse to the plan; returns create/update/replace/same/delete per key."""
@@ -168,7 +145,7 @@ class LocalEngine:
         if any(p.name == "owner_key" for p in provider.PROPS):
             name = f"{self.name_prefix}-{planned.key}" if self.name_prefix else planned.key
             inputs["owner_key"] = owner_key(self.project, self.stack, name)
-        action, _ = self.apply(planned.key, planned.kind, inputs, planned.dependencies())
+        action, _ = self.apply(planned.key, planned.kind.__name__, inputs, planned.dependencies())
         return action
 
     def apply(

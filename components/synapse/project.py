@@ -72,28 +72,8 @@ class ProjectProvider(SynapseProvider):
         return self.outputs(props, site_url=site_url(endpoint, id_))
 
 
-class Project(SynapseResource, module="synapse", name="Project"):
+class Project(SynapseResource, provider=ProjectProvider):
     """A Synapse project; ``id`` is its ``syn`` ID."""
 
     name: pulumi.Output[str]
     site_url: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        name: pulumi.Input[str],
-        description: pulumi.Input[str] | None = None,
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        owner_key: str | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "name": name,
-            "description": description,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-            "owner_key": owner_key,
-        }
-        super().__init__(ProjectProvider(), resource_name, inputs, opts)

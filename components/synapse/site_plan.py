@@ -1,8 +1,9 @@
 """What a challenge site consists of, as plain data: the Synapse objects, their inputs and
 the references between them.
 
-Pure (no Pulumi): ``ChallengeSite`` turns the plan into Pulumi resources, and the local engine
-drives the same plan straight through the providers for tests, benchmarks and rehearsals.
+Plain data (no Pulumi calls): each planned object names its type's class, ``ChallengeSite``
+turns the plan into Pulumi resources, and the local engine drives the same plan straight
+through the providers for tests, benchmarks and rehearsals.
 """
 
 from __future__ import annotations
@@ -20,13 +21,23 @@ from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import MAX_NAME_LENGTH, entity_name_problem
 
-from .evaluation_queue import round_problems
+from ._resource import SynapseResource
+from .challenge import Challenge
+from .entity_permissions import EntityPermissions
+from .evaluation_permissions import EvaluationPermissions
+from .evaluation_queue import EvaluationQueue, round_problems
+from .external_link_file import ExternalLinkFile
+from .folder import Folder
+from .project import Project
+from .submission_view import SubmissionView
+from .team import Team
 
 TEAM_ROLES = ("participants", "admin", "organizers", "preregistrants")
 """Roles of the four challenge teams; also the keys of ``existing_team_ids``."""
 PUBLICLY_JOINABLE = frozenset({"participants", "preregistrants"})
 LOGS_FOLDER_NAME = "Logs"
 ROOT_TEMPLATE_ANNOTATION = "ROOT_TEMPLATE"
+SUBMISSION_VIEW_NAME = "Submissions"
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,8 @@ class ChallengeSiteArgs:
     existing_team_ids: Mapping[str, str] = field(default_factory=dict)
     """Existing team IDs to use instead of creating teams, by role (participants, admin,
     organizers, preregistrants); default none."""
+    submission_view: bool = False
+    """Whether to create a SubmissionView over every queue in the staging project."""
 
 
 @dataclass(frozen=True)
@@ -115,16 +128,24 @@ class Ref:
 
 @dataclass(frozen=True)
 class PlannedResource:
-    """One Synapse object: plan key (unique in the site), provider kind and inputs."""
+    """One Synapse object: plan key (unique in the site), object type and inputs."""
 
     key: str
-    kind: str
+    kind: type[SynapseResource]
     inputs: Mapping[str, Any]
     after: tuple[str, ...] = ()
     """Keys of planned resources that must exist first although no input refers to them."""
 
     def dependencies(self) -> set[str]:
-        return {v.resource for v in self.inputs.values() if isinstance(v, Ref)} | set(self.after)
+        return {ref.resource for ref in _refs(self.inputs.values())} | set(self.after)
+
+
+def _refs(values: Iterable[Any]) -> Iterable[Ref]:
+    for value in values:
+        if isinstance(value, Ref):
+            yield value
+        elif isinstance(value, list):
+            yield from _refs(value)
 
 
 def _fail(setting: str, problem: str) -> SynapseProvisioningError:
@@ -206,19 +227,21 @@ def plan_site(args: ChallengeSiteArgs) -> list[PlannedResource]:
     common = {"synapse_endpoint": args.synapse_endpoint.rstrip("/")}
     plan: list[PlannedResource] = []
 
-    def add(key: str, kind: str, after: tuple[str, ...] = (), **inputs: Any) -> None:
+    def add(
+        key: str, kind: type[SynapseResource], after: tuple[str, ...] = (), **inputs: Any
+    ) -> None:
         plan.append(PlannedResource(key, kind, {**inputs, **common}, after))
 
     add(
         "live-project",
-        "Project",
+        Project,
         name=args.name,
         retain_on_delete=keep,
         description=f"Live site of the {args.name} challenge.",
     )
     add(
         "staging-project",
-        "Project",
+        Project,
         name=f"{args.name} - staging",
         retain_on_delete=keep,
         description=f"Staging site of the {args.name} challenge.",
@@ -230,7 +253,7 @@ def plan_site(args: ChallengeSiteArgs) -> list[PlannedResource]:
             continue
         add(
             f"team-{role}",
-            "Team",
+            Team,
             name=team_name(args.name, role),
             retain_on_delete=keep,
             description=f"{role.title()} of the {args.name} challenge.",
@@ -239,14 +262,14 @@ def plan_site(args: ChallengeSiteArgs) -> list[PlannedResource]:
         teams[role] = Ref(f"team-{role}")
     add(
         "challenge",
-        "Challenge",
+        Challenge,
         project_id=Ref("live-project"),
         participant_team_id=teams["participants"],
         retain_on_delete=keep,
     )
     add(
         "logs-folder",
-        "Folder",
+        Folder,
         name=LOGS_FOLDER_NAME,
         parent_id=Ref("live-project"),
         retain_on_delete=keep,
@@ -255,7 +278,7 @@ def plan_site(args: ChallengeSiteArgs) -> list[PlannedResource]:
     archive = archive_name(args.workflow_archive_url)
     add(
         "workflow-file",
-        "ExternalLinkFile",
+        ExternalLinkFile,
         name=archive,
         parent_id=Ref("staging-project"),
         external_url=args.workflow_archive_url,
@@ -266,7 +289,7 @@ def plan_site(args: ChallengeSiteArgs) -> list[PlannedResource]:
     for queue in args.queues:
         add(
             f"queue-{queue.stable_key}",
-            "EvaluationQueue",
+            EvaluationQueue,
             name=queue.name,
             description=queue.description,
             content_source=Ref("live-project"),
@@ -286,7 +309,7 @@ def plan_site(args: ChallengeSiteArgs) -> list[PlannedResource]:
     ) -> None:
         add(
             f"{target}-{who}-access",
-            "EntityPermissions",
+            EntityPermissions,
             after,
             entity_id=Ref(target),
             access=access.value,
@@ -317,12 +340,20 @@ def plan_site(args: ChallengeSiteArgs) -> list[PlannedResource]:
         ):
             add(
                 f"{target}-{who}-access",
-                "EvaluationPermissions",
+                EvaluationPermissions,
                 evaluation_id=Ref(target),
                 access=access.value,
                 retain_on_delete=keep,
                 **principal,
             )
+    if args.submission_view:
+        add(
+            "submission-view",
+            SubmissionView,
+            name=SUBMISSION_VIEW_NAME,
+            parent_id=Ref("staging-project"),
+            scope_ids=[Ref(f"queue-{queue.stable_key}") for queue in args.queues],
+        )
     return plan
 
 
@@ -340,11 +371,20 @@ def retained_on_destroy(args: ChallengeSiteArgs, plan: Iterable[PlannedResource]
     if args.delete_data_on_destroy:
         return []
     return [
-        f"{p.kind} {p.inputs.get('name') or p.key}"
+        f"{p.kind.__name__} {p.inputs.get('name') or p.key}"
         for p in plan
         if p.inputs.get("retain_on_delete")
     ]
 
 
 def resolve_inputs(planned: PlannedResource, value_of: Callable[[Ref], Any]) -> dict[str, Any]:
-    return {k: value_of(v) if isinstance(v, Ref) else v for k, v in planned.inputs.items()}
+    """The inputs with every reference (also inside a list) replaced by its value."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, Ref):
+            return value_of(value)
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        return value
+
+    return {k: resolve(v) for k, v in planned.inputs.items()}

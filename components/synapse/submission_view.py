@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from synapse_client.names import entity_name_problem, syn_id_problem
@@ -122,29 +121,5 @@ class SubmissionViewProvider(SynapseProvider):
         return _entity.needs_update(entity, others) or scope != sorted(wanted["scopeIds"])
 
 
-class SubmissionView(SynapseResource, module="synapse", name="SubmissionView"):
+class SubmissionView(SynapseResource, provider=SubmissionViewProvider):
     """A Synapse SubmissionView over evaluation queues; ``id`` is its ``syn`` ID."""
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        name: pulumi.Input[str],
-        parent_id: pulumi.Input[str],
-        scope_ids: pulumi.Input[list[pulumi.Input[str]]],
-        description: pulumi.Input[str] | None = None,
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        owner_key: str | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "name": name,
-            "parent_id": parent_id,
-            "scope_ids": scope_ids,
-            "description": description,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-            "owner_key": owner_key,
-        }
-        super().__init__(SubmissionViewProvider(), resource_name, inputs, opts)

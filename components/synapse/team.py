@@ -37,6 +37,7 @@ class TeamProvider(SynapseProvider):
     """Create, rename and (unless retained) delete a team; adopts its own half-created one."""
 
     KIND = "team"
+    ID_KIND = "numeric"
     PROPS = (
         Prop("name", str, validate=validate_name),
         DESCRIPTION_PROP,
@@ -145,29 +146,7 @@ def _find_team(session: SynapseSession, name: str) -> dict[str, Any] | None:
     return None
 
 
-class Team(SynapseResource, module="synapse", name="Team"):
+class Team(SynapseResource, provider=TeamProvider):
     """A Synapse team; ``id`` is its numeric ID."""
 
     name: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        name: pulumi.Input[str],
-        description: pulumi.Input[str] | None = None,
-        can_public_join: pulumi.Input[bool] | None = None,
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        retain_on_delete: pulumi.Input[bool] | None = None,
-        owner_key: str | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "name": name,
-            "description": description,
-            "can_public_join": can_public_join,
-            "synapse_endpoint": synapse_endpoint,
-            "retain_on_delete": retain_on_delete,
-            "owner_key": owner_key,
-        }
-        super().__init__(TeamProvider(), resource_name, inputs, opts)

@@ -389,7 +389,7 @@ class WikiCopyProvider(SynapseProvider):
         )
 
 
-class WikiCopy(SynapseResource, module="synapse", name="WikiCopy"):
+class WikiCopy(SynapseResource, provider=WikiCopyProvider):
     """The live project's wiki kept in step with the staging project's (copy once, then mirror).
 
     Outputs: ``page_map`` (staging page ID -> live page ID), ``unmatched_staging_pages`` (titles
@@ -398,19 +398,3 @@ class WikiCopy(SynapseResource, module="synapse", name="WikiCopy"):
 
     page_map: pulumi.Output[dict[str, str]]
     unmatched_staging_pages: pulumi.Output[list[str]]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        staging_project_id: pulumi.Input[str],
-        live_project_id: pulumi.Input[str],
-        synapse_endpoint: pulumi.Input[str] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = {
-            "staging_project_id": staging_project_id,
-            "live_project_id": live_project_id,
-            "synapse_endpoint": synapse_endpoint,
-        }
-        super().__init__(WikiCopyProvider(), resource_name, inputs, opts)
