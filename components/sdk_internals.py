@@ -14,6 +14,7 @@ from typing import Any
 
 import dill
 from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.rpc import UNKNOWN
 from pulumi.runtime.stack import run_pulumi_func
@@ -21,6 +22,7 @@ from pulumi.runtime.sync_await import _sync_await as sync_await
 
 __all__ = [
     "UNKNOWN",
+    "engine_config",
     "mocks",
     "plain_pickler",
     "round_trip",
@@ -49,3 +51,13 @@ def round_trip(provider: Any) -> Any:
     """The provider as the engine's provider process gets it: serialized by the SDK into the
     `__provider` input (base64 of dill), then loaded (`dynamic/__main__.py`)."""
     return dill.loads(base64.b64decode(serialize_provider(provider)))
+
+
+def engine_config() -> tuple[dict[str, str], set[str]]:
+    """The whole stack configuration the engine handed the program (every namespace; the
+    public `pulumi.Config` reads one namespace at a time) and which keys are secret
+    (`runtime/config.py`)."""
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = {key for key in raw if runtime_config.is_config_secret(key)}
+    secret_keys.update(runtime_config.get_config_secret_keys_env())
+    return raw, secret_keys

@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi.runtime import mocks as pulumi_mocks
-
+from components.sdk_internals import mocks as pulumi_mocks
 from components.synapse._resource import type_of_token
 from components.synapse.local_engine import LocalEngine
 from preview.engine import PreviewMocks, ProgramRun, run_program

@@ -325,9 +325,7 @@ def load_stack(
 
 def from_pulumi_runtime(stack: str) -> StackConfig:
     """Validate the config the Pulumi engine handed this program (all namespaces)."""
-    from pulumi.runtime import config as runtime_config
+    from components.sdk_internals import engine_config
 
-    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secret_keys = {key for key in raw if runtime_config.is_config_secret(key)}
-    secret_keys.update(runtime_config.get_config_secret_keys_env())
+    raw, secret_keys = engine_config()
     return parse_config(stack, raw, secret_keys=secret_keys)
