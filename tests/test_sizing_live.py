@@ -280,3 +280,32 @@ def test_committed_catalog_equals_a_fresh_build_from_moto(tmp_path, priced_us_ea
     # The same specs as the builder's own run against moto's EC2 (prices aside).
     file, _ = priced_us_east_1
     assert specs(file.instance_types) == specs(committed.instance_types)
+
+
+def test_catalog_from_moto_with_a_price_file_offline(tmp_path):
+    prices = tmp_path / "prices.json"
+    prices.write_text(
+        json.dumps(
+            {
+                "sources_by_region": {
+                    "us-east-1": {
+                        "repository": "r",
+                        "path": "p",
+                        "commit": "c" * 40,
+                        "generated": "2026-07-20T13:44:30Z",
+                    }
+                },
+                "prices_usd_per_hour": {"us-east-1": {"c5.large": 0.085, "m3.medium": 0.067}},
+                "previous_generation": {"us-east-1": ["m3.medium"]},
+            }
+        )
+    )
+    out = tmp_path / "us-east-1.json"
+    argv = ["catalog", "--region", "us-east-1", "--from-moto", "--prices", str(prices)]
+    assert cli([*argv, "--out", str(out)]) == 0
+    catalog = load_catalog("us-east-1", path=out)
+    assert catalog.get("c5.large").current_generation  # moto says previous generation
+    assert not catalog.get("m3.medium").current_generation
+    assert catalog.get("c5.large").hourly_price_usd == 0.085
+    assert catalog.get("m7i.large").hourly_price_usd is None
+    assert catalog.metadata.prices_as_of == "2026-07-20" and "moto" in catalog.metadata.source
