@@ -15,8 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: Characters Synapse allows in entity, team and evaluation names.
-SYNAPSE_NAME_PATTERN = r"^[A-Za-z0-9 _\-.+'()]+$"
+#: Characters Synapse allows in entity, team and evaluation names (ModelConstants.
+#: VALID_ENTITY_NAME_REGEX in Synapse-Repository-Services: commas too).
+SYNAPSE_NAME_PATTERN = r"^[A-Za-z0-9 _\-.+'(),]+$"
 SYNAPSE_ID_PATTERN = r"^syn[0-9]+$"
 #: The upstream image is published for the `master` branch and per commit (`sha-<7 hex>`) only;
 #: `make check` warns while a stack still follows the moving `master` tag.

@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 MAX_NAME_LENGTH = 256
-_ENTITY_NAME = re.compile(r"[A-Za-z0-9 _.+\-'()]+")
+# Synapse's ModelConstants.VALID_ENTITY_NAME_REGEX (commas included)
+_ENTITY_NAME = re.compile(r"[A-Za-z0-9 _.+\-'(),]+")
 
 
 def validate_name(value: Any) -> str | None:
@@ -23,7 +24,7 @@ def entity_name_problem(value: Any) -> str | None:
     if problem or _ENTITY_NAME.fullmatch(value):
         return problem
     return (
-        "may contain only letters, digits, spaces and _ . + - ' ( ) (Synapse's rule for "
+        "may contain only letters, digits, spaces and _ . + - ' ( ) , (Synapse's rule for "
         f"entity names), got {value!r}"
     )
 

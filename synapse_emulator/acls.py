@@ -7,9 +7,32 @@ from typing import Any
 from .errors import bad_request, not_found
 from .state import ANONYMOUS, PUBLIC, State, User
 
+#: org.sagebionetworks.repo.model.ACCESS_TYPE. Synapse accepts any of them in any ACL
+#: (PermissionsManagerUtils.validateACLContent does not check them against the object type).
+ACCESS_TYPES = {
+    "CREATE",
+    "READ",
+    "UPDATE",
+    "DELETE",
+    "CHANGE_PERMISSIONS",
+    "DOWNLOAD",
+    "UPLOAD",
+    "PARTICIPATE",
+    "SUBMIT",
+    "READ_PRIVATE_SUBMISSION",
+    "UPDATE_SUBMISSION",
+    "DELETE_SUBMISSION",
+    "TEAM_MEMBERSHIP_UPDATE",
+    "SEND_MESSAGE",
+    "CHANGE_SETTINGS",
+    "MODERATE",
+    "REVIEW_SUBMISSIONS",
+    "EXEMPTION_ELIGIBLE",
+}
+
 
 def validated_resource_access(
-    state: State, body: Any, allowed: set[str], caller: User, owner_id: str | int
+    state: State, body: Any, caller: User, owner_id: str | int
 ) -> list[dict[str, Any]]:
     """The ACL's resourceAccess, cleaned; 400/404 for what Synapse rejects.
 
@@ -30,10 +53,11 @@ def validated_resource_access(
         access = sorted(set(entry.get("accessType") or []))
         if not access:
             raise bad_request("No access types specified.")
-        bad = sorted(set(access) - allowed)
-        if bad:
+        unknown = sorted(set(access) - ACCESS_TYPES)
+        if unknown:
+            # the JSON binding's error for a value outside the enum
             raise bad_request(
-                f"Invalid accessType {bad} for this object; allowed: {sorted(allowed)}"
+                f"No enum constant org.sagebionetworks.repo.model.ACCESS_TYPE.{unknown[0]}"
             )
         if principal_id == ANONYMOUS:
             raise bad_request(

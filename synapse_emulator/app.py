@@ -103,13 +103,29 @@ def route(
     return register
 
 
+SYNAPSE_ID = re.compile(r"(?i)(syn)?\d+(\.\d+)?")
+NUMBER = re.compile(r"\d+")
+
+
+def param_fits(name: str, value: str) -> bool:
+    """Whether a path segment has the shape of the ID its route expects: Synapse IDs for
+    entities, numbers for every other ``*_id`` and versions. A path like
+    ``/membershipInvitation/openInvitationCount`` then falls through to "not served" instead
+    of being answered by ``/membershipInvitation/{invitation_id}``."""
+    if name in ("entity_id", "owner_id", "parent_id"):
+        return SYNAPSE_ID.fullmatch(value) is not None
+    if name.endswith("_id") or name in ("version", "token", "part"):
+        return NUMBER.fullmatch(value) is not None
+    return True
+
+
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     """The route for this path; literal segments win over ``{param}`` ones, as in Spring."""
     best: tuple[Route, dict[str, str]] | None = None
     path_matched = False
     for candidate in ROUTES:
         found = candidate.pattern.match(path)
-        if not found:
+        if not found or not all(param_fits(k, unquote(v)) for k, v in found.groupdict().items()):
             continue
         path_matched = True
         if candidate.method != method:
@@ -117,8 +133,15 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         if best is None or candidate.template.count("{") < best[0].template.count("{"):
             best = (candidate, {k: unquote(v) for k, v in found.groupdict().items()})
     if best is None and path_matched:
-        raise SynapseApiError(405, f"Method {method} is not allowed on {path}")
+        raise MethodNotAllowed(method, path)
     return best
+
+
+class MethodNotAllowed(SynapseApiError):
+    """The path is served, but not with this method (405, counted as not served)."""
+
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(405, f"Request method '{method}' is not supported")
 
 
 def template_for(method: str, path: str) -> str:

@@ -47,14 +47,16 @@ def list_tags(req: Request, entity_id: str) -> dict[str, Any]:
     sort = req.param("sort") or "CREATED_ON"
     if sort not in SORT_KEYS:
         raise bad_request(f"No enum constant {SORT_ENUM}.{sort}")
-    latest: dict[str, dict[str, Any]] = {}
-    for commit in req.state.docker_commits.get(entity["id"], []):
-        latest[commit.get("tag", "")] = commit
-    tags = sorted(
+    latest: dict[str, tuple[int, dict[str, Any]]] = {}
+    for order, commit in enumerate(req.state.docker_commits.get(entity["id"], [])):
+        latest[commit.get("tag", "")] = (order, commit)
+    # commits made in the same millisecond keep the order they were made in
+    ranked = sorted(
         latest.values(),
-        key=lambda c: c.get(SORT_KEYS[sort], ""),
+        key=lambda item: (item[1].get(SORT_KEYS[sort], ""), item[0]),
         reverse=not req.bool_param("ascending"),
     )
+    tags = [commit for _, commit in ranked]
     return paginated(tags, req, default_limit=20, max_limit=200)
 
 

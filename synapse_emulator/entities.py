@@ -36,7 +36,9 @@ from .state import (
     now_iso,
 )
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9 _\-.+'()]+$")
+# Synapse's ModelConstants.VALID_ENTITY_NAME_REGEX; commas are allowed although its message
+# (NameValidation.INVALID_NAME_TEMPLATE) does not list them.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9 _\-.+'(),]+$")
 ANNOTATION_TYPES = {"STRING", "DOUBLE", "LONG", "TIMESTAMP_MS", "BOOLEAN"}
 SERVER_OWNED = {
     "id",
@@ -48,7 +50,6 @@ SERVER_OWNED = {
     "versionNumber",
     "isLatestVersion",
 }
-ENTITY_ACCESS_TYPES = set(ENTITY_ADMIN) | {"SEND_MESSAGE", "UPLOAD", "PARTICIPATE", "SUBMIT"}
 
 # Docker repository names, as Synapse's DockerNameUtil (adapted from docker/distribution's
 # reference/regexp.go): an optional registry host, then lower-case path components.
@@ -123,7 +124,9 @@ def user_entity_permissions(state: State, user: User | None, entity_id: str) -> 
         "canCertifiedUserAddChild": "CREATE" in access,
         "isCertifiedUser": user is not None,
         "canChangePermissions": "CHANGE_PERMISSIONS" in access,
-        "canChangeSettings": "CHANGE_SETTINGS" in access,
+        # EntityPermissionsManagerImpl.canChangeSettings: the creator always may
+        "canChangeSettings": "CHANGE_SETTINGS" in access
+        or (user is not None and entity["createdBy"] == str(user.principal_id)),
         "canDelete": "DELETE" in access,
         "canDownload": "DOWNLOAD" in access,
         "canUpload": "CREATE" in access,
@@ -238,8 +241,10 @@ def validate_docker_repository(state: State, entity: dict[str, Any], parent_id: 
 
 
 def validate_submission_view_scope(state: State, user: User, scope_ids: Any) -> None:
-    if not isinstance(scope_ids, list) or not scope_ids:
-        raise bad_request("SubmissionView.scopeIds must list at least one evaluation ID")
+    """Evaluation IDs the caller can read; an empty scope is allowed (synapseclient's own
+    integration tests create and clear one)."""
+    if not isinstance(scope_ids, list):
+        raise bad_request("SubmissionView.scopeIds must be a list of evaluation IDs")
     for evaluation_id in scope_ids:
         state.evaluation(str(evaluation_id))
         state.require_evaluation_access(user, str(evaluation_id), "READ")
@@ -262,6 +267,12 @@ def update_entity(
         raise bad_request("The concreteType of an entity cannot be changed")
     name = validate_name(body.get("name") or entity["name"])
     parent_id = entity["parentId"]
+    if (
+        entity["concreteType"] == PROJECT
+        and body.get("parentId")
+        and normalize_syn_id(body["parentId"]) != ROOT_ENTITY_ID
+    ):
+        raise bad_request("A Project's parent must be the root (syn4489): projects cannot be moved")
     if entity["concreteType"] != PROJECT and body.get("parentId"):
         new_parent = state.entity(body["parentId"])
         if new_parent["id"] != parent_id:
@@ -295,6 +306,9 @@ def update_entity(
     updated.update(name=name, parentId=parent_id, concreteType=entity["concreteType"])
     if entity["concreteType"] in VERSIONABLE_TYPES:
         if new_version:
+            state.version_annotations[(entity["id"], entity["versionNumber"])] = copy.deepcopy(
+                state.annotations.get(entity["id"], {})
+            )
             updated["versionNumber"] = entity["versionNumber"] + 1
             label = body.get("versionLabel")
             updated["versionLabel"] = (
@@ -330,8 +344,12 @@ def purge(state: State, entity_id: str) -> None:
         state.entities.pop(victim, None)
         state.versions.pop(victim, None)
         state.annotations.pop(victim, None)
+        for key in [k for k in state.version_annotations if k[0] == victim]:
+            del state.version_annotations[key]
         state.entity_acls.pop(victim, None)
         state.docker_commits.pop(victim, None)
+        for key in [k for k in state.generated_by if k[0] == victim]:
+            del state.generated_by[key]
         state.trash.pop(victim, None)
         delete_wikis_of(state, "ENTITY", victim)
         for challenge_id, challenge in list(state.challenges.items()):
@@ -406,7 +424,8 @@ def versioned(req: Request, entity_id: str, version: str) -> dict[str, Any]:
     entity = readable_entity(req, entity_id)
     versions = req.state.versions.get(entity["id"])
     if not version.isdigit() or versions is None or int(version) not in versions:
-        raise not_found(f"Entity {entity['id']} version {version} does not exist")
+        # the text of Synapse's NodeDAO, which synapseclient's own tests match
+        raise not_found(f"Cannot find a node with id {entity['id']} and version {version}")
     found = copy.deepcopy(versions[int(version)])
     found["isLatestVersion"] = int(version) == entity["versionNumber"]
     return found
@@ -608,8 +627,13 @@ def get_annotations(req: Request, entity_id: str) -> dict[str, Any]:
 
 @route("GET", "repo", "/entity/{entity_id}/version/{version}/annotations2", auth=False)
 def get_version_annotations(req: Request, entity_id: str, version: str) -> dict[str, Any]:
+    """Each version keeps its own annotations; the current version's are the live ones."""
     found = versioned(req, entity_id, version)
-    return annotations_body(req.state, found)
+    current = req.state.entities[found["id"]]
+    if int(version) == current.get("versionNumber"):
+        return annotations_body(req.state, found)
+    saved = req.state.version_annotations.get((found["id"], int(version)), {})
+    return {"id": found["id"], "etag": found["etag"], "annotations": copy.deepcopy(saved)}
 
 
 @route("PUT", "repo", "/entity/{entity_id}/annotations2")
@@ -639,9 +663,7 @@ def create_acl(req: Request, entity_id: str) -> dict[str, Any]:
         "id": entity["id"],
         "creationDate": now_iso(),
         "etag": new_etag(),
-        "resourceAccess": validated_resource_access(
-            state, req.json(), ENTITY_ACCESS_TYPES, user, entity["createdBy"]
-        ),
+        "resourceAccess": validated_resource_access(state, req.json(), user, entity["createdBy"]),
     }
     state.entity_acls[entity["id"]] = acl
     state.touch_entity(entity, user)
@@ -661,9 +683,7 @@ def update_acl(req: Request, entity_id: str) -> dict[str, Any]:
     if body.get("etag") != acl["etag"]:
         raise precondition_failed(entity["id"])
     acl.update(
-        resourceAccess=validated_resource_access(
-            state, body, ENTITY_ACCESS_TYPES, user, entity["createdBy"]
-        ),
+        resourceAccess=validated_resource_access(state, body, user, entity["createdBy"]),
         etag=new_etag(),
     )
     return acl
@@ -674,12 +694,15 @@ def delete_acl(req: Request, entity_id: str) -> None:
     user = req.require_user()
     state = req.state
     entity = state.entity(entity_id)
+    # EntityPermissionsManagerImpl.restoreInheritance, same order and texts; synapseclient
+    # treats the call as harmless only when it sees "Resource already inherits its permissions."
     state.require_entity_access(user, entity["id"], "CHANGE_PERMISSIONS")
+    if entity["id"] not in state.entity_acls:
+        raise forbidden("Resource already inherits its permissions.")
     if entity["concreteType"] == PROJECT:
         raise forbidden("Cannot restore inheritance for resource which has no parent.")
-    if entity["id"] not in state.entity_acls:
-        raise forbidden(f"Entity {entity['id']} already inherits its permissions")
     del state.entity_acls[entity["id"]]
+    state.touch_entity(entity, user)
 
 
 # ----- bundles ----------------------------------------------------------------------------------
@@ -774,7 +797,7 @@ def apply_bundle_extras(
         put_annotations(state, user, entity["id"], annotations)
     if body.get("accessControlList"):
         resource_access = validated_resource_access(
-            state, body["accessControlList"], ENTITY_ACCESS_TYPES, user, entity["createdBy"]
+            state, body["accessControlList"], user, entity["createdBy"]
         )
         state.entity_acls[entity["id"]] = {
             "id": entity["id"],
@@ -800,18 +823,6 @@ def restriction_information(req: Request) -> dict[str, Any]:
         "hasUnmetAccessRequirement": False,
         "restrictionDetails": [],
     }
-
-
-@route("GET", "repo", "/entity/{entity_id}/generatedBy", auth=False)
-def generated_by(req: Request, entity_id: str) -> dict[str, Any]:
-    entity = readable_entity(req, entity_id)
-    raise not_found(f"No activity found for entity {entity['id']}")
-
-
-@route("GET", "repo", "/entity/{entity_id}/version/{version}/generatedBy", auth=False)
-def version_generated_by(req: Request, entity_id: str, version: str) -> dict[str, Any]:
-    entity = readable_entity(req, entity_id)
-    raise not_found(f"No activity found for entity {entity['id']}")
 
 
 @route("GET", "file", "/entity/{entity_id}/uploadDestination")
@@ -910,3 +921,36 @@ def purge_all(req: Request) -> None:
     for item in list(req.state.trash.values()):
         if item.deleted_by == user.principal_id:
             purge(req.state, item.entity_id)
+
+
+@route("GET", "repo", "/entity/md5/{md5}")
+def entities_by_md5(req: Request, md5: str) -> dict[str, Any]:
+    """Headers of the file versions the caller can read whose content has this MD5."""
+    state = req.state
+    found = []
+    for entity_id, versions in sorted(state.versions.items()):
+        if state.in_trash(entity_id) or "READ" not in state.entity_access(req.user, entity_id):
+            continue
+        for number, version in sorted(versions.items()):
+            handle = file_handle_for_entity(state, version)
+            if handle and handle.get("contentMd5") == md5.lower():
+                header = entity_header(state, version)
+                header.update(versionNumber=number, isLatestVersion=number == max(versions))
+                found.append(header)
+    return {"results": found, "totalNumberOfResults": len(found)}
+
+
+def entity_file_handles(req: Request, entity: dict[str, Any]) -> dict[str, Any]:
+    req.state.require_entity_access(req.user, entity["id"], "READ")
+    handle = file_handle_for_entity(req.state, entity)
+    return {"list": [handle] if handle else []}
+
+
+@route("GET", "repo", "/entity/{entity_id}/filehandles")
+def current_file_handles(req: Request, entity_id: str) -> dict[str, Any]:
+    return entity_file_handles(req, readable_entity(req, entity_id))
+
+
+@route("GET", "repo", "/entity/{entity_id}/version/{version}/filehandles")
+def version_file_handles(req: Request, entity_id: str, version: str) -> dict[str, Any]:
+    return entity_file_handles(req, versioned(req, entity_id, version))

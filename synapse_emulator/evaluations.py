@@ -225,9 +225,7 @@ def put_evaluation_acl(req: Request) -> dict[str, Any]:
     if body.get("etag") != acl["etag"]:
         raise precondition_failed(evaluation["id"])
     acl.update(
-        resourceAccess=validated_resource_access(
-            state, body, set(EVALUATION_ADMIN), user, evaluation["ownerId"]
-        ),
+        resourceAccess=validated_resource_access(state, body, user, evaluation["ownerId"]),
         etag=new_etag(),
     )
     return acl
@@ -816,8 +814,9 @@ def all_statuses(req: Request, evaluation_id: str) -> dict[str, Any]:
 
 
 @route("GET", "repo", "/evaluation/{evaluation_id}/submission/count")
-def submission_count(req: Request, evaluation_id: str) -> dict[str, Any]:
-    return {"count": len(filtered_submissions(req, evaluation_id, own=False))}
+def submission_count(req: Request, evaluation_id: str) -> int:
+    """A bare JSON number: EvaluationController.getSubmissionCount returns a ``long``."""
+    return len(filtered_submissions(req, evaluation_id, own=False))
 
 
 @route("GET", "repo", "/evaluation/{evaluation_id}/team/{team_id}/submissionEligibility")

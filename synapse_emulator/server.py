@@ -19,12 +19,15 @@ from . import (  # noqa: F401  (importing a module registers its routes)
     entities,
     evaluations,
     files,
+    messages,
+    provenance,
+    storage,
     tables,
     teams,
     users,
     wikis,
 )
-from .app import Request, Response, match, parse_query, template_for
+from .app import MethodNotAllowed, Request, Response, match, parse_query, template_for
 from .errors import SynapseApiError
 from .faults import Faults, RequestCounter
 from .state import State
@@ -158,7 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
             server=server,
         )
         with state.lock:
-            found = match(method, path)
+            try:
+                found = match(method, path)
+            except MethodNotAllowed:
+                server.note_unhandled(method, path)
+                raise
             if found is None:
                 server.note_unhandled(method, path)
                 raise SynapseApiError(404, f"The emulator does not serve {method} {path}")

@@ -121,7 +121,8 @@ class State:
         # entities: id -> current JSON; versions: id -> {version number: JSON}
         self.entities: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, dict[int, dict[str, Any]]] = {}
-        self.annotations: dict[str, dict[str, Any]] = {}
+        self.annotations: dict[str, dict[str, Any]] = {}  # entity id -> current version's
+        self.version_annotations: dict[tuple[str, int], dict[str, Any]] = {}  # older versions
         self.entity_acls: dict[str, dict[str, Any]] = {}
         self.trash: dict[str, TrashedEntity] = {}
         self.file_handles: dict[str, dict[str, Any]] = {}
@@ -132,9 +133,15 @@ class State:
         self.team_members: dict[str, dict[int, bool]] = {}  # team id -> {user id: is admin}
         self.team_indexed_at: dict[str, tuple[float, str]] = {}  # id -> (visible from, name)
         self.invitations: dict[str, dict[str, Any]] = {}
+        self.membership_requests: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, dict[str, Any]] = {}
         self.challenges: dict[str, dict[str, Any]] = {}
         self.challenge_teams: dict[str, dict[str, Any]] = {}
         self.docker_commits: dict[str, list[dict[str, Any]]] = {}  # entity id -> commits
+        self.activities: dict[str, dict[str, Any]] = {}
+        self.storage_locations: dict[str, dict[str, Any]] = {}
+        self.project_settings: dict[str, dict[str, Any]] = {}
+        self.generated_by: dict[tuple[str, int], str] = {}  # (entity id, version) -> activity
         self.evaluations: dict[str, dict[str, Any]] = {}
         self.evaluation_acls: dict[str, dict[str, Any]] = {}
         self.rounds: dict[str, dict[str, Any]] = {}

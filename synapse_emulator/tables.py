@@ -11,6 +11,7 @@ from .errors import bad_request, not_found
 from .state import State, new_etag, now_iso
 
 TABLE_MODEL = "org.sagebionetworks.repo.model.table."
+MAX_STRING_SIZE = 1000
 COLUMN_TYPES = {
     "STRING",
     "DOUBLE",
@@ -84,6 +85,9 @@ def store_column(state: State, column: dict[str, Any]) -> dict[str, Any]:
     cleaned.setdefault("concreteType", TABLE_MODEL + "ColumnModel")
     if cleaned["columnType"] == "STRING":
         cleaned.setdefault("maximumSize", 50)
+        if int(cleaned["maximumSize"]) > MAX_STRING_SIZE:
+            # ColumnModelManagerImpl's text
+            raise bad_request(f"ColumnModel.maxSize for a STRING cannot exceed: {MAX_STRING_SIZE}")
     key = column_key(cleaned)
     for existing in state.columns.values():
         if column_key(existing) == key:

@@ -7,11 +7,16 @@ from typing import Any
 
 from .acls import validated_resource_access
 from .app import Request, paginated, route
-from .errors import bad_request, conflict, forbidden, not_found, precondition_failed
-from .state import PROJECT, TEAM_ADMIN, State, User, new_etag, now_iso
+from .errors import (
+    SynapseApiError,
+    bad_request,
+    conflict,
+    forbidden,
+    not_found,
+    precondition_failed,
+)
+from .state import AUTHENTICATED_USERS, PROJECT, TEAM_ADMIN, State, User, new_etag, now_iso
 from .users import user_group_header
-
-TEAM_ACCESS_TYPES = set(TEAM_ADMIN)
 
 
 def index_team(state: State, team: dict[str, Any]) -> None:
@@ -71,7 +76,14 @@ def create_team(req: Request) -> dict[str, Any]:
     team = {k: v for k, v in team.items() if v is not None}
     state.teams[team_id] = team
     state.team_members[team_id] = {user.principal_id: True}
-    state.team_acls[team_id] = state.new_acl(team_id, user.principal_id, TEAM_ADMIN)
+    # TeamManagerImpl.createInitialAcl: the creator manages; members and signed-in users may
+    # send the team messages.
+    acl = state.new_acl(team_id, user.principal_id, TEAM_ADMIN)
+    acl["resourceAccess"] += [
+        {"principalId": int(team_id), "accessType": ["SEND_MESSAGE"]},
+        {"principalId": AUTHENTICATED_USERS, "accessType": ["SEND_MESSAGE"]},
+    ]
+    state.team_acls[team_id] = acl
     index_team(state, team)
     return team
 
@@ -117,9 +129,10 @@ def delete_team(req: Request, team_id: str) -> None:
     del state.team_members[team["id"]]
     del state.team_acls[team["id"]]
     state.team_indexed_at.pop(team["id"], None)
-    for invitation_id, invitation in list(state.invitations.items()):
-        if invitation["teamId"] == team["id"]:
-            del state.invitations[invitation_id]
+    for store in (state.invitations, state.membership_requests):
+        for item_id, item in list(store.items()):
+            if item["teamId"] == team["id"]:
+                del store[item_id]
 
 
 def team_referenced(state: State, team_id: str) -> bool:
@@ -199,24 +212,53 @@ def open_invitation(state: State, team_id: str, principal_id: int) -> dict[str, 
     return None
 
 
-@route("GET", "repo", "/team/{team_id}/member/{principal_id}/membershipStatus", auth=False)
+def open_request(state: State, team_id: str, principal_id: int) -> dict[str, Any] | None:
+    for request in state.membership_requests.values():
+        if request["teamId"] == team_id and request["userId"] == str(principal_id):
+            return request
+    return None
+
+
+def is_team_admin(state: State, user: User | None, team_id: str) -> bool:
+    return "TEAM_MEMBERSHIP_UPDATE" in state.team_access(user, team_id)
+
+
+def can_add_member(state: State, caller: User, team: dict[str, Any], principal_id: int) -> bool:
+    """TeamManagerImpl.canAddTeamMember: yourself when admin, open team, already a member or
+    invited; someone else only as an admin, for a member or someone who asked to join."""
+    already = principal_id in state.team_members[team["id"]]
+    admin = is_team_admin(state, caller, team["id"])
+    if principal_id == caller.principal_id:
+        return (
+            admin
+            or bool(team.get("canPublicJoin"))
+            or already
+            or open_invitation(state, team["id"], principal_id) is not None
+        )
+    return admin and (already or open_request(state, team["id"], principal_id) is not None)
+
+
+@route("GET", "repo", "/team/{team_id}/member/{principal_id}/membershipStatus")
 def membership_status(req: Request, team_id: str, principal_id: str) -> dict[str, Any]:
+    """TeamManagerImpl.getTeamMembershipStatus, field by field."""
+    user = req.require_user()
     state = req.state
     team = state.team(team_id)
     pid = int(principal_id)
-    is_member = pid in state.team_members[team["id"]]
-    invited = open_invitation(state, team["id"], pid) is not None
-    can_join = not is_member and (team.get("canPublicJoin", False) or invited)
+    principal = state.users.get(pid)
+    if principal is None:
+        raise not_found(f"User {principal_id} does not exist")
     return {
         "teamId": team["id"],
         "userId": principal_id,
-        "isMember": is_member,
-        "hasOpenInvitation": invited,
-        "hasOpenRequest": False,
-        "canJoin": can_join,
-        "membershipApprovalRequired": not team.get("canPublicJoin", False) and not invited,
+        "isMember": pid in state.team_members[team["id"]],
+        "hasOpenInvitation": open_invitation(state, team["id"], pid) is not None,
+        "hasOpenRequest": open_request(state, team["id"], pid) is not None,
+        "canJoin": can_add_member(state, user, team, pid),
+        "membershipApprovalRequired": not is_team_admin(state, principal, team["id"])
+        and not team.get("canPublicJoin", False),
         "hasUnmetAccessRequirement": False,
-        "canSendEmail": True,
+        "canSendEmail": "SEND_MESSAGE" in state.team_access(principal, team["id"]),
     }
 
 
@@ -228,29 +270,36 @@ def add_member(req: Request, team_id: str, principal_id: str) -> None:
     pid = int(principal_id)
     if pid not in state.users:
         raise not_found(f"User {principal_id} does not exist")
-    if pid in state.team_members[team["id"]]:
-        return
-    invitation = open_invitation(state, team["id"], pid)
-    self_join = pid == user.principal_id and (team.get("canPublicJoin") or invitation)
-    if not self_join:
-        raise forbidden(
-            f"User {user.name} cannot add user {principal_id} to team {team['id']}: "
-            "the user must accept an invitation or the team must allow public join"
-        )
-    state.team_members[team["id"]][pid] = False
-    if invitation:
-        del state.invitations[invitation["id"]]
+    if not can_add_member(state, user, team, pid):
+        raise forbidden("Cannot add member to Team.")
+    state.team_members[team["id"]].setdefault(pid, False)
+    for store, key in ((state.invitations, "inviteeId"), (state.membership_requests, "userId")):
+        for item_id, item in list(store.items()):
+            if item["teamId"] == team["id"] and item.get(key) == str(pid):
+                del store[item_id]
 
 
 @route("DELETE", "repo", "/team/{team_id}/member/{principal_id}")
 def remove_member(req: Request, team_id: str, principal_id: str) -> None:
+    """TeamManagerImpl.removeMember: yourself or as an admin; never the last member or the
+    last manager."""
     user = req.require_user()
     state = req.state
     team = state.team(team_id)
     pid = int(principal_id)
-    if pid != user.principal_id:
-        state.require_team_access(user, team["id"], "TEAM_MEMBERSHIP_UPDATE")
-    state.team_members[team["id"]].pop(pid, None)
+    if pid != user.principal_id and not is_team_admin(state, user, team["id"]):
+        raise forbidden("Cannot remove member from Team.")
+    members = state.team_members[team["id"]]
+    if pid not in members:
+        return
+    if len(members) == 1:
+        raise forbidden("Cannot remove the last member of a Team.")
+    acl = state.team_acls[team["id"]]
+    remaining = [e for e in acl["resourceAccess"] if int(e["principalId"]) != pid]
+    if not any("TEAM_MEMBERSHIP_UPDATE" in e["accessType"] for e in remaining):
+        raise bad_request("Team must have at least one team manager.")
+    acl.update(resourceAccess=remaining, etag=new_etag())
+    del members[pid]
 
 
 @route("GET", "repo", "/team/{team_id}/acl")
@@ -272,9 +321,7 @@ def put_team_acl(req: Request) -> dict[str, Any]:
     if body.get("etag") != acl["etag"]:
         raise precondition_failed(team["id"])
     acl.update(
-        resourceAccess=validated_resource_access(
-            state, body, TEAM_ACCESS_TYPES, user, team["createdBy"]
-        ),
+        resourceAccess=validated_resource_access(state, body, user, team["createdBy"]),
         etag=new_etag(),
     )
     sync_admins(state, team["id"])
@@ -365,8 +412,9 @@ def create_challenge(req: Request) -> dict[str, Any]:
         raise bad_request("Participant Team ID is required.")
     project = challenge_project(req, user, body.get("projectId"), "CREATE")
     state.team(team_id)
-    if any(c["projectId"] == project["id"] for c in state.challenges.values()):
-        raise bad_request(f"A challenge already exists for project {project['id']}")
+    if state.challenge_for_project(project["id"]):
+        # DBOChallengeDAOImpl.create
+        raise bad_request("The specified project may already have a challenge.")
     challenge_id = state.next_small_id()
     challenge = {
         "id": challenge_id,
@@ -399,26 +447,39 @@ def get_project_challenge(req: Request, entity_id: str) -> dict[str, Any]:
     for challenge in req.state.challenges.values():
         if challenge["projectId"] == project["id"]:
             return challenge
-    raise not_found(f"No challenge exists for project {project['id']}")
+    raise not_found(f"Cannot find the Challenge for project {project['id']}")
 
 
 @route("PUT", "repo", "/challenge/{challenge_id}")
 def update_challenge(req: Request, challenge_id: str) -> dict[str, Any]:
+    """ChallengeManagerImpl.updateChallenge then DBOChallengeDAOImpl.update: UPDATE on the
+    body's project, the project may not change, then the etag."""
     user = req.require_user()
     body = req.json()
     state = req.state
+    if str(body.get("id") or "") != challenge_id:
+        raise (
+            bad_request("ID is required.")
+            if not body.get("id")
+            else bad_request("Challenge.id does not match the URL")
+        )
+    if not body.get("projectId"):
+        raise bad_request("Project ID is required.")
+    if not body.get("participantTeamId"):
+        raise bad_request("Participant Team ID is required.")
+    project = challenge_project(req, user, body["projectId"], "UPDATE")
     challenge = existing_challenge(req, challenge_id)
-    if str(body.get("id", challenge_id)) != challenge_id:
-        raise bad_request("Challenge.id does not match the URL")
-    challenge_project(req, user, challenge["projectId"], "UPDATE")
+    if project["id"] != challenge["projectId"]:
+        raise bad_request("You cannot change the challenge Project ID.")
     if body.get("etag") != challenge["etag"]:
-        raise precondition_failed(challenge_id)
-    project = challenge_project(
-        req, user, body.get("projectId") or challenge["projectId"], "UPDATE"
-    )
-    team_id = str(body.get("participantTeamId") or challenge["participantTeamId"])
+        raise SynapseApiError(
+            412,
+            "Challenge was updated since you last fetched it.  Retrieve it again and reapply "
+            "the update.",
+        )
+    team_id = str(body["participantTeamId"])
     state.team(team_id)
-    challenge.update(projectId=project["id"], participantTeamId=team_id, etag=new_etag())
+    challenge.update(participantTeamId=team_id, etag=new_etag())
     return challenge
 
 
@@ -534,3 +595,83 @@ def existing_challenge_team(req: Request, challenge_team_id: str) -> dict[str, A
     if found is None:
         raise not_found(f"ChallengeTeam {challenge_team_id} does not exist")
     return found
+
+
+# ----- membership requests (MembershipRequestManagerImpl) ----------------------------------------
+@route("POST", "repo", "/membershipRequest")
+def request_membership(req: Request) -> dict[str, Any]:
+    """A user asks to join a team; its managers accept by adding the user."""
+    user = req.require_user()
+    state = req.state
+    body = req.json()
+    if not body.get("teamId"):
+        raise bad_request("teamId is required.")
+    team = state.team(str(body["teamId"]))
+    requester = str(body.get("userId") or user.principal_id)
+    if requester != str(user.principal_id):
+        raise forbidden("You may not request membership on another user's behalf.")
+    if user.principal_id in state.team_members[team["id"]]:
+        raise bad_request(f"User {user.principal_id} is already a member of team {team['id']}")
+    request_id = state.next_small_id()
+    created = {
+        "id": request_id,
+        "teamId": team["id"],
+        "userId": requester,
+        "message": body.get("message"),
+        "createdOn": now_iso(),
+        "createdBy": str(user.principal_id),
+        "expiresOn": body.get("expiresOn"),
+    }
+    created = {k: v for k, v in created.items() if v is not None}
+    state.membership_requests[request_id] = created
+    return created
+
+
+def existing_request(req: Request, request_id: str) -> dict[str, Any]:
+    found = req.state.membership_requests.get(request_id)
+    if found is None:
+        raise not_found(f"MembershipRequest {request_id} does not exist")
+    return found
+
+
+@route("GET", "repo", "/membershipRequest/{request_id}")
+def get_membership_request(req: Request, request_id: str) -> dict[str, Any]:
+    user = req.require_user()
+    found = existing_request(req, request_id)
+    if found["userId"] != str(user.principal_id) and not is_team_admin(
+        req.state, user, found["teamId"]
+    ):
+        raise forbidden("You may only see your own requests or those to a team you manage.")
+    return found
+
+
+@route("DELETE", "repo", "/membershipRequest/{request_id}")
+def delete_membership_request(req: Request, request_id: str) -> None:
+    user = req.require_user()
+    found = existing_request(req, request_id)
+    if found["userId"] != str(user.principal_id):
+        raise forbidden("Only the requester may delete a membership request.")
+    del req.state.membership_requests[request_id]
+
+
+@route("GET", "repo", "/team/{team_id}/openRequest")
+def team_open_requests(req: Request, team_id: str) -> dict[str, Any]:
+    user = req.require_user()
+    team = req.state.team(team_id)
+    req.state.require_team_access(user, team["id"], "TEAM_MEMBERSHIP_UPDATE")
+    requester = req.param("requestorId")
+    found = [
+        r
+        for r in req.state.membership_requests.values()
+        if r["teamId"] == team["id"] and (requester is None or r["userId"] == requester)
+    ]
+    return paginated(found, req)
+
+
+@route("GET", "repo", "/user/{user_id}/openRequest")
+def user_open_requests(req: Request, user_id: str) -> dict[str, Any]:
+    user = req.require_user()
+    if user_id != str(user.principal_id):
+        raise forbidden("You may only list your own membership requests.")
+    found = [r for r in req.state.membership_requests.values() if r["userId"] == user_id]
+    return paginated(found, req)

@@ -239,6 +239,29 @@ def update_wiki(
     return wiki
 
 
+def restore_wiki(
+    req: Request, owner_kind: str, owner_id: str, wiki_id: str, version: str
+) -> dict[str, Any]:
+    """V2WikiManagerImpl.restoreWikiPage: the old version's title, markdown and attachments
+    become a new version (https://rest-docs.synapse.org/rest/PUT/entity/ownerId/wiki2/wikiId/wikiVersion.html)."""
+    user = req.require_user()
+    owner_type, owner_id = owner(req, owner_kind, owner_id)
+    wiki = existing_wiki(req, owner_type, owner_id, wiki_id)
+    check_owner_access(req, owner_type, owner_id, "UPDATE")
+    old = find_version(wiki, version)
+    wiki.update(
+        title=old["title"],
+        markdown=old["markdown"],
+        markdownFileHandleId=old["markdownFileHandleId"],
+        attachmentFileHandleIds=list(old["attachmentFileHandleIds"]),
+        etag=new_etag(),
+        modifiedOn=now_iso(),
+        modifiedBy=str(user.principal_id),
+    )
+    snapshot(wiki)
+    return wiki
+
+
 def delete_wiki(req: Request, owner_kind: str, owner_id: str, wiki_id: str) -> None:
     req.require_user()
     owner_type, owner_id = owner(req, owner_kind, owner_id)
@@ -343,6 +366,10 @@ def register(kind: str) -> None:
     @route("PUT", "repo", f"{base}/wiki2/{{wiki_id}}")
     def put_v2(req: Request, owner_id: str, wiki_id: str) -> dict[str, Any]:
         return v2_json(update_wiki(req, kind, owner_id, wiki_id, req.json(), v2=True))
+
+    @route("PUT", "repo", f"{base}/wiki2/{{wiki_id}}/{{version}}")
+    def restore_v2(req: Request, owner_id: str, wiki_id: str, version: str) -> dict[str, Any]:
+        return v2_json(restore_wiki(req, kind, owner_id, wiki_id, version))
 
     @route("DELETE", "repo", f"{base}/wiki/{{wiki_id}}")
     def delete_v1(req: Request, owner_id: str, wiki_id: str) -> None:
