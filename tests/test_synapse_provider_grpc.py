@@ -48,11 +48,10 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 from synapseclient.core.exceptions import SynapseHTTPError
 
 import components.synapse
+from components.sdk_internals import run_pulumi_func, sync_await
 from components.synapse import (
     Challenge,
     EntityPermissions,
@@ -63,7 +62,7 @@ from components.synapse import (
     Project,
     Team,
 )
-from components.synapse._resource import SynapseResource
+from components.synapse._resource import SynapseResource, registered_types
 from components.synapse.submission_view import SubmissionView
 from components.synapse.wiki_copy import WikiCopy
 from synapse_client import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
@@ -254,7 +253,7 @@ def registered(build: Callable[[], SynapseResource]) -> Registration:
 
     def run() -> None:
         pulumi.runtime.set_mocks(capture, project=PULUMI_PROJECT, stack=STACK, preview=False)
-        _sync_await(run_pulumi_func(build))
+        sync_await(run_pulumi_func(build))
 
     contextvars.Context().run(run)
     [registration] = capture.registered
@@ -647,24 +646,16 @@ CASES: dict[str, Case] = {
 }
 
 
-def resource_classes() -> set[type[SynapseResource]]:
-    """Every resource class of components/synapse (one dynamic provider each)."""
-    found: set[type[SynapseResource]] = set()
+def synapse_object_types() -> set[type[SynapseResource]]:
+    """Every Synapse object type (one dynamic provider each), from the types' registry once every
+    module of components/synapse is imported (each type registers itself on import)."""
     for module in pkgutil.iter_modules(components.synapse.__path__):
-        loaded = importlib.import_module(f"components.synapse.{module.name}")
-        found.update(
-            value
-            for value in vars(loaded).values()
-            if isinstance(value, type)
-            and issubclass(value, SynapseResource)
-            and value is not SynapseResource
-            and value.__module__ == loaded.__name__
-        )
-    return found
+        importlib.import_module(f"components.synapse.{module.name}")
+    return set(registered_types().values())
 
 
 def test_every_provider_type_is_driven_over_grpc() -> None:
-    assert resource_classes() == {case.resource for case in CASES.values()}
+    assert synapse_object_types() == {case.resource for case in CASES.values()}
 
 
 @pytest.fixture(scope="module")
