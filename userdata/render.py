@@ -105,11 +105,21 @@ class HostFile:
         return base64.b64encode(gzip.compress(self.content.encode(), 9, mtime=0)).decode()
 
 
-def _env_quote(value: str) -> str:
-    """A compose .env value in single quotes: taken literally, no interpolation."""
-    if "'" in value or "\n" in value:
-        raise UserDataError(f".env value {value!r} must not contain a single quote or newline")
-    return f"'{value}'"
+def env_quote(value: str) -> str:
+    """`value` as a Docker Compose `.env` value that compose reads back exactly.
+
+    Compose's dotenv grammar (compose-go `dotenv/parser.go`): a single-quoted value is literal but
+    ends at the first `'` not preceded by `\\`, so `'a \\'` swallows the next line; a
+    double-quoted value unescapes `\\\\`, `\\"`, `\\n` and interpolates `$` (`$$` is one `$`).
+    Single quotes where they are safe, else double quotes with those escaped. Only one line:
+    a newline or other control character cannot be a setting of ours, so it is refused.
+    """
+    if not value.isprintable():
+        raise UserDataError(f".env value {value!r} has a newline or control character")
+    if "'" not in value and not value.endswith("\\"):
+        return f"'{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
+    return f'"{escaped}"'
 
 
 _ENVIRONMENT = jinja2.Environment(
@@ -138,7 +148,7 @@ def _strict(function: Callable[[Any], str]) -> Callable[[Any], str]:
 
 _ENVIRONMENT.filters.update(
     shq=_strict(shlex.quote),
-    envq=_strict(_env_quote),
+    envq=_strict(env_quote),
     pyrepr=_strict(repr),
     yamlstr=_strict(json.dumps),
     quoted=_strict(lambda value: json.dumps(value, ensure_ascii=False)),
