@@ -18,7 +18,14 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .model import SECRET_KEYS, STACK_KEYS, ChallengeSpec
+from .model import (
+    SECRET_KEYS,
+    STACK_KEYS,
+    ChallengeSpec,
+    is_production_endpoint,
+    moving_image_problem,
+    synapse_endpoint_problem,
+)
 
 NAMESPACE = "challenge"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -223,16 +230,12 @@ def parse_config(
     except ValidationError as exc:
         problems.extend(_message(e) for e in exc.errors(include_url=False))
     if spec is not None:
+        problems.extend(_policy_problems(spec))
         problems.extend(_end_date_problems(spec, now or dt.datetime.now(dt.UTC)))
     if problems or spec is None:
         raise ConfigError(problems)
 
-    warnings = []
-    if spec.orchestrator_image.endswith(":master"):
-        warnings.append(
-            f"{NAMESPACE}:orchestratorImage: {spec.orchestrator_image} follows a moving tag; pin "
-            "`:sha-<commit>` or `@sha256:<digest>` before launch so a reboot cannot change it"
-        )
+    warnings: list[str] = []
     return StackConfig(
         stack=stack,
         spec=spec,
@@ -240,6 +243,39 @@ def parse_config(
         secrets_set=frozenset(secrets_set),
         warnings=tuple(warnings),
     )
+
+
+def _policy_problems(spec: ChallengeSpec) -> list[str]:
+    """Rules across keys: where the organiser's token goes, what the host may run."""
+    problems = []
+    endpoint = synapse_endpoint_problem(spec.synapse_endpoint, spec.trusted_synapse_host)
+    if endpoint:
+        problems.append(f"{NAMESPACE}:synapseEndpoint: {endpoint}")
+    elif spec.host == "ec2" and not is_production_endpoint(spec.synapse_endpoint):
+        problems.append(
+            f"{NAMESPACE}:synapseEndpoint: {spec.synapse_endpoint!r} is not production Synapse, "
+            "but the orchestrator always talks to production Synapse (upstream "
+            "SynapseClientFactory hard-codes https://repo-prod.prod.sagebase.org): an EC2 host "
+            "would evaluate nothing of this stack's queues. Use host: self-hosted for a "
+            "rehearsal against another server, or the production endpoint"
+        )
+    images = [("orchestratorImage", spec.orchestrator_image)]
+    if spec.workflow_engine_image is not None:
+        images.append(("workflowEngineImage", spec.workflow_engine_image))
+    for key, image in images:
+        moving = moving_image_problem(image)
+        if moving and not spec.allow_moving_image_tags:
+            problems.append(
+                f"{NAMESPACE}:{key}: {moving}; pin a commit tag (:sha-<7 hex>), a version tag or "
+                f"a digest (@sha256:...), or set {NAMESPACE}:allowMovingImageTags: true"
+            )
+    if spec.ami_ssm_parameter.rstrip("/").endswith("/arm64"):
+        problems.append(
+            f"{NAMESPACE}:amiSsmParameter: {spec.ami_ssm_parameter!r} is an arm64 AMI, but the "
+            "orchestrator image is published for amd64 only (upstream CI builds no other "
+            "platform); use .../amd64"
+        )
+    return problems
 
 
 def _end_date_problems(spec: ChallengeSpec, now: dt.datetime) -> list[str]:

@@ -19,9 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 #: VALID_ENTITY_NAME_REGEX in Synapse-Repository-Services: commas too).
 SYNAPSE_NAME_PATTERN = r"^[A-Za-z0-9 _\-.+'(),]+$"
 SYNAPSE_ID_PATTERN = r"^syn[0-9]+$"
-#: The upstream image is published for the `master` branch and per commit (`sha-<7 hex>`) only;
-#: `make check` warns while a stack still follows the moving `master` tag.
-DEFAULT_ORCHESTRATOR_IMAGE = "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:master"
+#: Upstream CI (`.github/workflows/ci.yml`: docker/metadata-action `type=sha`, build-push-action
+#: without `platforms`, so linux/amd64 only) tags every pushed commit `sha-<7 hex>`; this is master
+#: at be79fdc, the commit the `.env` contract was checked against. Immutable, unlike `:master`.
+DEFAULT_ORCHESTRATOR_IMAGE = "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:sha-be79fdc"
+#: Tags that follow a branch or "the newest": a reboot or a re-pull may change what runs.
+MOVING_IMAGE_TAGS = frozenset(
+    {"latest", "master", "main", "develop", "dev", "edge", "nightly", "stable", "head"}
+)
+#: Where `inputDataDir` may point: the template's default and a dedicated tree. Boot runs
+#: `aws s3 sync` as root into it, so a system directory (`/etc/cron.d`, `/root/.ssh`) is refused.
+INPUT_DATA_ROOTS = ("/home/user/input_data", "/data")
 DEFAULT_TOIL_CLI_OPTIONS = "--defaultMemory 100M --retryCount 0 --defaultDisk 1G"
 #: Production Synapse; the orchestrator itself talks to no other (upstream
 #: src/main/java/org/sagebionetworks/SynapseClientFactory.java hard-codes it).
@@ -227,7 +235,14 @@ class ChallengeSpec(_Strict):
         DEFAULT_ORCHESTRATOR_IMAGE,
         alias="orchestratorImage",
         pattern=r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$",
-        description="Orchestrator image, pinned by tag or digest.",
+        description="Orchestrator image, pinned by commit tag (`:sha-<7 hex>`), version tag or "
+        "digest; moving tags (`:master`, `:latest`, none) need allowMovingImageTags.",
+    )
+    allow_moving_image_tags: bool = Field(
+        False,
+        alias="allowMovingImageTags",
+        description="Accept a branch tag such as `:master` for orchestratorImage and "
+        "workflowEngineImage (what runs then changes whenever the host pulls).",
     )
     workflow_engine_image: str | None = Field(
         None,
@@ -259,10 +274,10 @@ class ChallengeSpec(_Strict):
         description="Sync model-to-data input from this S3 prefix at boot (read-only access).",
     )
     input_data_dir: str = Field(
-        "/home/user/input_data",
+        INPUT_DATA_ROOTS[0],
         alias="inputDataDir",
-        pattern=r"^/[A-Za-z0-9._/-]+$",
-        description="Host directory the workflow mounts as input (the template's inputDir).",
+        description="Host directory the workflow mounts as input (the template's inputDir): "
+        "/home/user/input_data, a directory below it, or /data[/...].",
     )
     job_retention_days: int = Field(
         7,
@@ -372,19 +387,20 @@ class ChallengeSpec(_Strict):
             )
         return value
 
+    @field_validator("input_data_dir")
+    @classmethod
+    def _input_data_dir(cls, value: str) -> str:
+        problem = input_data_dir_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.rstrip("/")
+
     @field_validator("end_date")
     @classmethod
     def _end_date_aware(cls, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2027-06-30T23:59:00Z")
         return value
-
-    @model_validator(mode="after")
-    def _endpoint_is_trusted(self) -> ChallengeSpec:
-        problem = synapse_endpoint_problem(self.synapse_endpoint, self.trusted_synapse_host)
-        if problem:
-            raise ValueError(f"synapseEndpoint: {problem}")
-        return self
 
     @field_validator("queues")
     @classmethod
@@ -396,6 +412,44 @@ class ChallengeSpec(_Strict):
         return queues
 
 
+def input_data_dir_problem(path: str) -> str | None:
+    """Why `path` may not hold challenge input data, or None."""
+    parts = path.rstrip("/").split("/")
+    if (
+        not path.startswith("/")
+        or any(p in ("", ".", "..") or not re.fullmatch(r"[A-Za-z0-9._-]+", p) for p in parts[1:])
+        or len(parts) < 2
+    ):
+        return "must be an absolute path of letters, digits and ._- components (no '..')"
+    normal = "/".join(parts)
+    if not any(normal == root or normal.startswith(root + "/") for root in INPUT_DATA_ROOTS):
+        return (
+            "is outside the input data directories: use "
+            + " or ".join(f"{root} (or a directory below it)" for root in INPUT_DATA_ROOTS)
+            + "; boot syncs input data into it as root"
+        )
+    return None
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference, None when it has none (a digest alone pins it)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def moving_image_problem(image: str) -> str | None:
+    """Why `image` may change under a running challenge, or None (digest or fixed tag)."""
+    if "@sha256:" in image:
+        return None
+    tag = image_tag(image)
+    if tag is None:
+        return f"{image!r} has no tag: Docker pulls `latest`, which moves"
+    if tag.lower() in MOVING_IMAGE_TAGS:
+        return f"{image!r} follows the moving tag `{tag}`"
+    return None
+
+
 def is_loopback_host(host: str) -> bool:
     """localhost or a loopback address: a server on this machine (the emulator)."""
     if host == "localhost":
@@ -404,6 +458,17 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_production_endpoint(url: str) -> bool:
+    """https to production Synapse's host (any case, an optional trailing slash)."""
+    parsed = urllib.parse.urlsplit(url)
+    production = urllib.parse.urlsplit(PRODUCTION_SYNAPSE_ENDPOINT)
+    return (
+        parsed.scheme == "https"
+        and (parsed.hostname or "").lower() == production.hostname
+        and parsed.port in (None, 443)
+    )
 
 
 def synapse_endpoint_problem(url: str, trusted_host: str | None = None) -> str | None:
@@ -436,7 +501,7 @@ def synapse_endpoint_problem(url: str, trusted_host: str | None = None) -> str |
         return None
     if parsed.scheme != "https":
         return f"{url!r}: plain http is allowed only for a local server on loopback"
-    if host == urllib.parse.urlsplit(PRODUCTION_SYNAPSE_ENDPOINT).hostname:
+    if is_production_endpoint(url):
         return None
     if trusted_host is not None and host == trusted_host:
         return None

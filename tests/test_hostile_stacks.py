@@ -91,6 +91,7 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
         {
             "synapseEndpoint": "https://repo-staging.prod.sagebase.org",
             "trustedSynapseHost": "repo-staging.prod.sagebase.org",
+            "host": "self-hosted",
         },
         None,
     ),
@@ -104,6 +105,94 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
         {"trustedSynapseHost": "https://any.host"},
         "challenge:trustedSynapseHost: 'https://any.host' does not match",
     ),
+    (
+        "non-production endpoint with an EC2 host",
+        {"synapseEndpoint": "http://127.0.0.1:8080"},
+        "challenge:synapseEndpoint: 'http://127.0.0.1:8080' is not production Synapse, but the "
+        "orchestrator always talks to production Synapse",
+    ),
+    (
+        "emulator endpoint, self-hosted rehearsal",
+        {"synapseEndpoint": "http://127.0.0.1:8080", "host": "self-hosted"},
+        None,
+    ),
+    # --- issue 10 §3: what the host runs ------------------------------------------------------
+    (
+        "orchestrator image on master",
+        {"orchestratorImage": "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:master"},
+        "challenge:orchestratorImage: 'ghcr.io/sage-bionetworks/synapseworkfloworchestrator:master'"
+        " follows the moving tag `master`",
+    ),
+    (
+        "orchestrator image latest",
+        {"orchestratorImage": "ghcr.io/o/i:latest"},
+        "challenge:orchestratorImage: 'ghcr.io/o/i:latest' follows the moving tag `latest`",
+    ),
+    (
+        "orchestrator image untagged",
+        {"orchestratorImage": "ghcr.io/o/i"},
+        "challenge:orchestratorImage: 'ghcr.io/o/i' has no tag",
+    ),
+    (
+        "registry port is not a tag",
+        {"orchestratorImage": "registry.example:5000/o/i"},
+        "challenge:orchestratorImage: 'registry.example:5000/o/i' ",
+    ),
+    (
+        "orchestrator image on master, allowed",
+        {"orchestratorImage": "ghcr.io/o/i:master", "allowMovingImageTags": True},
+        None,
+    ),
+    ("orchestrator image by digest", {"orchestratorImage": "ghcr.io/o/i@sha256:" + "a" * 64}, None),
+    ("orchestrator image commit tag", {"orchestratorImage": "ghcr.io/o/i:sha-1a2b3c4"}, None),
+    (
+        "engine image on main",
+        {"workflowEngineImage": "docker.io/o/toil:main"},
+        "challenge:workflowEngineImage: 'docker.io/o/toil:main' follows the moving tag `main`",
+    ),
+    (
+        "arm64 AMI",
+        {"amiSsmParameter": "/aws/service/debian/release/13/latest/arm64"},
+        "challenge:amiSsmParameter: '/aws/service/debian/release/13/latest/arm64' is an arm64 AMI",
+    ),
+    # --- 2: inputDataDir -----------------------------------------------------------------------
+    *[
+        (
+            f"input data dir {path}",
+            {"inputDataDir": path},
+            f"challenge:inputDataDir: {path!r} ",
+        )
+        for path in (
+            "/etc/cron.d",
+            "/usr/local/sbin",
+            "/root/.ssh",
+            "/run",
+            "/proc",
+            "/home",
+            "/var/lib/docker/volumes",
+            "/opt/orchestrator",
+            "/home/user",
+            "/home/user/input_data_evil",
+            "/",
+        )
+    ],
+    (
+        "input data dir escaping with ..",
+        {"inputDataDir": "/home/user/input_data/../.ssh"},
+        "challenge:inputDataDir: '/home/user/input_data/../.ssh' must be an absolute path",
+    ),
+    (
+        "input data dir relative",
+        {"inputDataDir": "input_data"},
+        "challenge:inputDataDir: 'input_data' must be an absolute path",
+    ),
+    (
+        "input data dir with shell characters",
+        {"inputDataDir": "/data/$(reboot)"},
+        "challenge:inputDataDir: '/data/$(reboot)' must be an absolute path",
+    ),
+    ("input data dir below the default", {"inputDataDir": "/home/user/input_data/round2"}, None),
+    ("input data dir under /data", {"inputDataDir": "/data/challenge/input"}, None),
     # --- 4: namespace typos --------------------------------------------------------------------
     (
         "namespace typo",
