@@ -98,6 +98,8 @@ def test_values_round_trip_through_bash_and_docker_compose(key, data, tmp_path):
     environment = compose_environment(host.path(ORCHESTRATOR_DIR), "workflow-orchestrator")
     expected = dict(orchestrator_env(bootstrap_settings))
     expected.update(SYNAPSE_PAT=TOKEN, ACCEPT_NEW_SUBMISSIONS="")
+    if bootstrap_settings.workflow_engine_image is None:  # built on the host, passed by ID
+        assert environment.pop("WORKFLOW_ENGINE_DOCKER_IMAGE").startswith("sha256:")
     assert environment == expected
     if bootstrap_settings.kind == "model-to-data":
         target = host.path(bootstrap_settings.input_data_dir)
@@ -126,7 +128,12 @@ def test_hostile_but_legitimate_toil_options_reach_the_orchestrator_exactly(opti
 def host_for(base, document):
     """A fresh scratch host per example (hypothesis reuses the test's tmp_path)."""
     shutil.rmtree(base, ignore_errors=True)
-    return scratch_host(base, document)
+    host = scratch_host(base, document)
+    # The engine build copies the host's CA bundle into its context (stand-in content).
+    bundle = host.path("/etc/ssl/certs/ca-certificates.crt")
+    bundle.parent.mkdir(parents=True)
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    return host
 
 
 @given(values=st.lists(PRINTABLE, min_size=1, max_size=40))
