@@ -7,12 +7,14 @@ makes. Tests and `make check` both use `run_program`.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import hashlib
 import itertools
 import logging
 import runpy
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -325,11 +327,14 @@ def run_program(
     region: str | None = None,
     main: Path = PROJECT_DIR / "__main__.py",
     mocks: PreviewMocks | None = None,
+    workdir: Path | None = None,
 ) -> ProgramRun:
     """Run the Pulumi program once under mocks with `config` (full `ns:key` keys) and secrets.
 
     Runs in a fresh context so repeated runs in one process do not share a root stack. `mocks`
     replaces the stand-ins (the rehearsal's send Synapse objects to the real providers).
+    `workdir` is the program's working directory, where files it writes land (`pulumi up` runs it
+    in the project folder); by default a temporary one, so a preview writes nothing here.
     """
     region = region or str(config.get("aws:region", "us-east-1"))
     mocks = mocks or PreviewMocks(region)
@@ -373,7 +378,11 @@ def run_program(
             logs=captured.records,
         )
 
-    return contextvars.Context().run(_run)
+    with contextlib.ExitStack() as scope:
+        if workdir is None:
+            workdir = Path(scope.enter_context(tempfile.TemporaryDirectory(prefix="preview-")))
+        scope.enter_context(contextlib.chdir(workdir))
+        return contextvars.Context().run(_run)
 
 
 def _json(value: Any) -> str:

@@ -9,7 +9,6 @@ status table `make status` prints. `make rehearse-destroy STACK=dev` tears it do
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import shutil
 import sys
@@ -136,18 +135,18 @@ def rehearse_up(
             + (f", rounds moved by {shift / 86400:+.2f} days" if shift else "")
         )
         try:
-            with contextlib.chdir(paths.root):  # `pulumi up` writes out/ beside the program
-                run = rehearse_program(
-                    rehearsed,
-                    stack=stack,
-                    engine=engine,
-                    secret_values={
-                        f"{stackconfig.NAMESPACE}:synapseAuthToken": organiser,
-                        f"{stackconfig.NAMESPACE}:orchestratorAuthToken": settings.token_for(
-                            spec.orchestrator_synapse_username
-                        ),
-                    },
-                )
+            run = rehearse_program(
+                rehearsed,
+                stack=stack,
+                engine=engine,
+                secret_values={
+                    f"{stackconfig.NAMESPACE}:synapseAuthToken": organiser,
+                    f"{stackconfig.NAMESPACE}:orchestratorAuthToken": settings.token_for(
+                        spec.orchestrator_synapse_username
+                    ),
+                },
+                workdir=paths.root,
+            )
         finally:
             engine.save(paths.engine)
             save_synapse_state(server.state, paths.synapse)

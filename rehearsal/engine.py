@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from components.sdk_internals import mocks as pulumi_mocks
@@ -83,14 +84,18 @@ def rehearse_program(
     stack: str,
     engine: LocalEngine,
     secret_values: Mapping[str, str],
+    workdir: Path,
 ) -> RehearsalRun:
-    """One `pulumi up` of the program against the Synapse server `config` names."""
+    """One `pulumi up` of the program against the Synapse server `config` names; files the
+    program writes (a self-hosted bootstrap) land under `workdir`."""
     try:
         asyncio.get_event_loop()
     except RuntimeError:  # synapseclient's `asyncio.run` leaves the main thread without one
         asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = RehearsalMocks(str(config.get("aws:region", "us-east-1")), engine)
-    program = run_program(config, stack=stack, secret_values=secret_values, mocks=mocks)
+    program = run_program(
+        config, stack=stack, secret_values=secret_values, mocks=mocks, workdir=workdir
+    )
     actions = dict(mocks.actions)
     actions.update(engine.prune(set(mocks.actions)))
     return RehearsalRun(program, actions)

@@ -26,16 +26,15 @@ STACK = "site"
 
 
 @pytest.fixture
-def self_hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def self_hosted(tmp_path: Path):
     """The dev stack with `host: self-hosted`, run where `pulumi up` would write out/."""
     config = dict(read_stack_file("dev"))
     config["challenge:host"] = "self-hosted"
     del config["aws:region"]  # only the sizing catalog's region; not needed without AWS
     (tmp_path / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
-    monkeypatch.chdir(tmp_path)
     from preview import run_program
 
-    return run_program(config, stack=STACK, secret_values=TEST_SECRETS), tmp_path
+    return run_program(config, stack=STACK, secret_values=TEST_SECRETS, workdir=tmp_path), tmp_path
 
 
 def test_no_aws_resource_invoke_or_drain_guard(self_hosted):
