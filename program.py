@@ -6,6 +6,7 @@ Kept apart from `__main__.py` so the mapping is plain code that tests can call d
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,9 +17,15 @@ import stackconfig
 from components.challenge_launch import ChallengeLaunchArgs
 from components.challenge_site import ChallengeSite, ChallengeSiteArgs, QueueSpec, SubmissionRound
 from components.drain_guard import DrainGuardArgs
-from components.orchestrator_host import OrchestratorHost, OrchestratorHostArgs, check_args
+from components.orchestrator_host import (
+    OrchestratorHost,
+    OrchestratorHostArgs,
+    OrchestratorHostError,
+    check_args,
+)
 from components.synapse.site_plan import plan_site
 from stackconfig import ChallengeSpec, StackConfig
+from synapse_client import SynapseProvisioningError
 from userdata import ACCEPT_SUBMISSIONS_PATH, BootstrapSettings, FileToken, render_cloud_config
 from userdata.cli import settings_for_stack
 
@@ -38,16 +45,78 @@ SELF_HOSTED_COMMANDS = {
 def check_before_creating(config: StackConfig, estimate: sizing.HostEstimate) -> None:
     """Run every component's own checks while nothing exists yet, so a bad stack (say, user data
     over 16 KB for its number of queues) fails before the Synapse side is half-made."""
-    plan_site(site_args(config))
-    check_args(
-        host_args(
-            config,
-            estimate,
-            orchestrator_auth_token="",
-            logs_folder_id="",
-            evaluation_templates={},
+    problems = component_problems(config, estimate)
+    if problems:
+        raise stackconfig.ConfigError(problems)
+
+
+def component_problems(config: StackConfig, estimate: sizing.HostEstimate) -> list[str]:
+    """Every component's own checks, all of them, each problem in the stack's words."""
+    problems: list[str] = []
+    try:
+        plan_site(site_args(config))
+    except SynapseProvisioningError as error:
+        problems.append(in_stack_terms(str(error)))
+    try:
+        check_args(
+            host_args(
+                config,
+                estimate,
+                orchestrator_auth_token="",
+                logs_folder_id="",
+                evaluation_templates={},
+            )
         )
+    except OrchestratorHostError as error:
+        message = str(error).removeprefix("OrchestratorHost: ")
+        problems.extend(in_stack_terms(part) for part in message.split("; "))
+    return problems
+
+
+#: Component settings that come from a stack key of another name, or from no key at all.
+_SETTING_SOURCES = {
+    "challenge_name": f"{stackconfig.NAMESPACE}:name",
+    "served_queue_count": f"{stackconfig.NAMESPACE}:queues",
+    "root_volume_gib": f"{stackconfig.NAMESPACE}:instanceType",
+    "max_concurrent_workflows": f"{stackconfig.NAMESPACE}:maxConcurrentSubmissions",
+    "target_os": f"{stackconfig.NAMESPACE}:amiSsmParameter",
+    "region": "aws:region",
+    "stack": "the stack name",
+    "token_source": "the stack name",
+}
+
+
+def in_stack_terms(message: str) -> str:
+    """A component's message with its setting (`workflow_archive_url`, `queues[1].key`) named
+    as the stack file spells it (`challenge:workflowArchiveUrl`, `challenge:queues[1].key`)."""
+    if message.startswith("rendered user data is"):  # the whole document: queues make it grow
+        return f"{stackconfig.NAMESPACE}:queues: {_fields_as_keys(message)}"
+    match = re.match(
+        r"^(?:challenge site setting `(?P<quoted>[^`]+)`"
+        r"|(?P<plain>[a-z_0-9]+(?:\[\d+\])?(?:\.\w+)*)(?: \([^)]*\))?:)\s*(?P<rest>.*)$",
+        message,
+        flags=re.DOTALL,
     )
+    if not match:
+        return _fields_as_keys(message)
+    setting = match["quoted"] or match["plain"]
+    head = re.split(r"[\[.]", setting, maxsplit=1)[0]
+    suffix = setting[len(head) :]
+    source = _SETTING_SOURCES.get(head)
+    if source is None:
+        alias = {name: alias for alias, name in stackconfig.STACK_KEYS.items()}.get(head)
+        if alias is None:
+            return _fields_as_keys(message)
+        source = f"{stackconfig.NAMESPACE}:{alias}"
+    return f"{source}{suffix}: {_fields_as_keys(match['rest'])}"
+
+
+def _fields_as_keys(text: str) -> str:
+    """Field names left in a message (`shorten toil_cli_options`) as their stack keys."""
+    for alias, name in stackconfig.STACK_KEYS.items():
+        if "_" in name:
+            text = re.sub(rf"\b{name}\b", f"{stackconfig.NAMESPACE}:{alias}", text)
+    return text
 
 
 def host_estimate(config: StackConfig) -> sizing.HostEstimate:

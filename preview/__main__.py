@@ -17,6 +17,7 @@ import stackconfig
 from program import host_estimate
 from sizing.cli import render_table
 
+from .checks import check_stack
 from .engine import ProgramRun, run_program
 
 #: Stand-ins for secrets in the preview; the program never sees a real token here.
@@ -35,11 +36,68 @@ def sizing_report(config: stackconfig.StackConfig) -> str:
     return "\n".join([table, *warnings])
 
 
+#: A host above this many USD a month gets a warning: valid sizes can still be absurd (64 GiB x
+#: 100 concurrent picks a 7.5 TiB instance); `monthlyBudgetUsd` makes a ceiling an error instead.
+MONTHLY_COST_WARNING_USD = 2000
+
+
+def cost_lines(config: stackconfig.StackConfig) -> list[str]:
+    """The host's monthly figure, up front, and a warning when it is above the threshold."""
+    if config.spec.host != "ec2":
+        return ["Host: self-hosted (no AWS cost)"]
+    estimate = host_estimate(config)
+    lines = [
+        f"Host: {estimate.instance_type}, {estimate.root_volume_gib} GiB root volume, "
+        f"{estimate.monthly_cost.summary()}"
+    ]
+    total = estimate.monthly_cost_usd
+    if (
+        total is not None
+        and total > MONTHLY_COST_WARNING_USD
+        and not config.spec.monthly_budget_usd
+    ):
+        lines.append(
+            f"warning: this host costs ${total:,.0f} a month, above ${MONTHLY_COST_WARNING_USD:,}: "
+            f"check perSubmissionMemoryGiB ({config.spec.per_submission_memory_gib}) x "
+            f"maxConcurrentSubmissions ({config.spec.max_concurrent_submissions}), or set "
+            f"{stackconfig.NAMESPACE}:monthlyBudgetUsd to make a ceiling an error"
+        )
+    return lines
+
+
+def made_up_values(run: ProgramRun) -> frozenset[str]:
+    """IDs and addresses the offline preview's stand-ins invented (Synapse IDs, the instance ID,
+    its private address): outputs holding one are placeholders, not what `pulumi up` reports."""
+    made_up: set[str] = set()
+    for resource in run.resources:
+        if not resource.custom or not resource.id:
+            continue
+        if resource.id != resource.inputs.get("name"):  # a name the stack chose is real
+            made_up.add(str(resource.id))
+        for key in ("synapse_id", "private_dns", "private_ip", "public_ip", "public_dns"):
+            if resource.state.get(key):
+                made_up.add(str(resource.state[key]))
+    return frozenset(made_up)
+
+
+def output_lines(run: ProgramRun) -> list[str]:
+    """The stack outputs, each made-up value marked `[placeholder]`."""
+    made_up = made_up_values(run)
+    lines = []
+    for line, key in zip(run.output_lines(), sorted(run.outputs), strict=True):
+        value = run.outputs[key]
+        text = value if isinstance(value, str) else repr(value)
+        invented = key not in run.secret_outputs and any(m in text for m in made_up)
+        lines.append(f"{line}  [placeholder]" if invented else line)
+    return lines
+
+
 def report(config: stackconfig.StackConfig, run: ProgramRun) -> str:
     spec = config.spec
     lines = [
         f"Stack {config.stack}: valid ({spec.name!r}, {spec.kind}, {len(spec.queues)} queue(s), "
         f"region {config.region})",
+        *cost_lines(config),
     ]
     lines += [f"warning: {w}" for w in config.warnings]
     for key in config.secrets_missing:
@@ -64,9 +122,19 @@ def report(config: stackconfig.StackConfig, run: ProgramRun) -> str:
     lines.append("  by type: " + ", ".join(f"{t} x{n}" for t, n in sorted(counts.items())))
     if run.outputs:
         lines.append("")
-        lines.append("Stack outputs:")
-        lines.extend(f"  {line}" for line in run.output_lines())
+        lines.append(
+            "Stack outputs ([placeholder]: an ID the offline preview made up; `pulumi up` "
+            "reports the real one):"
+        )
+        lines.extend(f"  {line}" for line in output_lines(run))
     return "\n".join(lines)
+
+
+def _invalid(stack: str, problems: list[str]) -> int:
+    print(f"Stack {stack}: invalid, {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,13 +148,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        raw = stackconfig.read_stack_file(args.stack, args.project_dir)
-        config = stackconfig.parse_config(args.stack, raw)
+        raw, file_problems = stackconfig.load.read_stack_file_leniently(
+            args.stack, args.project_dir
+        )
     except stackconfig.ConfigError as error:
-        print(f"Stack {args.stack}: invalid, {len(error.problems)} problem(s):", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
+        return _invalid(args.stack, error.problems)
+    checked = check_stack(args.stack, raw)
+    if file_problems or checked.problems:
+        return _invalid(args.stack, [*file_problems, *checked.problems])
+    config = checked.config
+    assert config is not None  # no problem: every layer ran
     try:
         run = run_program(raw, stack=args.stack, secret_values=_secret_placeholders(config))
     except Exception as error:  # the program's own errors (sizing, rendering) are user errors here

@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import json
 import os
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 AWS_REGION_KEY = "aws:region"
 #: A self-hosted stack needs no AWS: without aws:region, sizing reads this region's catalog.
 SELF_HOSTED_SIZING_REGION = "us-east-1"
+#: Stack names the host's SSM parameter path and AWS tags can carry.
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 #: Config namespaces a stack of this program may use; any other is a typo (`challange:`).
 KNOWN_NAMESPACES = (NAMESPACE, "aws", "pulumi")
 
@@ -76,6 +79,15 @@ def _structured_keys() -> set[str]:
 
 
 STRUCTURED_KEYS = _structured_keys()
+WHOLE_NUMBER_KEYS = {
+    alias
+    for alias, name in STACK_KEYS.items()
+    if int
+    in (
+        ChallengeSpec.model_fields[name].annotation,
+        *get_args(ChallengeSpec.model_fields[name].annotation),
+    )
+}
 OPTIONAL_KEYS = {
     alias for alias, name in STACK_KEYS.items() if ChallengeSpec.model_fields[name].default is None
 }
@@ -187,6 +199,11 @@ def parse_config(
     values: dict[str, Any] = {}
     secrets_set: set[str] = set()
     problems: list[str] = []
+    if not STACK_NAME.fullmatch(stack):
+        problems.append(
+            f"stack {stack!r}: a stack name may use only letters, digits and _.- (at most 100); "
+            "it names the host's SSM parameter and tags"
+        )
     for full_key, value in raw.items():
         namespace, colon, key = full_key.partition(":")
         if not colon:  # Pulumi reads a key without namespace as the project's
@@ -214,6 +231,9 @@ def parse_config(
                 continue
         if value == "" and key in OPTIONAL_KEYS:
             continue  # Pulumi.yaml declares "" as the default of an optional key
+        if isinstance(value, bool) and key in WHOLE_NUMBER_KEYS:
+            problems.append(f"{NAMESPACE}:{key}: {value!r} is true/false, not a whole number")
+            continue  # pydantic would take true for 1
         values[key] = value
     if "synapseAuthToken" not in secrets_set and env.get("SYNAPSE_AUTH_TOKEN"):
         secrets_set.add("synapseAuthToken")
@@ -330,6 +350,18 @@ def _duplicate_keys(node: yaml.Node, file_name: str) -> list[str]:
 
 def read_stack_file(stack: str, project_dir: Path | None = None) -> dict[str, Any]:
     """The `config:` mapping of `Pulumi.<stack>.yaml`, or a ConfigError saying what is wrong."""
+    config, duplicates = read_stack_file_leniently(stack, project_dir)
+    if duplicates:
+        raise ConfigError(duplicates)
+    return config
+
+
+def read_stack_file_leniently(
+    stack: str, project_dir: Path | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The `config:` mapping (the last of duplicate keys wins, as YAML loaders do) and one
+    problem per duplicate key, so `make check` can report them with every other problem. A
+    missing or unparsable file is a ConfigError."""
     path = stack_file_path(stack, project_dir)
     if not path.is_file():
         available = sorted(
@@ -341,15 +373,13 @@ def read_stack_file(stack: str, project_dir: Path | None = None) -> dict[str, An
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         duplicates = _duplicate_keys(node, path.name) if node is not None else []
-        if duplicates:
-            raise ConfigError(duplicates)
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path.name}: not valid YAML: {exc}"]) from exc
     config = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise ConfigError([f"{path.name}: `config:` must be a mapping of namespace:key to value"])
-    return config
+    return config, duplicates
 
 
 def load_stack(

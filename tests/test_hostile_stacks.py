@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from preview.checks import check_stack
 from stackconfig import ConfigError, parse_config, read_stack_file
 
 #: What "now" is for the endDate cases: before the dev stack's first round.
@@ -36,12 +38,14 @@ def stack_with(changes: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def problems_of(changes: dict[str, Any]) -> list[str]:
-    try:
-        parse_config("hostile", stack_with(changes), env={}, now=NOW)
-    except ConfigError as error:
-        return error.problems
-    return []
+def problems_of(changes: dict[str, Any], stack: str = "hostile") -> list[str]:
+    """What `make check` reports: every layer (config, sizing, the components' checks)."""
+    return list(check_stack(stack, stack_with(changes), env={}, now=NOW).problems)
+
+
+def hash_hex(i: int) -> str:
+    """Incompressible text: the user data is gzipped where that is shorter."""
+    return hashlib.sha256(str(i).encode()).hexdigest()[:24]
 
 
 def _rounds(end: str) -> list[dict[str, Any]]:
@@ -193,6 +197,136 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
     ),
     ("input data dir below the default", {"inputDataDir": "/home/user/input_data/round2"}, None),
     ("input data dir under /data", {"inputDataDir": "/data/challenge/input"}, None),
+    # --- 1: values that reach .env, the compose file or a script ------------------------------
+    ("toil options ending in a backslash", {"toilCliOptions": "--defaultMemory 100M \\"}, None),
+    (
+        "toil options with a newline",
+        {"toilCliOptions": "--retryCount 0\nSYNAPSE_PAT=stolen"},
+        "challenge:toilCliOptions: ",
+    ),
+    (
+        "toil options setting workDir",
+        {"toilCliOptions": "--workDir /etc"},
+        "challenge:toilCliOptions: '--workDir /etc' must not contain --workDir",
+    ),
+    (
+        "username with shell characters",
+        {"orchestratorSynapseUsername": "bot$(reboot)"},
+        "challenge:orchestratorSynapseUsername: 'bot$(reboot)' does not match",
+    ),
+    (
+        "username with a quote",
+        {"orchestratorSynapseUsername": "bot'x"},
+        "challenge:orchestratorSynapseUsername: ",
+    ),
+    (
+        "S3 URI with command substitution",
+        {"inputDataS3Uri": "s3://bucket-1/$(reboot)"},
+        "challenge:inputDataS3Uri: ",
+    ),
+    (
+        "S3 URI with a space",
+        {"inputDataS3Uri": "s3://bucket-1/a b"},
+        "challenge:inputDataS3Uri: ",
+    ),
+    ("S3 URI prefix", {"inputDataS3Uri": "s3://bucket-1/m2d/input/"}, None),
+    (
+        "engine image with a variable",
+        {"workflowEngineImage": "docker.io/o/${SYNAPSE_PAT}:1"},
+        "challenge:workflowEngineImage: ",
+    ),
+    (
+        "image with a newline",
+        {"orchestratorImage": "ghcr.io/o/i:1\nprivileged: true"},
+        "challenge:orchestratorImage: ",
+    ),
+    (
+        "challenge name with a newline",
+        {"name": "Challenge\n#cloud-config"},
+        "challenge:name: ",
+    ),
+    (
+        "root template escaping the archive",
+        {"rootTemplate": "../../etc/passwd.cwl"},
+        "challenge:rootTemplate: '../../etc/passwd.cwl' must be a relative path",
+    ),
+    (
+        "archive URL over http",
+        {"workflowArchiveUrl": "http://example.org/w.zip"},
+        "challenge:workflowArchiveUrl: 'http://example.org/w.zip' must be an https URL",
+    ),
+    (
+        "archive file name Synapse refuses",
+        {"workflowArchiveUrl": "https://example.org/a%2Fb.zip"},
+        "challenge:workflowArchiveUrl: file name may contain only",
+    ),
+    (
+        "AMI parameter of another OS",
+        {
+            "amiSsmParameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+        },
+        "challenge:amiSsmParameter: ",
+    ),
+    ("AMI ID with shell characters", {"amiId": "ami-1;reboot"}, "challenge:amiId: "),
+    ("subnet ID of another kind", {"subnetId": "sg-0123456789abcdef0"}, "challenge:subnetId: "),
+    # --- sizing and the components' own checks -------------------------------------------------
+    (
+        "instance type too small",
+        {"instanceType": "t3.small"},
+        "challenge:instanceType t3.small: 2 GiB memory",
+    ),
+    (
+        "arm64 instance type",
+        {"instanceType": "m7g.16xlarge"},
+        "challenge:instanceType m7g.16xlarge is arm64",
+    ),
+    ("unknown instance type", {"instanceType": "zz9.huge"}, "challenge:instanceType"),
+    (
+        "toil options that overflow 16 KB of user data",
+        {"toilCliOptions": " ".join(f"--x{hash_hex(i)}" for i in range(700))},
+        "challenge:queues: rendered user data is",
+    ),
+    (
+        "two queues with the same key",
+        {"queues": [{"name": "A", "key": "same"}, {"name": "B", "key": "same"}]},
+        "challenge:queues[1].key: 'same' is used by two queues",
+    ),
+    (
+        "memory beyond any instance",
+        {"perSubmissionMemoryGiB": 4096, "maxConcurrentSubmissions": 100},
+        "challenge:",
+    ),
+    (
+        "absurd but valid size",
+        {"perSubmissionMemoryGiB": 64, "maxConcurrentSubmissions": 100},
+        None,
+    ),
+    (
+        "existing team ID that is a name",
+        {"existingTeamIds": {"admin": "Admins"}},
+        "challenge:existingTeamIds.admin: 'Admins' does not match",
+    ),
+    (
+        "existing team of an unknown role",
+        {"existingTeamIds": {"owners": "123"}},
+        "challenge:existingTeamIds.owners: unknown key",
+    ),
+    ("boolean as a word", {"forceReplace": "sometimes"}, "challenge:forceReplace: 'sometimes'"),
+    (
+        "count as a boolean",
+        {"maxConcurrentSubmissions": True},
+        "challenge:maxConcurrentSubmissions",
+    ),
+    ("retention of zero days", {"jobRetentionDays": 0}, "challenge:jobRetentionDays: 0"),
+    (
+        "notification mask out of range",
+        {"submitterNotificationMask": 64},
+        "challenge:submitterNotificationMask: 64",
+    ),
+    ("phase misspelt", {"phase": "production"}, "challenge:phase: 'production' is not one of"),
+    ("unknown key", {"maxConcurrentSubmision": 3}, "challenge:maxConcurrentSubmision: unknown key"),
+    ("key without namespace is the project's", {"jobRetentionDays": 3}, None),
+    ("region not in the catalogs", {"aws:region": "ap-south-2"}, ""),
     # --- 4: namespace typos --------------------------------------------------------------------
     (
         "namespace typo",
@@ -251,7 +385,53 @@ def test_hostile_input_is_rejected_naming_its_key(kind, changes, expected):
 
 
 def test_the_hostile_table_covers_at_least_60_kinds():
-    assert len({kind for kind, _, _ in HOSTILE}) == len(HOSTILE)
+    kinds = [kind for kind, _, _ in HOSTILE]
+    assert len(set(kinds)) == len(kinds) >= 60
+    assert sum(expected is not None for _, _, expected in HOSTILE) >= 60, "rejected kinds"
+
+
+def test_make_check_reports_every_layer_in_one_run():
+    """The issue's example took three runs: a bad image, a too-small type, an http endpoint."""
+    problems = problems_of(
+        {
+            "orchestratorImage": "ghcr.io/o/i:master",
+            "instanceType": "t3.small",
+            "synapseEndpoint": "http://evil.example",
+            "challange:endDate": "2027-06-30T23:59:00Z",
+            "workflowArchiveUrl": "https://example.org/a%2Fb.zip",
+        },
+        stack="bad name",
+    )
+    starts = [p.split(":", 2)[0] + ":" + p.split(":", 2)[1].split(" ")[0] for p in problems]
+    assert problems[0].startswith("stack 'bad name': a stack name may use only")
+    assert starts[1:] == [
+        "challange:endDate",
+        "challenge:synapseEndpoint",
+        "challenge:orchestratorImage",
+        "challenge:instanceType",  # sizing, with the remaining keys
+        "challenge:workflowArchiveUrl",  # the Synapse side's own check
+    ], problems
+
+
+def test_component_messages_name_stack_keys_not_fields():
+    import program
+
+    assert (
+        program.in_stack_terms(
+            "challenge site setting `workflow_archive_url` file name may contain only letters"
+        )
+        == "challenge:workflowArchiveUrl: file name may contain only letters"
+    )
+    assert program.in_stack_terms("instance_type: 'x' is not an EC2 instance type") == (
+        "challenge:instanceType: 'x' is not an EC2 instance type"
+    )
+    assert program.in_stack_terms(
+        "rendered user data is 17000 bytes; shorten toil_cli_options"
+    ) == ("challenge:queues: rendered user data is 17000 bytes; shorten challenge:toilCliOptions")
+    for field in ("synapse_endpoint", "workflow_archive_url", "input_data_dir"):
+        assert field not in "\n".join(
+            problems_of({"workflowArchiveUrl": "https://e.org/a%2Fb.zip"})
+        )
 
 
 def write_stack(tmp_path: Path, text: str, name: str = "hostile") -> Path:
@@ -304,3 +484,55 @@ def test_readme_key_table_shows_defaults_as_yaml():
     assert "| `existingTeamIds` | object |  | none |" in table
     for python_repr in ("`True`", "`False`", "ExistingTeamIds(", "None"):
         assert python_repr not in table
+
+
+def run_make_check(tmp_path: Path, changes: dict[str, Any], capsys) -> tuple[int, str, str]:
+    import yaml
+
+    from preview.__main__ import main
+
+    (tmp_path / "Pulumi.hostile.yaml").write_text(yaml.safe_dump({"config": stack_with(changes)}))
+    code = main(["--stack", "hostile", "--project-dir", str(tmp_path)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_make_check_labels_made_up_ids_as_placeholders(tmp_path, capsys):
+    code, out, _ = run_make_check(tmp_path, {}, capsys)
+    assert code == 0
+    outputs = dict(
+        line.strip().split(": ", 1) for line in out.split("Stack outputs", 1)[1].splitlines()[1:]
+    )
+    for invented in ("instanceId", "liveProjectId", "logsFolderId", "queueIds", "privateDns"):
+        assert outputs[invented].endswith("  [placeholder]"), (invented, outputs[invented])
+    for real in ("awsRegion", "instanceType", "tokenParameterName", "synapseEndpoint", "phase"):
+        assert not outputs[real].endswith("[placeholder]"), (real, outputs[real])
+
+
+def test_make_check_puts_the_monthly_cost_first_and_warns_when_absurd(tmp_path, capsys):
+    code, out, _ = run_make_check(
+        tmp_path, {"perSubmissionMemoryGiB": 64, "maxConcurrentSubmissions": 100}, capsys
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1].startswith("Host: u7i-8tb.112xlarge, ")
+    assert "/month" in lines[1]
+    assert lines[2].startswith("warning: this host costs $")
+    assert "above $2,000" in lines[2]
+    code, out, _ = run_make_check(tmp_path, {}, capsys)
+    assert code == 0
+    assert "warning: this host costs" not in out, "the dev stack is well under the threshold"
+
+
+def test_make_check_reports_duplicate_keys_with_the_other_problems(tmp_path, capsys):
+    from preview.__main__ import main
+
+    (tmp_path / "Pulumi.dup.yaml").write_text(
+        (Path(__file__).parent.parent / "Pulumi.dev.yaml").read_text()
+        + "  challenge:jobRetentionDays: 0\n"
+    )
+    assert main(["--stack", "dup", "--project-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Stack dup: invalid, 2 problem(s):" in err
+    assert "challenge:jobRetentionDays: set twice in Pulumi.dup.yaml" in err
+    assert "challenge:jobRetentionDays: 0" in err
