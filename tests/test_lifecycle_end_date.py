@@ -66,29 +66,49 @@ def test_before_the_end_date_nothing_happens(host):
     assert host.accept_value() == "''"
 
 
+JOBS = ["docker", "ps", "--all", "--quiet", "--filter", "name=^workflow_job"]
+
+
 def test_after_the_end_date_a_drained_host_stops_taking_submissions_and_powers_off(host):
     done = run(host, END_EPOCH + 60)
     assert done.returncode == 0, done.stderr
     assert host.accept_value() == "'false'"
-    assert commands(host) == [
-        ["systemctl", "reload", "challenge-orchestrator.service"],
-        ["docker", "ps", "--quiet", "--filter", "name=workflow_job"],
-        ["systemctl", "poweroff"],
-    ]
-    assert "ended and drained: powering the host off" in done.stdout
+    assert commands(host) == [["systemctl", "reload", "challenge-orchestrator.service"], JOBS]
+    assert "no workflow container; powering off if the next check agrees" in done.stdout
+
+    second = run(host, END_EPOCH + 660)
+    assert second.returncode == 0, second.stderr
+    assert commands(host)[-2:] == [JOBS, ["systemctl", "poweroff"]]
+    assert "ended and drained (two checks in a row): powering the host off" in second.stdout
+    assert not (host.root / "run" / "challenge-end-date.idle").exists()
+
+
+def test_a_workflow_container_between_two_idle_checks_restarts_the_count(host):
+    assert run(host, END_EPOCH + 60).returncode == 0
+    # e.g. an exited container the orchestrator has not removed yet (status and logs pending)
+    host.set_containers(1)
+    busy = run(host, END_EPOCH + 660)
+    assert "1 workflow container(s) left" in busy.stdout
+    host.set_containers(0)
+    for minutes in (20, 30):
+        assert run(host, END_EPOCH + minutes * 60).returncode == 0
+    powered_off = [c for c in commands(host) if c == ["systemctl", "poweroff"]]
+    assert len(powered_off) == 1, "powered off only at the second idle check after the busy one"
+    assert commands(host)[-1] == ["systemctl", "poweroff"]
 
 
 def test_running_workflows_delay_the_power_off_until_a_later_run(host):
     host.set_containers(2)
     first = run(host, END_EPOCH + 60)
     assert first.returncode == 0, first.stderr
-    assert "2 workflow container(s) still running" in first.stdout
+    assert "2 workflow container(s) left" in first.stdout
     assert ["systemctl", "poweroff"] not in commands(host)
     assert host.accept_value() == "'false'"
 
     host.set_containers(0)
-    second = run(host, END_EPOCH + 660)
-    assert second.returncode == 0, second.stderr
+    for minutes in (11, 21):
+        later = run(host, END_EPOCH + minutes * 60)
+        assert later.returncode == 0, later.stderr
     assert commands(host)[-1] == ["systemctl", "poweroff"]
     reloads = [c for c in commands(host) if c[:2] == ["systemctl", "reload"]]
     assert len(reloads) == 1  # the switch was already off: no second orchestrator restart

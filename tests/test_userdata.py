@@ -211,6 +211,7 @@ def test_compose_file_pins_the_image_and_passes_the_full_environment() -> None:
         "options": {"max-size": "50m", "max-file": "5"},
     }
     assert "shared" in compose["volumes"]
+    assert service["stop_grace_period"] == "150s", "SIGTERM: the orchestrator finishes its loop"
 
 
 def test_systemd_units_and_timer() -> None:
@@ -220,6 +221,9 @@ def test_systemd_units_and_timer() -> None:
     assert "WorkingDirectory=/opt/orchestrator" in unit
     assert "WantedBy=multi-user.target" in unit
     assert "After=docker.service network-online.target" in unit
+    # systemd waits longer than compose's stop_grace_period before killing `docker compose stop`.
+    stop_timeout_s = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
+    assert stop_timeout_s > 150 >= 120
     timer = entries["/etc/systemd/system/challenge-cleanup.timer"]["content"]
     assert "OnCalendar=daily" in timer and "Persistent=true" in timer
     assert "WantedBy=timers.target" in timer
@@ -228,7 +232,8 @@ def test_systemd_units_and_timer() -> None:
     cleanup = entries[CLEANUP_PATH]["content"]
     assert f"-mmin +{5 * 1440}" in cleanup
     assert "VOLUME=workflow_orchestrator_shared" in cleanup
-    assert "docker image prune --all --force" in cleanup
+    assert "RETENTION_DAYS=5" in cleanup
+    assert "prune --all" not in cleanup, "a daily prune --all forces step images to be re-pulled"
 
 
 def test_systemd_analyze_finds_no_syntax_problem(tmp_path: Path) -> None:

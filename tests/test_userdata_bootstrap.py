@@ -98,6 +98,17 @@ if name == "systemctl":
         print(f"{unit} is not active, cannot reload.", file=sys.stderr)
         sys.exit(1)
     sys.exit(0)
+# STANDIN_IMAGES: [[id, last tag time (epoch), created (RFC 3339), engine label value], ...]
+images = json.loads(os.environ.get("STANDIN_IMAGES", "[]"))
+if name == "docker" and args[:2] == ["image", "ls"]:
+    for image in images:
+        print(image[0])
+    sys.exit(0)
+if name == "docker" and args[:2] == ["image", "inspect"] and "{{.Id}} {{.Metadata" in " ".join(args):
+    known = {image[0]: image for image in images}
+    for wanted in args[4:]:
+        print(" ".join(str(part) for part in known[wanted]))
+    sys.exit(0)
 if name == "docker" and args[:2] == ["image", "inspect"]:
     tag = args[-1]
     if tag not in lines("images"):
@@ -129,18 +140,22 @@ if name == "docker":
             sys.exit(1)
         print(mountpoint)
         sys.exit(0)
+    # STANDIN_CONTAINERS: {name: [mount sources]}; STANDIN_CONTAINER_IMAGES: {name: image ID}
+    containers = json.loads(os.environ.get("STANDIN_CONTAINERS", "{}"))
     if args[:1] == ["ps"]:
-        running = json.loads(os.environ.get("STANDIN_CONTAINERS", "{}"))
         wanted = args[args.index("--filter") + 1].split("=", 1)[1] if "--filter" in args else ""
-        for container in running:
-            if wanted in container:
+        for container in containers:
+            if re.search(wanted, container):
                 print(container)
         sys.exit(0)
     if args[:1] == ["inspect"]:
-        running = json.loads(os.environ.get("STANDIN_CONTAINERS", "{}"))
+        used = json.loads(os.environ.get("STANDIN_CONTAINER_IMAGES", "{}"))
         for container in args[3:]:
-            for source in running[container]:
-                print(source)
+            if args[2] == "{{.Image}}":
+                print(used.get(container, "sha256:" + "0" * 64))
+            else:
+                for source in containers[container]:
+                    print(source)
         sys.exit(0)
     sys.exit(0)
 if name == "aws":
@@ -571,16 +586,36 @@ def test_cleanup_removes_old_unused_job_folders_only(make_host, tmp_path: Path) 
     assert in_use.exists() and nested_in_use.exists() and recent.exists()
     assert (volume / "old-file").exists()
     assert "removed 1 job folder(s)" in result.stdout
-    assert ["docker", "image", "prune", "--force"] in host.calls(), "workflows run: dangling only"
-    assert ["docker", "image", "prune", "--all", "--force"] not in host.calls()
+    assert ["docker", "image", "prune", "--force"] in host.calls()
 
 
-def test_cleanup_prunes_all_unused_images_when_idle(make_host, tmp_path: Path) -> None:
-    host = make_host()
-    result = host.run(CLEANUP_PATH, STANDIN_CONTAINERS=json.dumps({}))
+def test_cleanup_removes_only_unused_images_older_than_the_retention(
+    make_host, tmp_path: Path
+) -> None:
+    host = make_host(job_retention_days=7)
+    now = int(time.time())
+    day = 86400
+    old, recent, in_use, engine, imported = (f"sha256:{n * 64}" for n in "abcde")
+    images = [
+        [old, now - 9 * day, "2026-01-01T00:00:00.5Z", ""],
+        [recent, now - 2 * day, "2025-01-01T00:00:00Z", ""],
+        [in_use, now - 30 * day, "2025-01-01T00:00:00Z", ""],
+        [engine, now - 30 * day, "2025-01-01T00:00:00Z", recipe_hash()],
+        # Never tagged (LastTagTime zero): its creation time counts.
+        [imported, -62135596800, "2020-01-01T00:00:00Z", ""],
+    ]
+    result = host.run(
+        CLEANUP_PATH,
+        STANDIN_CONTAINERS=json.dumps({"workflow_job.1": [], "orchestrator": []}),
+        STANDIN_CONTAINER_IMAGES=json.dumps({"workflow_job.1": in_use}),
+        STANDIN_IMAGES=json.dumps(images),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no volume workflow_orchestrator_shared yet" in result.stdout
-    assert ["docker", "image", "prune", "--all", "--force"] in host.calls()
+    removed = [c[-1] for c in commands(host.calls(), "docker", "image", "rm", "--force")]
+    assert removed == [old, imported]
+    assert ["docker", "image", "prune", "--force"] in host.calls(), "dangling images go"
+    assert not [c for c in host.calls() if c[:3] == ["docker", "image", "prune"] and "--all" in c]
+    assert "removed 2 image(s) unused and older than 7 day(s)" in result.stdout
 
 
 # --- the real SSM helper, against moto ----------------------------------------------------

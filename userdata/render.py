@@ -56,6 +56,10 @@ ROOT_ENV_VARIABLE = "CHALLENGE_BOOTSTRAP_ROOT"
 DOCKER_PACKAGES = ("docker.io", "docker-cli", "docker-compose")
 #: Docker refuses containers on an AppArmor kernel without the apparmor userspace.
 BASE_PACKAGES = ("apparmor", "ca-certificates", "curl")
+#: How long the orchestrator gets to finish its loop after SIGTERM (compose stop_grace_period),
+#: and systemd's stop timeout around `docker compose stop` (the grace plus a margin).
+STOP_GRACE_S = 150
+STOP_TIMEOUT_S = STOP_GRACE_S + 30
 #: Container log rotation of the orchestrator (json-file driver).
 LOG_MAX_SIZE = "50m"
 LOG_MAX_FILES = 5
@@ -263,6 +267,7 @@ def render_compose_file(settings: BootstrapSettings) -> str:
         orchestrator_unit=ORCHESTRATOR_UNIT,
         log_max_size=LOG_MAX_SIZE,
         log_max_files=LOG_MAX_FILES,
+        stop_grace_s=STOP_GRACE_S,
     )
 
 
@@ -272,6 +277,8 @@ def render_orchestrator_unit(settings: BootstrapSettings) -> str:
         "challenge-orchestrator.service.j2",
         stack=settings.stack,
         orchestrator_dir=ORCHESTRATOR_DIR,
+        stop_grace_s=STOP_GRACE_S,
+        stop_timeout_s=STOP_TIMEOUT_S,
     )
 
 
@@ -282,6 +289,7 @@ def render_cleanup_script(settings: BootstrapSettings) -> str:
         retention_days=settings.job_retention_days,
         volume=f"{settings.compose_project_name}_shared",
         cleanup_timer=CLEANUP_TIMER,
+        engine_label=engine.RECIPE_LABEL,
     )
 
 
