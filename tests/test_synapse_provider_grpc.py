@@ -15,12 +15,15 @@ process started the way this module starts it (pulumi/pulumi, read at master):
 - `sdk/python/lib/pulumi/dynamic/__main__.py`: unpickles `__provider` (dill) and calls the
   provider's `configure` with that config, once per process and serialized provider.
 
-The SDK pickles a provider class defined outside `__main__` by reference, so the plugin process
-imports `components.synapse.<module>` by name: this works only from the project directory.
-Each resource class is registered under the SDK's mocks, so `__provider` is serialized by the
-SDK's own `pulumi.dynamic.Resource` code, and its inputs are sent over gRPC as the engine sends
-them (numbers as doubles, no secrets: the plugin answers `acceptSecrets: false`). The organiser
-token reaches the plugin only through `Configure`, never its environment.
+The pinned SDK (3.272) pickles a provider class defined outside `__main__` by reference (the
+`__module__` rewrite of pulumi/pulumi#7755 is gone from `serialize_provider`): `__provider` is
+about 80 bytes naming `components.synapse.<module>.<Class>`, which the plugin imports by name,
+so it works only from the project directory. Each resource class is registered under the SDK's
+mocks, so `__provider` is serialized by the SDK's own `pulumi.dynamic.Resource` code, and its
+inputs are sent over gRPC as the engine sends them (numbers as doubles, no secrets: the plugin
+answers `acceptSecrets: false`). The engine also exports the config as `PULUMI_CONFIG`; it is
+left out here so that the organiser token reaches the plugin only through `Configure`. The one
+addition to the environment is `PYTHONPROFILEIMPORTTIME`, to list what the plugin imports.
 """
 
 from __future__ import annotations
