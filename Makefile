@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 STACK ?= dev
+# Recipes read the stack name from the environment ("$$STACK"), so no value can inject shell.
+export STACK
 ARGS ?=
 PYTHON ?= python3
 VENV := .venv
@@ -29,27 +31,27 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 check: venv
-	$(PY) -m preview --stack $(STACK)
+	$(PY) -m preview --stack "$$STACK"
 
 # The main job on this machine: the stack against a local Synapse-compatible server, state in
 # .rehearsal/<stack>/. ARGS=--with-host also boots the server's bootstrap in a local VM (root).
 rehearse: venv $(if $(findstring --with-host,$(ARGS)),system-deps)
-	$(PY) -m rehearsal up --stack $(STACK) $(ARGS)
+	$(PY) -m rehearsal up --stack "$$STACK" $(ARGS)
 
 rehearse-destroy: venv
-	$(PY) -m rehearsal destroy --stack $(STACK)
+	$(PY) -m rehearsal destroy --stack "$$STACK"
 
 up: venv
-	bash scripts/pulumi.sh up $(STACK)
+	bash scripts/pulumi.sh up "$$STACK"
 
 destroy: venv
-	bash scripts/pulumi.sh destroy $(STACK)
+	bash scripts/pulumi.sh destroy "$$STACK"
 
 secrets: venv
-	bash scripts/pulumi.sh secrets $(STACK)
+	bash scripts/pulumi.sh secrets "$$STACK"
 
 status: venv
-	bash scripts/pulumi.sh status $(STACK)
+	bash scripts/pulumi.sh status "$$STACK"
 
 lint: dev-venv
 	$(VENV)/bin/ruff check .

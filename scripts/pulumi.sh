@@ -6,9 +6,21 @@ usage="usage: scripts/pulumi.sh up|destroy|secrets|status STACK"
 action=${1:?$usage}
 stack=${2:?$usage}
 cd "$(dirname "$0")/.."
+if ! [[ $stack =~ ^[A-Za-z0-9_.-]{1,100}$ ]]; then
+  echo "error: stack name '$stack' may use only letters, digits and _.- (at most 100)" >&2
+  exit 2
+fi
 
 : "${PULUMI_BACKEND_URL:=file://$PWD/.pulumi-state}"
 export PULUMI_BACKEND_URL
+
+if [ "$action" = status ]; then
+  # Only reads: validates offline, then the stack's outputs; never installs or creates anything
+  # (without the Pulumi CLI, lifecycle says what to do instead).
+  .venv/bin/python -m preview --stack "$stack" >/dev/null
+  exec .venv/bin/python -m lifecycle status --stack "$stack"
+fi
+
 if [[ $PULUMI_BACKEND_URL == file://* ]]; then
   mkdir -p "${PULUMI_BACKEND_URL#file://}"
 fi
@@ -29,11 +41,6 @@ fi
 
 # Validate the stack file before anything is created or destroyed.
 .venv/bin/python -m preview --stack "$stack" >/dev/null
-
-if [ "$action" = status ]; then
-  # Reads the stack's outputs; never creates a stack.
-  exec .venv/bin/python -m lifecycle status --stack "$stack"
-fi
 
 pulumi stack select --create "$stack" --non-interactive >/dev/null
 case $action in

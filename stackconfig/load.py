@@ -158,6 +158,13 @@ def _message(error: dict[str, Any]) -> str:
     return f"{where}: {_describe(value)}: {error['msg']}"
 
 
+def _stack_name_problem(stack: str) -> str:
+    return (
+        f"stack {stack!r}: a stack name may use only letters, digits and _.- (at most 100); "
+        "it names the stack file, the host's SSM parameter and tags"
+    )
+
+
 def _namespace_problem(full_key: str) -> str:
     namespace, _, key = full_key.partition(":")
     close = difflib.get_close_matches(namespace, KNOWN_NAMESPACES, n=1, cutoff=0.5)
@@ -200,10 +207,7 @@ def parse_config(
     secrets_set: set[str] = set()
     problems: list[str] = []
     if not STACK_NAME.fullmatch(stack):
-        problems.append(
-            f"stack {stack!r}: a stack name may use only letters, digits and _.- (at most 100); "
-            "it names the host's SSM parameter and tags"
-        )
+        problems.append(_stack_name_problem(stack))
     for full_key, value in raw.items():
         namespace, colon, key = full_key.partition(":")
         if not colon:  # Pulumi reads a key without namespace as the project's
@@ -362,6 +366,8 @@ def read_stack_file_leniently(
     """The `config:` mapping (the last of duplicate keys wins, as YAML loaders do) and one
     problem per duplicate key, so `make check` can report them with every other problem. A
     missing or unparsable file is a ConfigError."""
+    if not STACK_NAME.fullmatch(stack):  # also keeps `../` out of the file's path
+        raise ConfigError([_stack_name_problem(stack)])
     path = stack_file_path(stack, project_dir)
     if not path.is_file():
         available = sorted(

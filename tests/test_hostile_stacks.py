@@ -536,3 +536,80 @@ def test_make_check_reports_duplicate_keys_with_the_other_problems(tmp_path, cap
     assert "Stack dup: invalid, 2 problem(s):" in err
     assert "challenge:jobRetentionDays: set twice in Pulumi.dup.yaml" in err
     assert "challenge:jobRetentionDays: 0" in err
+
+
+# --- item 10: the Makefile, scripts and the render CLI -----------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_make_passes_a_hostile_stack_name_as_one_word(tmp_path):
+    import subprocess
+
+    marker = tmp_path / "injected"
+    result = subprocess.run(
+        # -o: never (re)build the shared virtualenv from here.
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            ".venv/.runtime",
+            "check",
+            f"STACK=x; touch {marker}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert not marker.exists(), "the stack name ran as shell"
+    assert f"stack 'x; touch {marker}': a stack name may use only" in result.stderr
+
+
+def test_make_status_never_installs_the_pulumi_cli(tmp_path):
+    import os
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "curl-calls"
+    (bin_dir / "curl").write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexit 1\n')
+    (bin_dir / "curl").chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+    }
+    assert subprocess.run(["sh", "-c", "command -v pulumi"], env=env, check=False).returncode
+    result = subprocess.run(
+        ["bash", "scripts/pulumi.sh", "status", "dev"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert not calls.exists(), "status tried to download the Pulumi CLI"
+    assert "installing it" not in result.stdout
+    assert result.returncode != 0
+    assert "pulumi" in (result.stdout + result.stderr).lower()
+    assert not os.path.exists(tmp_path / ".pulumi")
+
+
+@pytest.mark.parametrize("stack", ["../Pulumi.dev", "/etc/passwd", "a b", "", "x" * 101])
+def test_a_stack_name_never_becomes_a_path(stack):
+    with pytest.raises(ConfigError) as caught:
+        read_stack_file(stack)
+    assert caught.value.problems[0].startswith(f"stack {stack!r}: a stack name may use only")
+
+
+def test_render_refuses_a_relative_token_file_path(capsys):
+    from userdata.cli import cli
+
+    assert cli(["render", "--stack", "dev", "--token-from-file", "orchestrator-token"]) == 1
+    err = capsys.readouterr().err
+    assert "--token-from-file: 'orchestrator-token' is relative" in err
+    assert str(Path.cwd()) not in err

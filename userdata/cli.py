@@ -107,7 +107,13 @@ def _token_source(args: argparse.Namespace) -> TokenSource | None:
             )
         return InlineToken(_read_token_now(args))
     if args.token_from_file:
-        return FileToken(str(Path(args.token_from_file).absolute()))
+        if not Path(args.token_from_file).is_absolute():
+            raise UserDataError(
+                f"--token-from-file: {args.token_from_file!r} is relative, but it is the path ON "
+                "THE SERVER where the bootstrap reads the token at boot (this machine's folders "
+                "mean nothing there): give it absolute, e.g. /etc/challenge/orchestrator-token"
+            )
+        return FileToken(args.token_from_file)
     if args.token_from_env:
         return EnvToken(args.token_from_env)
     return None
