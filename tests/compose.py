@@ -15,6 +15,13 @@ COMPOSE_BINARY = Path(compose.__file__).with_name("docker-compose")
 def compose_environment(project_dir: Path, service: str) -> dict[str, str]:
     """The environment Docker Compose gives `service`, reading the project's compose file and
     `.env` exactly as `docker compose up` would (no Docker daemon needed for `config`)."""
+    environment = compose_service(project_dir, service)["environment"]
+    # `config` prints a compose file again, so it escapes every `$` as `$$`.
+    return {k: (v or "").replace("$$", "$") for k, v in environment.items()}
+
+
+def compose_service(project_dir: Path, service: str) -> dict:
+    """`service` as Docker Compose resolves it (image, environment, ...), `$` still as `$$`."""
     result = subprocess.run(
         [
             str(COMPOSE_BINARY),
@@ -31,6 +38,4 @@ def compose_environment(project_dir: Path, service: str) -> dict[str, str]:
     )
     if result.returncode != 0:
         raise AssertionError(f"docker compose config failed: {result.stderr.strip()}")
-    environment = json.loads(result.stdout)["services"][service]["environment"]
-    # `config` prints a compose file again, so it escapes every `$` as `$$`.
-    return {k: (v or "").replace("$$", "$") for k, v in environment.items()}
+    return json.loads(result.stdout)["services"][service]

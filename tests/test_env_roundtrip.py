@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from stackconfig import ConfigError, parse_config
 from stackconfig.model import STACK_KEYS, ChallengeSpec
-from tests.compose import compose_environment
+from tests.compose import compose_environment, compose_service
 from tests.test_hostile_stacks import NOW, stack_with
 from tests.test_userdata_bootstrap import TOKEN, commands, scratch_host
 from userdata import ENV_PATH, ORCHESTRATOR_DIR, UserDataError, render_cloud_config
@@ -41,10 +41,12 @@ SHAPED = {
     ),
     "inputDataDir": st.builds(lambda a: f"/home/user/input_data/{a}", PRINTABLE),
     "inputDataS3Uri": st.builds(lambda a: f"s3://bucket-1/{a}", PRINTABLE),
-    "orchestratorImage": st.builds(lambda a: f"ghcr.io/o/i:{a}", PRINTABLE),
-    "workflowEngineImage": st.builds(lambda a: f"docker.io/o/toil:{a}", PRINTABLE),
+    "orchestratorImage": st.builds(lambda a: f"ghcr.io/o/i:{a}", PRINTABLE)
+    | st.from_regex(r"ghcr\.io/[a-z0-9]{1,8}/[a-z0-9._-]{1,8}:sha-[0-9a-f]{7}", fullmatch=True),
+    "workflowEngineImage": st.builds(lambda a: f"docker.io/o/toil:{a}", PRINTABLE)
+    | st.from_regex(r"[a-z0-9]{1,8}/toil:[0-9]\.[0-9]{1,2}(-[A-Za-z0-9_.]{1,5})?", fullmatch=True),
     "orchestratorSynapseUsername": PRINTABLE,
-    "name": PRINTABLE,
+    "name": PRINTABLE | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9 _.+'(),-]{0,30}", fullmatch=True),
 }
 
 
@@ -76,12 +78,20 @@ def render_or_reject(key: str, value: str):
     return None
 
 
-HOST_KEYS = ["toilCliOptions", "inputDataDir", "inputDataS3Uri", "orchestratorSynapseUsername"]
+HOST_KEYS = [
+    "toilCliOptions",
+    "inputDataDir",
+    "inputDataS3Uri",
+    "orchestratorSynapseUsername",
+    "orchestratorImage",
+    "workflowEngineImage",
+    "name",
+]
 
 
 @pytest.mark.parametrize("key", HOST_KEYS)
 @settings(
-    max_examples=8,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -96,6 +106,8 @@ def test_values_round_trip_through_bash_and_docker_compose(key, data, tmp_path):
     result = host.run()
     assert result.returncode == 0, result.stdout + result.stderr
     environment = compose_environment(host.path(ORCHESTRATOR_DIR), "workflow-orchestrator")
+    service = compose_service(host.path(ORCHESTRATOR_DIR), "workflow-orchestrator")
+    assert service["image"].replace("$$", "$") == bootstrap_settings.orchestrator_image
     expected = dict(orchestrator_env(bootstrap_settings))
     expected.update(SYNAPSE_PAT=TOKEN, ACCEPT_NEW_SUBMISSIONS="")
     if bootstrap_settings.workflow_engine_image is None:  # built on the host, passed by ID
