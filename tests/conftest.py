@@ -10,14 +10,9 @@ import pytest
 
 from preview import ProgramRun, run_program
 from stackconfig import read_stack_file
+from tests.fixtures.stacks import TEST_SECRETS
 
-pytest_plugins = ["tests.synapse_fixtures"]
-
-#: Test-only secret values; tests assert these never leak into plain outputs or user data.
-TEST_SECRETS = {
-    "challenge:synapseAuthToken": "test-organiser-token-0123456789",
-    "challenge:orchestratorAuthToken": "test-orchestrator-token-9876543210",
-}
+pytest_plugins = ["tests.fixtures.synapse", "tests.fixtures.host"]
 
 
 @pytest.fixture(autouse=True)

@@ -8,17 +8,13 @@ SubmissionView provider creates, updates, reads and deletes its view.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 
-import dill
 import pytest
 import requests
 import synapseclient
-from pulumi.dynamic import Config, ConfigureRequest
-from pulumi.dynamic.dynamic import serialize_provider
 from synapseclient import models
 from synapseclient.core.exceptions import SynapseHTTPError
 
@@ -29,11 +25,13 @@ from components.synapse.local_engine import LocalEngine
 from components.synapse.site_plan import plan_site
 from components.synapse.submission_view import SUBMISSION_VIEW, SubmissionViewProvider
 from components.synapse.wiki_copy import WikiCopyProvider
-from synapse_client import session as synapse_session
 from synapse_client.access import AUTHENTICATED_USERS_PRINCIPAL_ID, PUBLIC_PRINCIPAL_ID
 from synapse_client.errors import SynapseProvisioningError
-from synapse_client.session import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_emulator import SynapseEmulator
+from tests.fixtures.synapse import (
+    configured,
+    fast_retries,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -42,20 +40,8 @@ PROJECT = "org.sagebionetworks.repo.model.Project"
 
 
 @pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    policy = synapse_session.RetryPolicy(attempts=4, first_wait_seconds=0.01, max_wait_seconds=0.05)
-    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
-    monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
-    synapse_session.clear_session_cache()
-    yield
-    synapse_session.clear_session_cache()
-
-
-def configured(cls: type[SynapseProvider], token: str) -> SynapseProvider:
-    """The provider as the engine runs it: unpickled from state, then configured."""
-    provider = dill.loads(base64.b64decode(serialize_provider(cls())))
-    provider.configure(ConfigureRequest(Config({AUTH_TOKEN_CONFIG_KEY: token}, "challenge")))
-    return provider
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from fast_retries(monkeypatch, attempts=4)
 
 
 def acl_entries(syn: synapseclient.Synapse, uri: str) -> set[tuple[int, frozenset[str]]]:

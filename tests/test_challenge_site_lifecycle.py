@@ -20,17 +20,21 @@ from components.synapse.site_plan import evaluation_templates, plan_site
 from synapse_client import SynapseProvisioningError
 from synapse_client.access import ENTITY_ACCESS, EVALUATION_ACCESS, AccessLevel
 from synapse_emulator import SynapseEmulator
-from tests.test_synapse_provider import (  # noqa: F401 - the *_fixture names register fixtures
+from tests.fixtures.synapse import (
     USERS,
-    emu_fixture,
     entry,
-    fast_retries_fixture,
+    fast_retries,
     gone,
     rest,
-    syn_fixture,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from fast_retries(monkeypatch)
+
 
 WRITES = {"POST", "PUT", "DELETE"}
 

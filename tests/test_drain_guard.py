@@ -8,12 +8,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import dill
 import pulumi
 import pytest
-from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.rpc import UNKNOWN
 
@@ -26,32 +26,28 @@ from components.drain_guard import (
 )
 from components.synapse import _resource
 from lifecycle import DrainTimeout
-from synapse_client import session as synapse_session
-from synapse_client.session import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
-from tests.test_lifecycle_drain import Challenge
-from tests.test_lifecycle_ssm import sent_commands
+from synapse_client.session import AUTH_TOKEN_CONFIG_KEY
+from tests.fixtures.host import sent_commands
+from tests.fixtures.synapse import (
+    SubmissionQueues,
+    checked,
+    fast_retries,
+)
+from tests.fixtures.synapse import configured as configured_provider
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-pytest_plugins = ["tests.test_lifecycle_ssm"]
 
 SENTINEL = "sentinel-token-8c1e"
 
 
 @pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch):
-    policy = synapse_session.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
-    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
-    monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
-    synapse_session.clear_session_cache()
-    yield
-    synapse_session.clear_session_cache()
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from fast_retries(monkeypatch, attempts=2)
 
 
 def configured(config: dict[str, str]) -> DrainGuardProvider:
     """As the engine runs it: unpickled from state, configured with the stack config."""
-    provider = dill.loads(base64.b64decode(serialize_provider(DrainGuardProvider())))
-    provider.configure(ConfigureRequest(Config(config, "challenge")))
-    return provider
+    return configured_provider(DrainGuardProvider, token=None, config=config)
 
 
 def inputs(**changes: Any) -> dict[str, Any]:
@@ -65,12 +61,6 @@ def inputs(**changes: Any) -> dict[str, Any]:
         "poll_seconds": 30,
     }
     return {**base, **changes}
-
-
-def checked(provider: DrainGuardProvider, values: dict[str, Any]) -> dict[str, Any]:
-    result = provider.check({}, values)
-    assert not result.failures, [(f.property, f.reason) for f in result.failures]
-    return result.inputs
 
 
 def test_an_unknown_instance_id_means_replace_first_so_the_drain_runs_before_the_old_host_goes():
@@ -204,7 +194,7 @@ def test_the_resource_is_replaced_on_a_new_instance_and_keeps_the_callers_option
 
 @pytest.fixture
 def guard_state(synapse_emulator, aws, instance_id, ssm_runs_in) -> dict[str, Any]:
-    challenge = Challenge(synapse_emulator)
+    challenge = SubmissionQueues(synapse_emulator)
     provider = configured({})
     props = checked(
         provider,

@@ -8,6 +8,7 @@ test process has long imported ``pulumi``.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,20 @@ def test_probe_sees_pulumi_where_it_is_imported() -> None:
         check=True,
     )
     assert "pulumi" in result.stdout.split()
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers and fixtures live in tests/fixtures/ (registered in conftest.py), so a
+    test module can move or go without breaking the others."""
+    offenders = []
+    for path in sorted((PROJECT_DIR / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            offenders += [
+                f"{path.name}: {name}"
+                for name in names
+                if name.startswith(("tests.test_", "tests.conftest"))
+            ]
+    assert offenders == []

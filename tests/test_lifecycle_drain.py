@@ -11,78 +11,24 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from synapseclient import models
 
 from lifecycle import DrainTimeout, LifecycleError, drain_host, in_progress, wait_until_drained
 from lifecycle.drain import MAX_FAILED_CHECKS
-from synapse_client import session as synapse_session
-from synapse_client.session import AUTH_TOKEN_ENV_VAR, SynapseSession, open_session
 from synapse_emulator import SynapseEmulator
-from tests.test_lifecycle_ssm import sent_commands
+from tests.fixtures.host import sent_commands
+from tests.fixtures.synapse import SubmissionQueues, fast_retries
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-#: moto (``aws``, ``instance_id``) and the sandboxed host (``ssm_runs_in``).
-pytest_plugins = ["tests.test_lifecycle_ssm"]
-
-
-SCORE = ["READ", "UPDATE_SUBMISSION", "READ_PRIVATE_SUBMISSION"]
-SUBMIT = ["READ", "SUBMIT"]
 
 
 @pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    policy = synapse_session.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
-    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
-    monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
-    synapse_session.clear_session_cache()
-    yield
-    synapse_session.clear_session_cache()
-
-
-class Challenge:
-    """Two queues; the participant submits, the orchestrator account moves statuses."""
-
-    def __init__(self, emu: SynapseEmulator) -> None:
-        self.emu = emu
-        self.organiser = emu.client("organiser")
-        self.orchestrator = emu.client("orchestrator")
-        self.participant = emu.client("participant")
-        project = models.Project(name="Drain Demo").store(synapse_client=self.organiser)
-        self.queues = []
-        for n in (1, 2):
-            queue = models.Evaluation(
-                name=f"Drain Demo Task {n}", description="d", content_source=project.id
-            ).store(synapse_client=self.organiser)
-            for who, access in (("orchestrator", SCORE), ("participant", SUBMIT)):
-                queue.update_acl(
-                    principal_id=emu.principal_id(who),
-                    access_type=access,
-                    synapse_client=self.organiser,
-                )
-            self.queues.append(str(queue.id))
-        work = models.Project(name="Model Work").store(synapse_client=self.participant)
-        self.entry = models.File(
-            path="https://example.org/model.txt", synapse_store=False, parent_id=work.id
-        ).store(synapse_client=self.participant)
-
-    def submit(self, queue: str, status: str = "RECEIVED") -> str:
-        submission = self.participant.submit(queue, self.entry.id)
-        if status != "RECEIVED":
-            self.set_status(submission.id, status)
-        return str(submission.id)
-
-    def set_status(self, submission_id: str, status: str) -> None:
-        current = self.orchestrator.getSubmissionStatus(submission_id)
-        current.status = status
-        self.orchestrator.store(current)
-
-    def session(self) -> SynapseSession:
-        return open_session(self.emu.base_url, self.emu.token("organiser"))
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from fast_retries(monkeypatch, attempts=2)
 
 
 @pytest.fixture
-def challenge(synapse_emulator: SynapseEmulator) -> Challenge:
-    return Challenge(synapse_emulator)
+def challenge(synapse_emulator: SynapseEmulator) -> SubmissionQueues:
+    return SubmissionQueues(synapse_emulator)
 
 
 class Clock:
@@ -224,7 +170,7 @@ def test_a_few_failed_checks_are_tolerated_more_are_an_error(challenge):
 # --- the whole drain: SSM switch + wait ----------------------------------------------------------
 
 
-def drain(aws: Any, challenge: Challenge, instance: str, clock: Clock, **kwargs: Any) -> Any:
+def drain(aws: Any, challenge: SubmissionQueues, instance: str, clock: Clock, **kwargs: Any) -> Any:
     return drain_host(
         ssm=aws.client("ssm"),
         ec2=aws.client("ec2"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_lifecycle_ssm import HostSandbox
+from tests.fixtures.host import HostSandbox, host_settings
 from userdata import (
     ACCEPT_SUBMISSIONS_PATH,
     END_DATE_SCRIPT_PATH,
@@ -182,7 +182,6 @@ def test_user_data_carries_the_end_date_check_only_when_an_end_date_is_set():
 
     import yaml
 
-    from tests.test_lifecycle_ssm import host_settings
     from userdata import render_bootstrap_script, render_cloud_config
 
     plain = host_settings()

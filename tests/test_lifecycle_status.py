@@ -16,30 +16,26 @@ from lifecycle import outputs as outputs_module
 from lifecycle.cli import main
 from lifecycle.status import human_age, human_size, queue_statuses
 from lifecycle.submissions import COUNTED_STATUSES
-from synapse_client import session as synapse_session
 from synapse_client.session import AUTH_TOKEN_ENV_VAR
-from tests.test_lifecycle_drain import Challenge
+from tests.fixtures.synapse import (
+    SubmissionQueues,
+    fast_retries,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-pytest_plugins = ["tests.test_lifecycle_ssm"]
 
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch: pytest.MonkeyPatch):
-    policy = synapse_session.RetryPolicy(attempts=2, first_wait_seconds=0.01, max_wait_seconds=0.02)
-    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
-    monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
     monkeypatch.setattr(outputs_module.shutil, "which", lambda _: None)
     monkeypatch.setattr(outputs_module, "_home_pulumi", lambda: None)
-    synapse_session.clear_session_cache()
-    yield
-    synapse_session.clear_session_cache()
+    yield from fast_retries(monkeypatch, attempts=2)
 
 
 @pytest.fixture
-def busy(synapse_emulator) -> tuple[Challenge, dict[str, str]]:
+def busy(synapse_emulator) -> tuple[SubmissionQueues, dict[str, str]]:
     """Queue 1: 2 received, 1 in progress, 3 accepted, 1 invalid; queue 2: empty."""
-    challenge = Challenge(synapse_emulator)
+    challenge = SubmissionQueues(synapse_emulator)
     first = challenge.queues[0]
     made = {"oldest": challenge.submit(first)}
     challenge.submit(first)
@@ -50,7 +46,7 @@ def busy(synapse_emulator) -> tuple[Challenge, dict[str, str]]:
     return challenge, made
 
 
-def server_counts(challenge: Challenge, queue: str) -> dict[str, int]:
+def server_counts(challenge: SubmissionQueues, queue: str) -> dict[str, int]:
     """Counted independently with synapseclient's own listing."""
     return {
         status: len(list(challenge.organiser.getSubmissionBundles(queue, status=status)))

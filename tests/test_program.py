@@ -15,7 +15,7 @@ from pulumi.runtime import rpc
 import sizing
 from program import workload
 from stackconfig import load_stack
-from tests.conftest import TEST_SECRETS
+from tests.fixtures.stacks import TEST_SECRETS
 from userdata import BOOTSTRAP_PATH, write_files_of
 
 ROOT = Path(__file__).resolve().parent.parent

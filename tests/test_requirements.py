@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,34 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.requirements import normalise, pins_of
+
 ROOT = Path(__file__).resolve().parent.parent
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[A-Za-z0-9,._-]+\])?==([^\s;#]+)\s*$")
-
-
-def _normalise(name: str) -> str:
-    """PEP 503 name normalisation: `PyYAML`, `pyyaml` and `py_yaml` are one package."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _pins(path: Path) -> dict[str, str]:
-    """`name==version` lines of a requirements file; anything else but comments is an error."""
-    pins: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-r "):
-            continue
-        match = PIN.match(line)
-        assert match, f"{path.name}:{number}: {raw!r} is not an exact `name==version` pin"
-        name = _normalise(match.group(1))
-        assert name not in pins, f"{path.name}:{number}: {name} is pinned twice"
-        pins[name] = match.group(2)
-    return pins
 
 
 def test_every_pin_is_exact_and_constraints_agree_with_requirements():
-    runtime = _pins(ROOT / "requirements.txt")
-    dev = _pins(ROOT / "requirements-dev.txt")
-    constraints = _pins(ROOT / "constraints.txt")
+    runtime = pins_of(ROOT / "requirements.txt")
+    dev = pins_of(ROOT / "requirements-dev.txt")
+    constraints = pins_of(ROOT / "constraints.txt")
     for name, version in {**runtime, **dev}.items():
         assert constraints.get(name) == version, (
             f"{name}=={version} but constraints.txt pins {constraints.get(name)}"
@@ -96,10 +76,10 @@ def test_the_fresh_venv_gets_exactly_the_pinned_set_all_from_wheels(fresh_venv_r
     result, report = fresh_venv_resolution
     assert result.returncode == 0, result.stderr
     resolved = {
-        _normalise(item["metadata"]["name"]): item["metadata"]["version"]
+        normalise(item["metadata"]["name"]): item["metadata"]["version"]
         for item in report["install"]
     }
-    pinned = _pins(ROOT / "requirements.txt")
+    pinned = pins_of(ROOT / "requirements.txt")
     floating = {n: v for n, v in resolved.items() if pinned.get(n) != v}
     assert not floating, (
         f"resolved but not pinned in requirements.txt (pin them there and in constraints.txt): "

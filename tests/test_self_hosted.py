@@ -18,7 +18,7 @@ import program
 from lifecycle.outputs import parse_outputs
 from lifecycle.status import collect_status, render_table
 from stackconfig import read_stack_file
-from tests.conftest import TEST_SECRETS
+from tests.fixtures.stacks import TEST_SECRETS
 from userdata import write_files_of
 from userdata.cli import cli as userdata_cli
 

@@ -28,29 +28,9 @@ from sizing import (
 )
 from sizing.catalog import CATALOG_DIR, catalog_order
 from sizing.cli import cli
+from tests.fixtures.sizing import itype
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def itype(
-    name: str, vcpus: int, memory_gib: float, price: float | None = None, **flags
-) -> InstanceType:
-    fields = {
-        "architectures": ("x86_64",),
-        "current_generation": True,
-        "burstable": False,
-        "bare_metal": False,
-        "gpus": 0,
-        "accelerators": 0,
-    }
-    fields.update(flags)
-    return InstanceType(
-        instance_type=name,
-        vcpus=vcpus,
-        memory_mib=int(memory_gib * 1024),
-        hourly_price_usd=price,
-        **fields,
-    )
 
 
 def catalog_of(*types: InstanceType, region: str | None = "test-region-1") -> Catalog:

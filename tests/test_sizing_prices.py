@@ -21,7 +21,7 @@ from sizing import (
     stale_price_warning,
 )
 from sizing.cli import cli, render_table
-from tests.test_sizing import itype
+from tests.fixtures.sizing import itype
 
 SMALL = Workload(per_submission_memory_gib=2, max_concurrent_submissions=2)  # 7 GiB, 3 vCPUs
 

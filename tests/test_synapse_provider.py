@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import dill
 import pytest
 import synapseclient
 from pulumi.dynamic import Config, ConfigureRequest
@@ -29,97 +28,29 @@ from components.synapse.folder import FolderProvider
 from components.synapse.project import ProjectProvider
 from components.synapse.team import TeamProvider
 from synapse_client import DEFAULT_SYNAPSE_ENDPOINT, open_session, split_owner_marker
-from synapse_client import session as synapse_session
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.session import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_emulator import SynapseEmulator
+from tests.fixtures.synapse import (
+    ORGANISER_TOKEN,
+    checked,
+    configured,
+    entry,
+    fast_retries,
+    gone,
+    make,
+    project,
+    queue,
+    rest,
+    team,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-USERS = {"organiser": "tok-organiser", "orchestrator": "tok-orchestrator", "other": "tok-other"}
-ORGANISER_TOKEN = USERS["organiser"]
 
-
-@pytest.fixture(name="fast_retries", autouse=True)
-def fast_retries_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Millisecond backoff so fault tests stay fast; a fresh login cache per test."""
-    policy = synapse_session.RetryPolicy(attempts=6, first_wait_seconds=0.01, max_wait_seconds=0.05)
-    monkeypatch.setattr(synapse_session, "RETRY_POLICY", policy)
-    monkeypatch.delenv(AUTH_TOKEN_ENV_VAR, raising=False)
-    synapse_session.clear_session_cache()
-    yield
-    synapse_session.clear_session_cache()
-
-
-@pytest.fixture(name="emu")
-def emu_fixture() -> Iterator[SynapseEmulator]:
-    with SynapseEmulator(users=USERS) as emulator:
-        yield emulator
-
-
-@pytest.fixture(name="syn")
-def syn_fixture(emu: SynapseEmulator) -> synapseclient.Synapse:
-    """The organiser's own synapseclient, for looking behind the providers' back."""
-    return emu.client("organiser")
-
-
-def configured(cls: type[SynapseProvider], token: str = ORGANISER_TOKEN) -> SynapseProvider:
-    """The provider as the engine runs it: unpickled from state, then configured."""
-    blob = serialize_provider(cls())
-    provider = dill.loads(base64.b64decode(blob))
-    provider.configure(ConfigureRequest(Config({AUTH_TOKEN_CONFIG_KEY: token}, "challenge")))
-    return provider
-
-
-def checked(provider: SynapseProvider, inputs: dict[str, Any]) -> dict[str, Any]:
-    result = provider.check({}, inputs)
-    assert not result.failures, [(f.property, f.reason) for f in result.failures]
-    return result.inputs
-
-
-def make(provider_cls: type[SynapseProvider], emu: SynapseEmulator, **inputs: Any) -> str:
-    """Create an object through its provider (for parents of the object under test)."""
-    provider = configured(provider_cls)
-    return provider.create(checked(provider, {"synapse_endpoint": emu.base_url, **inputs})).id
-
-
-def project(emu: SynapseEmulator, name: str = "Parent") -> str:
-    return make(ProjectProvider, emu, name=name, owner_key=f"test/{name}")
-
-
-def team(emu: SynapseEmulator, name: str = "Helpers") -> str:
-    return make(TeamProvider, emu, name=name, owner_key=f"test/{name}")
-
-
-def queue(emu: SynapseEmulator, project_id: str, name: str = "Q") -> str:
-    return make(
-        EvaluationQueueProvider, emu, name=name, content_source=project_id, owner_key=f"test/{name}"
-    )
-
-
-def rest(syn: synapseclient.Synapse, method: str, uri: str, body: Any = None, **kw: Any) -> Any:
-    if method == "GET":
-        return syn.restGET(uri, **kw)
-    if method == "PUT":
-        return syn.restPUT(uri, json.dumps(body), **kw)
-    if method == "POST":
-        return syn.restPOST(uri, json.dumps(body), **kw)
-    return syn.restDELETE(uri, **kw)
-
-
-def gone(syn: synapseclient.Synapse, uri: str) -> bool:
-    try:
-        syn.restGET(uri)
-    except synapseclient.core.exceptions.SynapseHTTPError as exc:
-        return exc.response.status_code == 404
-    return False
-
-
-def entry(acl: dict[str, Any], principal: int | str) -> set[str] | None:
-    for item in acl["resourceAccess"]:
-        if str(item["principalId"]) == str(principal):
-            return set(item["accessType"])
-    return None
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from fast_retries(monkeypatch)
 
 
 # ----- one case per object type --------------------------------------------------------------

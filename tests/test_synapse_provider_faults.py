@@ -7,6 +7,7 @@ nothing lost.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,22 +26,25 @@ from synapse_client import session as synapse_session
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.session import SynapseSession
 from synapse_emulator import SynapseEmulator
-from tests.test_synapse_provider import (  # noqa: F401 - the *_fixture names register fixtures
+from tests.fixtures.synapse import (
     USERS,
     checked,
     configured,
-    emu_fixture,
     entry,
-    fast_retries_fixture,
+    fast_retries,
     make,
     project,
     queue,
     rest,
-    syn_fixture,
     team,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from fast_retries(monkeypatch)
 
 
 def count(emu: SynapseEmulator, method: str, path: str) -> int:

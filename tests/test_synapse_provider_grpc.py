@@ -72,7 +72,7 @@ from synapse_client import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_client.access import ENTITY_ACCESS, EVALUATION_ACCESS, entry_of, level_of
 from synapse_client.ownership import split_owner_marker
 from synapse_emulator import SynapseEmulator
-from tests.test_requirements import _normalise, _pins
+from tests.fixtures.requirements import normalise, pins_of
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PULUMI_PROJECT = "challenge"
@@ -881,9 +881,9 @@ def test_the_plugin_imports_only_what_requirements_txt_installs(
     modules = imported_top_level_modules(configured.stderr.read_text())
     assert {"pulumi", "dill", "components"} <= modules, "the providers were unpickled"
     local = {m for m in modules if (PROJECT_DIR / m).is_dir() or (PROJECT_DIR / f"{m}.py").exists()}
-    pinned = set(_pins(PROJECT_DIR / "requirements.txt"))
+    pinned = set(pins_of(PROJECT_DIR / "requirements.txt"))
     owners = {  # modules tried but not installed were optional imports that failed: skipped
-        module: {_normalise(d) for d in dists}
+        module: {normalise(d) for d in dists}
         for module, dists in importlib.metadata.packages_distributions().items()
     }
     unpinned = {

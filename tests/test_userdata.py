@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import userdata
+from tests.fixtures.userdata import TOKEN, make_settings
 from userdata import (
     BOOTSTRAP_PATH,
     CLEANUP_PATH,
@@ -25,7 +26,6 @@ from userdata import (
     MAX_USER_DATA_BYTES,
     ORCHESTRATOR_UNIT,
     TOKEN_HELPER_PATH,
-    BootstrapSettings,
     EnvToken,
     FileToken,
     InlineToken,
@@ -39,28 +39,6 @@ from userdata.cli import cli
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-orchestrator-token.c2lnbmF0dXJl"
-
-
-def make_settings(**overrides: Any) -> BootstrapSettings:
-    values: dict[str, Any] = {
-        "challenge_name": "Example Model-to-Data Challenge 2027",
-        "stack": "dev",
-        "region": "eu-west-1",
-        "orchestrator_synapse_username": "example-challenge-bot",
-        "token_source": SsmParameterToken("/challenge/example/dev/orchestrator-token", "eu-west-1"),
-        "logs_folder_id": "syn51234567",
-        "evaluation_templates": {"9615001": "syn51234568", "9615002": "syn51234568"},
-        "max_concurrent_workflows": 4,
-        "orchestrator_image": "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:sha-1a2b3c4",
-        "workflow_engine_image": "sagebionetworks/synapse-workflow-orchestrator-toil:1.0",
-        "input_data_s3_uri": "s3://example-challenge-data/m2d/input/",
-        "job_retention_days": 5,
-        "submitter_notification_mask": 6,
-        "share_results_immediately": False,
-    }
-    values.update(overrides)
-    return BootstrapSettings(**values)
 
 
 VARIANTS = {

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.compose import COMPOSE_BINARY
-from tests.test_userdata import TOKEN, make_settings
+from tests.fixtures.userdata import TOKEN, make_settings
 from userdata import (
     ACCEPT_SUBMISSIONS_PATH,
     BOOTSTRAP_PATH,
