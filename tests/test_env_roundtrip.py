@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from stackconfig import ConfigError, parse_config
 from stackconfig.model import STACK_KEYS, ChallengeSpec
 from tests.compose import compose_environment, compose_service
-from tests.test_hostile_stacks import NOW, stack_with
-from tests.test_userdata_bootstrap import TOKEN, commands, scratch_host
+from tests.fixtures.scratch_host import commands, scratch_host
+from tests.fixtures.stacks import NOW, stack_with
+from tests.fixtures.userdata import TOKEN
 from userdata import ENV_PATH, ORCHESTRATOR_DIR, UserDataError, render_cloud_config
 from userdata.cli import settings_for_stack
 from userdata.render import env_quote, orchestrator_env

@@ -7,8 +7,6 @@ the same checks as `make check` (config, sizing, the components' own checks), al
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -17,25 +15,9 @@ import pytest
 
 from preview.checks import check_stack
 from stackconfig import ConfigError, parse_config, read_stack_file
+from tests.fixtures.stacks import NOW, stack_with
 
-#: What "now" is for the endDate cases: before the dev stack's first round.
-NOW = dt.datetime(2027, 1, 15, tzinfo=dt.UTC)
 ENCRYPTED = {"secure": "v1:AAAABBBBCCCC"}
-
-
-def dev_config() -> dict[str, Any]:
-    return copy.deepcopy(read_stack_file("dev"))
-
-
-def stack_with(changes: dict[str, Any]) -> dict[str, Any]:
-    raw = dev_config()
-    for key, value in changes.items():
-        full = key if ":" in key else f"challenge:{key}"
-        if value is None:
-            raw.pop(full, None)
-        else:
-            raw[full] = value
-    return raw
 
 
 def problems_of(changes: dict[str, Any], stack: str = "hostile") -> list[str]:

