@@ -352,6 +352,28 @@ def _duplicate_keys(node: yaml.Node, file_name: str) -> list[str]:
     return problems
 
 
+def _aliases(node: yaml.Node, file_name: str) -> list[str]:
+    """Every node reached twice: a YAML alias (`*name`). Nested aliases expand exponentially
+    (a "billion laughs" file), so a stack file spells every value out instead."""
+    seen: set[int] = set()
+    problems: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            problems.append(
+                f"{file_name} line {current.start_mark.line + 1}: a YAML alias (*name) repeats a "
+                "value; write it out (stack files take no anchors or aliases)"
+            )
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            stack.extend(n for pair in current.value for n in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return sorted(set(problems))
+
+
 def read_stack_file(stack: str, project_dir: Path | None = None) -> dict[str, Any]:
     """The `config:` mapping of `Pulumi.<stack>.yaml`, or a ConfigError saying what is wrong."""
     config, duplicates = read_stack_file_leniently(stack, project_dir)
@@ -378,6 +400,9 @@ def read_stack_file_leniently(
     text = path.read_text()
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        aliases = _aliases(node, path.name) if node is not None else []
+        if aliases:
+            raise ConfigError(aliases)
         duplicates = _duplicate_keys(node, path.name) if node is not None else []
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

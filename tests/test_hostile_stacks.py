@@ -441,6 +441,21 @@ def test_duplicate_keys_are_errors_naming_both_lines(tmp_path):
     ]
 
 
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path):
+    """Nine levels of nine aliases would be 387 million strings once expanded."""
+    levels = ["  a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    levels += [f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    write_stack(
+        tmp_path,
+        "bomb:\n" + "\n".join(levels) + "\nconfig:\n  aws:region: us-east-1\n"
+        "  challenge:name: *a9\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        read_stack_file("hostile", tmp_path)
+    assert caught.value.problems[0].startswith("Pulumi.hostile.yaml line ")
+    assert "a YAML alias (*name) repeats a value" in caught.value.problems[0]
+
+
 def test_decrypted_secrets_at_pulumi_up_count_only_when_pulumi_holds_them_as_secrets():
     raw = stack_with({"orchestratorAuthToken": "decrypted-by-pulumi"})
     config = parse_config(
