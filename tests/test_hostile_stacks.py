@@ -309,6 +309,42 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
     ("unknown key", {"maxConcurrentSubmision": 3}, "challenge:maxConcurrentSubmision: unknown key"),
     ("key without namespace is the project's", {"jobRetentionDays": 3}, None),
     ("region not in the catalogs", {"aws:region": "ap-south-2"}, ""),
+    (
+        "endpoint on another port of production",
+        {"synapseEndpoint": "https://repo-prod.prod.sagebase.org:8443"},
+        "challenge:synapseEndpoint: 'https://repo-prod.prod.sagebase.org:8443' would receive",
+    ),
+    (
+        "endpoint with a look-alike letter",
+        {"synapseEndpoint": "https://repo-prod.prod.sagebase.\u043erg"},
+        "challenge:synapseEndpoint: ",
+    ),
+    (
+        "endpoint production with a slash",
+        {"synapseEndpoint": "https://repo-prod.prod.sagebase.org/"},
+        None,
+    ),
+    (
+        "input data dir with an empty component",
+        {"inputDataDir": "/data//etc"},
+        "challenge:inputDataDir: '/data//etc' must be an absolute path",
+    ),
+    (
+        "end date that is not a date",
+        {"endDate": "2027-13-01T00:00:00Z"},
+        "challenge:endDate: ",
+    ),
+    (
+        "end date without a zone",
+        {"endDate": "2027-06-30T23:59:00"},
+        "challenge:endDate: '2027-06-30T23:59:00' needs a time zone",
+    ),
+    (
+        "challenge name too long for its teams",
+        {"name": "N" * 250},
+        "challenge:name: ",
+    ),
+    ("empty orchestrator token counts as not set", {"orchestratorAuthToken": ""}, None),
     # --- 4: namespace typos --------------------------------------------------------------------
     (
         "namespace typo",
@@ -454,6 +490,33 @@ def test_yaml_aliases_are_refused_before_they_expand(tmp_path):
         read_stack_file("hostile", tmp_path)
     assert caught.value.problems[0].startswith("Pulumi.hostile.yaml line ")
     assert "a YAML alias (*name) repeats a value" in caught.value.problems[0]
+
+
+#: Stack files broken as text, before any key is read: (kind, file text, start of the problem).
+HOSTILE_FILES = [
+    (
+        "python object tag",
+        "config:\n  challenge:name: !!python/object/apply:os.system [id]\n",
+        "Pulumi.hostile.yaml: not valid YAML",
+    ),
+    ("config is a list", "config:\n  - challenge:name: x\n", "Pulumi.hostile.yaml: `config:`"),
+    ("not YAML at all", "config: {challenge:name: [\n", "Pulumi.hostile.yaml: not valid YAML"),
+    (
+        "alias of a mapping",
+        "x: &t {participants: '1'}\nconfig:\n  challenge:existingTeamIds: *t\n",
+        "Pulumi.hostile.yaml line ",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"), HOSTILE_FILES, ids=[c[0] for c in HOSTILE_FILES]
+)
+def test_hostile_stack_file_text_is_refused(kind, text, expected, tmp_path):
+    write_stack(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        read_stack_file("hostile", tmp_path)
+    assert caught.value.problems[0].startswith(expected), (kind, caught.value.problems)
 
 
 def test_decrypted_secrets_at_pulumi_up_count_only_when_pulumi_holds_them_as_secrets():
