@@ -234,13 +234,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "destroy":
             rehearse_destroy(args.stack, state_root=args.state_dir, say=say)
         else:
-            rehearse_up(
+            report = rehearse_up(
                 args.stack,
                 project_dir=args.project_dir,
                 state_root=args.state_dir,
                 with_host=args.with_host,
                 say=say,
             )
+            if not all(check.ok for check in report.host_checks):
+                return 1
     except stackconfig.ConfigError as error:
         print(f"Stack {args.stack}: invalid:", *error.problems, sep="\n  ", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -84,6 +85,17 @@ def host_checks(
     ]
 
 
+def bootstrap_failures(workdir: Path) -> str:
+    """The bootstrap's FAILED lines and the line before each, from the boot consoles."""
+    found = []
+    for console in sorted(workdir.glob("console-*.log")):
+        lines = console.read_text(errors="replace").splitlines()
+        for number, line in enumerate(lines):
+            if "FAILED in step" in line:
+                found += [lines[number - 1].strip(), line.strip()] if number else [line.strip()]
+    return " | ".join(found) or "no bootstrap failure on the console"
+
+
 def boot_rehearsal_host(
     config: StackConfig,
     outputs: Mapping[str, Any],
@@ -91,7 +103,7 @@ def boot_rehearsal_host(
     say: Callable[[str], None],
 ) -> list[HostCheck]:
     """One boot of the rehearsal's bootstrap; returns the checks (also printed)."""
-    from tests.vm import STAND_IN_IMAGE, run_boot_scenario
+    from tests.vm import STAND_IN_IMAGE, VmTestError, run_boot_scenario
 
     settings = program.self_hosted_settings(
         config, outputs["logsFolderId"], outputs["evaluationTemplates"]
@@ -100,10 +112,16 @@ def boot_rehearsal_host(
         raise RuntimeError("re-rendering the bootstrap did not give the program's output")
     settings = dataclasses.replace(settings, orchestrator_image=STAND_IN_IMAGE)
     say("host: booting the bootstrap in a local VM (about 6 minutes; progress as `vm: ...`)")
-    result = run_boot_scenario(
-        workdir, settings=settings, boots=1, progress=lambda m: say(f"vm: {m}")
-    )
-    checks = host_checks(result, settings, outputs)
+    try:
+        result = run_boot_scenario(
+            workdir, settings=settings, boots=1, progress=lambda m: say(f"vm: {m}")
+        )
+        boot = result.boots[0]
+        finished = not (boot.outcome and boot.outcome.timed_out)
+        checks = [HostCheck("boot finished", finished, boot.failure_summary())]
+        checks += host_checks(result, settings, outputs)
+    except (VmTestError, subprocess.CalledProcessError, OSError, ValueError) as exc:
+        checks = [HostCheck("boot", False, f"{exc}; {bootstrap_failures(workdir)}")]
     for check in checks:
         print(f"  {check.line()}")
     say(f"host: {sum(c.ok for c in checks)} of {len(checks)} checks passed")

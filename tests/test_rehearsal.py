@@ -127,3 +127,18 @@ def test_model_to_data_participant_submits_a_tagged_docker_image(tmp_path: Path)
         assert submission["dockerRepositoryName"] == repository["repositoryName"]
         assert submission["dockerDigest"] == commit["digest"]
     assert {q.counts["RECEIVED"] for q in report.status.queues} == {1}
+
+
+def test_with_host_names_the_bootstrap_step_that_failed(tmp_path: Path) -> None:
+    from rehearsal.host import bootstrap_failures
+
+    assert bootstrap_failures(tmp_path) == "no bootstrap failure on the console"
+    (tmp_path / "console-1.log").write_text(
+        "[ 1.0] cloud-init[534]: challenge-bootstrap: step: build the workflow engine image\n"
+        '[ 1.2] cloud-init[534]: Get "https://registry-1.docker.io/v2/": no such host\n'
+        "[ 1.3] cloud-init[534]: challenge-bootstrap: FAILED in step 'build the workflow "
+        "engine image' (exit 1)\n"
+    )
+    found = bootstrap_failures(tmp_path)
+    assert found.startswith('[ 1.2] cloud-init[534]: Get "https://registry-1.docker.io/v2/"')
+    assert found.endswith("FAILED in step 'build the workflow engine image' (exit 1)")
