@@ -122,7 +122,7 @@ def user_entity_permissions(state: State, user: User | None, entity_id: str) -> 
         "canAddChild": "CREATE" in access,
         "canCertifiedUserEdit": "UPDATE" in access,
         "canCertifiedUserAddChild": "CREATE" in access,
-        "isCertifiedUser": user is not None,
+        "isCertifiedUser": False,
         "canChangePermissions": "CHANGE_PERMISSIONS" in access,
         # EntityPermissionsManagerImpl.canChangeSettings: the creator always may
         "canChangeSettings": "CHANGE_SETTINGS" in access

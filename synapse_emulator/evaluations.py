@@ -41,6 +41,7 @@ STATUSES = {
     "REJECTED",
     "ACCEPTED",
 }
+STATUS_ENUM = "org.sagebionetworks.evaluation.model.SubmissionStatusEnum"
 LIMIT_TYPES = {"TOTAL", "DAILY", "WEEKLY", "MONTHLY"}
 EVALUATION_FIELDS = (
     "name",
@@ -98,7 +99,7 @@ def check_evaluation_name(state: State, name: Any, exclude: str | None = None) -
     validate_name(name)
     for evaluation in state.evaluations.values():
         if evaluation["name"] == name and evaluation["id"] != exclude:
-            raise conflict(f"An Evaluation with the name '{name}' already exists")
+            raise conflict(f"An Evaluation already exists with the name '{name}'")
     return name
 
 
@@ -752,7 +753,7 @@ def filtered_submissions(req: Request, evaluation_id: str, own: bool) -> list[di
         req.state.require_evaluation_access(user, evaluation["id"], "READ_PRIVATE_SUBMISSION")
     wanted = req.param("status")
     if wanted and wanted not in STATUSES:
-        raise bad_request(f"status must be one of {sorted(STATUSES)}")
+        raise bad_request(f"No enum constant {STATUS_ENUM}.{wanted}")
     found = []
     for submission in req.state.submissions.values():
         if submission["evaluationId"] != evaluation["id"]:

@@ -186,7 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload = response.body.encode()
         else:
             payload = json.dumps(response.body).encode()
-        self.send_response(response.status)
+        # Synapse sends no reason phrase; synapseclient shows "404 Client Error: \n<reason>"
+        self.send_response(response.status, "")
         content_type = response.content_type
         if content_type == "application/json":
             content_type = "application/json;charset=UTF-8"

@@ -92,7 +92,7 @@ def user_bundle(req: Request, user_id: str) -> dict[str, Any]:
     return {
         "userId": str(user.principal_id),
         "userProfile": profile(user, private=req.user is user),
-        "isCertified": True,
+        "isCertified": False,
         "isVerified": False,
         "isACTMember": False,
         "isARReviewer": False,
@@ -146,7 +146,12 @@ def principal_alias(req: Request) -> dict[str, Any]:
 
 @route("GET", "repo", "/user/{user_id}/certifiedUserPassingRecord", auth=False)
 def certified_record(req: Request, user_id: str) -> dict[str, Any]:
-    return {"userId": user_id, "passed": True, "passedOn": "2020-01-01T00:00:00.000Z"}
+    """Emulated accounts have not taken the certification quiz: Synapse answers 404, which
+    synapseclient's is_certified reads as "not certified". The emulator does not require
+    certification to create content (as a project that turns the requirement off)."""
+    if int(user_id) not in req.state.users:
+        raise not_found(f"User {user_id} does not exist")
+    raise not_found(f"No passing record found for user {user_id}")
 
 
 @route("GET", "repo", "/version", auth=False)

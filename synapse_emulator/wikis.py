@@ -77,10 +77,15 @@ def markdown_text(state: State, handle_id: str) -> str:
     data = state.file_contents.get(str(handle_id))
     if data is None:
         raise bad_request(f"Markdown file handle {handle_id} has no stored content")
+    return gunzipped(data).decode("utf-8")
+
+
+def gunzipped(data: bytes) -> bytes:
+    """Stored markdown and attachments may be gzipped; anything else is returned as is."""
     try:
-        return gzip.decompress(data).decode("utf-8")
+        return gzip.decompress(data)
     except OSError:
-        return data.decode("utf-8")
+        return data
 
 
 def markdown_handle(state: State, user: User, markdown: str) -> str:
@@ -318,12 +323,31 @@ def url_response(req: Request, url: str) -> Response:
     return Response(200, url, "text/plain")
 
 
-def attachment_url(req: Request, wiki: dict[str, Any]) -> Response:
+def attachment_url(req: Request, wiki: dict[str, Any], *, preview: bool = False) -> Response:
     name = req.param("fileName")
     for handle_id in wiki["attachmentFileHandleIds"]:
         if req.state.file_handles[handle_id]["fileName"] == name:
+            if preview:
+                handle_id = preview_handle(req.state, handle_id)
             return url_response(req, download_url(req, handle_id))
     raise not_found(f"Wiki {wiki['id']} has no attachment named {name}")
+
+
+PREVIEW_BYTES = 1024
+
+
+def preview_handle(state: State, handle_id: str) -> str:
+    """The preview Synapse's preview worker makes of a text attachment: ``preview.txt`` with
+    its first lines (a gzipped file is previewed uncompressed); made once, on first request."""
+    handle = state.file_handles[handle_id]
+    if handle.get("previewId"):
+        return handle["previewId"]
+    data = gunzipped(state.file_contents.get(handle_id, b""))
+    owner = state.users[int(handle["createdBy"])]
+    preview = store_bytes(state, owner, "preview.txt", "text/plain", data[:PREVIEW_BYTES])
+    preview["isPreview"] = True
+    handle["previewId"] = preview["id"]
+    return preview["id"]
 
 
 # ----- routes for both owner kinds and both API versions ----------------------------------------
@@ -399,7 +423,7 @@ def register(kind: str) -> None:
 
         @route("GET", "repo", f"{base}/{version}/{{wiki_id}}/attachmentpreview", auth=False)
         def attachment_preview(req: Request, owner_id: str, wiki_id: str) -> Response:
-            return attachment_url(req, readable_wiki(req, kind, owner_id, wiki_id))
+            return attachment_url(req, readable_wiki(req, kind, owner_id, wiki_id), preview=True)
 
     @route("GET", "repo", f"{base}/wiki2/{{wiki_id}}/markdown", auth=False)
     def markdown(req: Request, owner_id: str, wiki_id: str) -> Response:

@@ -366,3 +366,30 @@ def test_unhandled_reports_405s_and_paths_a_route_would_swallow(synapse_emulator
         ("GET", "/repo/v1/membershipInvitation/openInvitationCount"),
         ("DELETE", "/repo/v1/userProfile"),
     ]
+
+
+def test_attachment_preview_and_error_layout(organiser_syn, project, tmp_path):
+    """Synapse's preview worker makes `preview.txt` of a text attachment (gzipped ones are
+    previewed uncompressed); and Synapse sends no HTTP reason phrase, so synapseclient's
+    requests path shows "404 Client Error: \\n<reason>" (as its own integration tests expect)."""
+    import gzip
+    import urllib.request
+
+    path = tmp_path / "notes.txt.gz"
+    path.write_bytes(gzip.compress(b"hello world\n"))
+    wiki = models.WikiPage(
+        owner_id=project.id, title="Home", markdown="x", attachments=[str(path)]
+    ).store(synapse_client=organiser_syn)
+    name = organiser_syn.restGET(f"/entity/{project.id}/wiki2/{wiki.id}/attachmenthandles")["list"][
+        0
+    ]["fileName"]
+    url = organiser_syn.restGET(
+        f"/entity/{project.id}/wiki2/{wiki.id}/attachmentpreview?fileName={name}&redirect=false"
+    )
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == b"hello world\n"
+        assert 'filename="preview.txt"' in response.headers["Content-Disposition"]
+    organiser_syn.restDELETE(f"/entity/{project.id}")
+    with pytest.raises(SynapseHTTPError) as error:
+        organiser_syn.restGET(f"/entity/{project.id}")
+    assert str(error.value).startswith(f"404 Client Error: \nEntity {project.id} is in trash can.")

@@ -1,0 +1,218 @@
+"""synapseclient's own integration tests against the Synapse-compatible server: "N of M pass".
+
+The measure of how faithful `synapse_emulator/` is (issue 14 §4): Sage-Bionetworks'
+synapsePythonClient tests/integration, written against real Synapse, run unchanged against a
+fresh emulator. They are not in synapseclient's sdist and not in this repository (their code is
+theirs): put a copy of the directory, keeping its layout, under
+`.cache/synapseclient-integration/tests/integration/` (e.g. from a checkout of the v4.14.0 tag:
+`cp -r synapsePythonClient/tests/integration .cache/synapseclient-integration/tests/`), or pass
+`--tests ROOT` (the directory holding `tests/integration`). Only the areas the emulator claims
+are run: entities, ACLs, teams, evaluations and submissions, wikis, files, provenance (see
+AREAS); `--files` picks others.
+
+The tests log in through `~/.synapseConfig`, so HOME points at a temporary directory whose
+config names the emulator's endpoints and the token of the tests' user; `DPETestUser2`, whom
+the team tests invite, exists too. Pytest runs in a child process with its own ini (asyncio in
+auto mode, one session loop, as upstream runs them), and its JUnit report is summarised here.
+
+`--emulator-path DIR` imports `synapse_emulator` from another checkout (e.g. a worktree of an
+older commit) to measure before and after with the same tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_ROOT = REPO / ".cache" / "synapseclient-integration"
+MODELS = "tests/integration/synapseclient/models/synchronous"
+#: The emulator's areas, as upstream names its test modules.
+AREAS = tuple(
+    f"{MODELS}/test_{name}.py"
+    for name in (
+        "activity",
+        "evaluation",
+        "file",
+        "folder",
+        "permissions",
+        "project",
+        "submission",
+        "submission_bundle",
+        "submission_status",
+        "team",
+        "user",
+        "wiki",
+    )
+)
+USERS = {"integration_tester": "tok-integration-tester", "DPETestUser2": "tok-dpe-test-user-2"}
+#: The stored conftest is newer than 4.14.0: it clears an lru_cache on get_upload_destination
+#: and passes the client to wrap_async_to_sync, neither of which 4.14.0 has. This plugin, loaded
+#: before the conftest, lets both run on 4.14.0 without changing what the tests check.
+HARNESS_PLUGIN = """
+import synapseclient.api.entity_services as entity_services
+import synapseclient.core.async_utils as async_utils
+
+if not hasattr(entity_services.get_upload_destination, "cache_clear"):
+    entity_services.get_upload_destination.cache_clear = lambda: None
+
+_wrap = async_utils.wrap_async_to_sync
+
+
+def _wrap_any(coroutine, *_client):
+    return _wrap(coroutine)
+
+
+async_utils.wrap_async_to_sync = _wrap_any
+"""
+#: Failures that come from the test being written for a newer client than 4.14.0, not from the
+#: server: an argument or attribute 4.14.0 lacks, or an error text laid out as newer clients do
+#: ("404 Client Error: \\n<reason>"; 4.14.0's httpx path prints "404 Client Error: <reason>").
+CLIENT_API_MISMATCH = (
+    "unexpected keyword argument",
+    "has no attribute",
+    "cannot import name",
+    "Client Error: \\n",
+)
+PYTEST_INI = """[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = session
+asyncio_default_test_loop_scope = session
+filterwarnings = ignore::DeprecationWarning
+"""
+
+
+def synapse_config(base_url: str, token: str) -> str:
+    return (
+        f"[authentication]\nauthtoken = {token}\n\n"
+        "[endpoints]\n"
+        f"repoEndpoint = {base_url}/repo/v1\n"
+        f"authEndpoint = {base_url}/auth/v1\n"
+        f"fileHandleEndpoint = {base_url}/file/v1\n"
+        f"portalEndpoint = {base_url}/\n"
+    )
+
+
+def outcomes(report: Path) -> dict[str, tuple[str, str]]:
+    """test id -> (passed|failed|error|skipped, first line of the message)."""
+    found = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        test_id = f"{case.get('classname')}::{case.get('name')}"
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = "failed" if child.tag == "failure" else child.tag
+                message = (child.get("message") or "").strip().splitlines()[:1]
+                message = message[0][:160] if message else ""
+                break
+        found[test_id] = (outcome, message)
+    return found
+
+
+def run(root: Path, files: list[str], emulator_path: Path | None) -> dict[str, tuple[str, str]]:
+    sys.path.insert(0, str(emulator_path or REPO))
+    from synapse_emulator import SynapseEmulator
+
+    with SynapseEmulator(users=USERS) as emulator, tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        (home / ".synapseConfig").write_text(
+            synapse_config(emulator.base_url, USERS["integration_tester"])
+        )
+        (home / "pytest.ini").write_text(PYTEST_INI)
+        (home / "emulator_harness.py").write_text(HARNESS_PLUGIN)
+        report = home / "report.xml"
+        env = {**os.environ, "HOME": str(home), "PYTHONPATH": f"{root}{os.pathsep}{home}"}
+        env.pop("SYNAPSE_AUTH_TOKEN", None)
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *files,
+            "-c",
+            str(home / "pytest.ini"),
+            "--rootdir",
+            str(root),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "emulator_harness",
+            "-q",
+            f"--junitxml={report}",
+        ]
+        subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, check=False)
+        if not report.is_file():
+            sys.exit("pytest wrote no report; run it by hand to see why")
+        found = outcomes(report)
+        unhandled = Counter(f"{m} {p}" for m, p in emulator.unhandled_requests())
+    if unhandled:
+        print("requests the emulator could not serve:")
+        for request, count in unhandled.most_common(15):
+            print(f"  {count:4d}  {request}")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=Path, default=DEFAULT_ROOT, help="holds tests/integration")
+    parser.add_argument("--files", nargs="*", default=list(AREAS), help="test modules to run")
+    parser.add_argument("--emulator-path", type=Path, help="import synapse_emulator from here")
+    parser.add_argument("--list-failures", action="store_true", help="every test that did not pass")
+    args = parser.parse_args(argv)
+    root = args.tests.resolve()
+    missing = [f for f in args.files if not (root / f).is_file()]
+    if missing:
+        print(
+            f"not run: {len(missing)} upstream test modules missing under {root} "
+            f"({', '.join(Path(f).name for f in missing)}); copy synapsePythonClient's "
+            "tests/integration there (see this script's docstring)"
+        )
+        return 0 if args.tests == DEFAULT_ROOT else 1
+    started = time.monotonic()
+    found = run(root, args.files, args.emulator_path)
+    by_outcome = Counter(outcome for outcome, _ in found.values())
+    per_file: dict[str, Counter[str]] = {}
+    for test_id, (outcome, _) in found.items():
+        module = test_id.split("::")[0].rsplit(".", 1)[0]
+        per_file.setdefault(module, Counter())[outcome] += 1
+    print(f"{'module':42} passed / run")
+    for module, counts in sorted(per_file.items()):
+        print(f"  {module.rsplit('.', 1)[-1]:40} {counts['passed']:4d} / {sum(counts.values())}")
+    reasons = Counter(message for outcome, message in found.values() if outcome != "passed")
+    if reasons:
+        print("failures, most frequent first:")
+        for message, count in reasons.most_common(20):
+            print(f"  {count:4d}  {message}")
+    if args.list_failures:
+        for test_id, (outcome, message) in sorted(found.items()):
+            if outcome != "passed":
+                print(f"  {outcome:7} {test_id.rsplit('.', 1)[-1]}: {message}")
+    total = len(found)
+    passed = by_outcome["passed"]
+    client_side = sum(
+        1
+        for outcome, message in found.values()
+        if outcome != "passed" and any(m in message for m in CLIENT_API_MISMATCH)
+    )
+    print(
+        f"{passed} of {total} pass ({100 * passed / max(total, 1):.0f}%); "
+        f"failed {by_outcome['failed']}, errors {by_outcome['error']}, "
+        f"skipped {by_outcome['skipped']}; {time.monotonic() - started:.0f} s"
+    )
+    if client_side:
+        served = total - client_side
+        print(
+            f"{client_side} of the others fail on client API the tests expect but 4.14.0 lacks; "
+            f"without them: {passed} of {served} pass ({100 * passed / max(served, 1):.0f}%)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
