@@ -3,7 +3,8 @@
 1. Stop new submissions: the host's drain switch (``challenge-accept-submissions no``) sets
    ``ACCEPT_NEW_SUBMISSIONS`` in ``.env`` and recreates only the orchestrator container; the
    running ``workflow_job*`` containers keep going and are picked up again.
-2. Wait until no queue served by the host has a submission in EVALUATION_IN_PROGRESS.
+2. Wait until no queue served by the host has a submission in its running status
+   (EVALUATION_IN_PROGRESS; OPEN on a VALIDATION host: submissions.IN_PROGRESS_BY_STAGE).
 3. On timeout: fail naming the submissions still running (and let the host accept submissions
    again), unless forced.
 
@@ -24,7 +25,7 @@ from userdata import ACCEPT_SUBMISSIONS_PATH
 
 from .errors import DrainTimeout, LifecycleError
 from .ssm import CommandResult, instance_state, run_shell
-from .submissions import InFlightSubmission, Session, in_progress
+from .submissions import IN_PROGRESS, InFlightSubmission, Session, in_progress
 
 Progress = Callable[[str], None]
 #: Consecutive failed Synapse checks tolerated during a wait before giving up.
@@ -138,10 +139,12 @@ def wait_until_drained(
     progress: Progress = print,
     *,
     force: bool = False,
+    in_progress_status: str = IN_PROGRESS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> DrainResult:
-    """Poll Synapse until no queue has a submission in EVALUATION_IN_PROGRESS.
+    """Poll Synapse until no queue has a submission in `in_progress_status` (EVALUATION_IN_PROGRESS;
+    OPEN for a VALIDATION host, see IN_PROGRESS_BY_STAGE).
 
     One REST call per queue per check (more only past 100 running on a queue). On timeout,
     raise ``DrainTimeout`` naming the submissions still running, or with ``force`` report them
@@ -154,7 +157,7 @@ def wait_until_drained(
     last_report: tuple[str, ...] | None = None
     while True:
         try:
-            running = in_progress(syn, ids)
+            running = in_progress(syn, ids, in_progress_status)
             failed = 0
         except SynapseProvisioningError as exc:
             failed += 1
@@ -185,7 +188,7 @@ def wait_until_drained(
                 return DrainResult(False, tuple(running), waited, checks)
             raise DrainTimeout(
                 f"drain timed out after {waited / 60:.0f} min with {len(running)} submission(s) "
-                f"still EVALUATION_IN_PROGRESS: {listing}. Wait and run again, raise "
+                f"still {in_progress_status}: {listing}. Wait and run again, raise "
                 "challenge:drainTimeoutMinutes, or `pulumi config set challenge:forceReplace "
                 "true` to go on anyway (those submissions will be marked INVALID)",
                 tuple(running),
@@ -212,6 +215,7 @@ def drain_host(
     timeout_s: float,
     poll_s: float = 30.0,
     force: bool = False,
+    in_progress_status: str = IN_PROGRESS,
     progress: Progress = print,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
@@ -248,6 +252,7 @@ def drain_host(
             poll_s,
             progress,
             force=force,
+            in_progress_status=in_progress_status,
             sleep=sleep,
             clock=clock,
         )

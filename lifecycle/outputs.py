@@ -30,8 +30,21 @@ HOST = "host"
 """`ec2` (default when absent) or `self-hosted` (no instance: the site runs its own commands)."""
 SELF_HOSTED_COMMANDS = "selfHostedCommands"
 """Self-hosted: what to run on the site's server (drain, resume, status)."""
+HOSTS = "hosts"
+"""Map host key -> {instanceId, instanceType, queues (keys), executionStage}: the fleet."""
 SELF_HOSTED = "self-hosted"
 REQUIRED_OUTPUTS = (QUEUE_IDS, HOST_INSTANCE_ID)
+DEFAULT_HOST_KEY = "default"
+
+
+@dataclass(frozen=True)
+class HostOutput:
+    """One orchestrator host of the stack: its key, instance and the queues it serves."""
+
+    key: str
+    instance_id: str | None
+    queue_keys: tuple[str, ...]
+    execution_stage: str = "ALL"
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,8 @@ class StackOutputs:
     phase: str | None
     host: str = "ec2"
     self_hosted_commands: Mapping[str, str] | None = None
+    hosts: tuple[HostOutput, ...] = ()
+    """The fleet; a stack from before host groups has one host serving every queue."""
 
 
 def parse_outputs(stack: str, raw: Mapping[str, Any], origin: str) -> StackOutputs:
@@ -53,7 +68,12 @@ def parse_outputs(stack: str, raw: Mapping[str, Any], origin: str) -> StackOutpu
     if not isinstance(raw, Mapping):
         raise LifecycleError(f"{origin}: expected a JSON object of stack outputs")
     host = str(raw.get(HOST) or "ec2") if isinstance(raw, Mapping) else "ec2"
-    required = [k for k in REQUIRED_OUTPUTS if not (host == SELF_HOSTED and k == HOST_INSTANCE_ID)]
+    fleet = raw.get(HOSTS)
+    required = [
+        k
+        for k in REQUIRED_OUTPUTS
+        if not ((host == SELF_HOSTED or fleet) and k == HOST_INSTANCE_ID)
+    ]
     missing = [k for k in required if k not in raw]
     if missing:
         hint = "run `make up` first" if not raw else "update the program to export them"
@@ -71,15 +91,35 @@ def parse_outputs(stack: str, raw: Mapping[str, Any], origin: str) -> StackOutpu
         value = raw.get(key)
         return str(value) if value not in (None, "") else None
 
+    queue_ids = {str(k): str(v) for k, v in queues.items()}
     return StackOutputs(
         stack=stack,
-        queue_ids={str(k): str(v) for k, v in queues.items()},
+        queue_ids=queue_ids,
         host_instance_id=text(HOST_INSTANCE_ID),
         aws_region=text(AWS_REGION),
         synapse_endpoint=text(SYNAPSE_ENDPOINT),
         phase=text(PHASE),
         host=host,
         self_hosted_commands=raw.get(SELF_HOSTED_COMMANDS),
+        hosts=_hosts(fleet, text(HOST_INSTANCE_ID), tuple(queue_ids), origin),
+    )
+
+
+def _hosts(
+    fleet: Any, instance_id: str | None, queue_keys: tuple[str, ...], origin: str
+) -> tuple[HostOutput, ...]:
+    if not fleet:
+        return (HostOutput(DEFAULT_HOST_KEY, instance_id, queue_keys),)
+    if not isinstance(fleet, Mapping) or not all(isinstance(v, Mapping) for v in fleet.values()):
+        raise LifecycleError(f"{origin}: output {HOSTS} must map host keys to objects")
+    return tuple(
+        HostOutput(
+            key=str(key),
+            instance_id=str(host["instanceId"]) if host.get("instanceId") else None,
+            queue_keys=tuple(str(q) for q in host.get("queues") or ()),
+            execution_stage=str(host.get("executionStage") or "ALL"),
+        )
+        for key, host in fleet.items()
     )
 
 

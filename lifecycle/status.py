@@ -7,6 +7,7 @@ part that cannot be reached becomes a message, never a crash.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shlex
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,7 @@ from synapse_client.errors import SynapseProvisioningError
 from userdata import ACCEPT_SUBMISSIONS_PATH, ENV_PATH
 
 from .errors import LifecycleError
-from .outputs import SELF_HOSTED, StackOutputs
+from .outputs import SELF_HOSTED, HostOutput, StackOutputs
 from .ssm import describe_instance, run_shell
 from .submissions import (
     COUNTED_STATUSES,
@@ -65,6 +66,9 @@ class HostStatus:
     instance_type: str | None = None
     disk: HostDisk | None = None
     problems: tuple[str, ...] = ()
+    key: str = "default"
+    queue_keys: tuple[str, ...] = ()
+    execution_stage: str = "ALL"
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class StackStatus:
     synapse_endpoint: str
     queues: tuple[QueueStatus, ...]
     synapse_problem: str | None
-    host: HostStatus
+    hosts: tuple[HostStatus, ...]
 
 
 def host_status_script(
@@ -217,13 +221,24 @@ def collect_status(
             queues = queue_statuses(session_factory(), outputs.queue_ids, now)
         except SynapseProvisioningError as exc:
             problem = f"Synapse unreachable: {exc}"
+    hosts = tuple(
+        dataclasses.replace(
+            _one_host(outputs, fleet_host, ec2, ssm),
+            key=fleet_host.key,
+            queue_keys=fleet_host.queue_keys,
+            execution_stage=fleet_host.execution_stage,
+        )
+        for fleet_host in outputs.hosts
+    )
+    return StackStatus(outputs.stack, outputs.phase, synapse_endpoint, queues, problem, hosts)
+
+
+def _one_host(outputs: StackOutputs, host: HostOutput, ec2: Any, ssm: Any) -> HostStatus:
     if outputs.host == SELF_HOSTED:
-        host = self_hosted_status(outputs)
-    elif ec2 is None or ssm is None:
-        host = HostStatus(outputs.host_instance_id, problems=(NO_REGION,))
-    else:
-        host = host_status(ec2, ssm, outputs.host_instance_id)
-    return StackStatus(outputs.stack, outputs.phase, synapse_endpoint, queues, problem, host)
+        return self_hosted_status(outputs)
+    if ec2 is None or ssm is None:
+        return HostStatus(host.instance_id, problems=(NO_REGION,))
+    return host_status(ec2, ssm, host.instance_id)
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -260,7 +275,7 @@ def render_table(status: StackStatus) -> str:
     if status.synapse_problem:
         lines.append(f"  unavailable: {status.synapse_problem}")
     else:
-        header = ("QUEUE", "EVALUATION", "RECEIVED", "IN_PROGRESS", "ACCEPTED", "INVALID", "OLDEST")
+        header = ("QUEUE", "EVALUATION", *_COLUMN_NAMES, "OLDEST")
         rows: list[Sequence[str]] = [header]
         for queue in status.queues:
             if queue.problem:
@@ -284,15 +299,27 @@ def render_table(status: StackStatus) -> str:
         for row in rows:
             cells = [c.ljust(widths[i]) if i < len(widths) else c for i, c in enumerate(row)]
             lines.append("  " + "  ".join(cells).rstrip())
-    host = status.host
+    for host in status.hosts:
+        lines.extend(_host_lines(host, several=len(status.hosts) > 1))
+    return "\n".join(lines)
+
+
+#: Column titles of COUNTED_STATUSES (EVALUATION_IN_PROGRESS shortened).
+_COLUMN_NAMES = tuple(s.removeprefix("EVALUATION_") for s in COUNTED_STATUSES)
+
+
+def _host_lines(host: HostStatus, *, several: bool) -> list[str]:
+    """The host's state, disk and containers; with several hosts, its key, stage and queues."""
+    label = "Host"
+    if several:
+        queues = ", ".join(host.queue_keys) or "-"
+        label = f"Host {host.key} ({host.execution_stage}; queues {queues})"
     if host.state == SELF_HOSTED:
-        lines.append("Host: self-hosted (the site's own server)")
-        lines.extend(f"  {p}" for p in host.problems)
-        return "\n".join(lines)
-    lines.append(
-        f"Host {host.instance_id or '?'}: {host.state or 'unknown'}"
+        return [f"{label}: self-hosted (the site's own server)", *(f"  {p}" for p in host.problems)]
+    lines = [
+        f"{label} {host.instance_id or '?'}: {host.state or 'unknown'}"
         + (f", {host.instance_type}" if host.instance_type else "")
-    )
+    ]
     disk = host.disk
     if disk is not None:
         if disk.root_size_kib:
@@ -310,7 +337,7 @@ def render_table(status: StackStatus) -> str:
             f"new submissions: {disk.submissions or '?'}"
         )
     lines.extend(f"  unavailable: {p}" for p in host.problems)
-    return "\n".join(lines)
+    return lines
 
 
 def to_json(status: StackStatus) -> dict[str, Any]:

@@ -13,12 +13,21 @@ from typing import Any, Protocol
 
 IN_PROGRESS = "EVALUATION_IN_PROGRESS"
 RECEIVED = "RECEIVED"
+#: A VALIDATION host's in-progress and final statuses (EXECUTION_STAGE, below).
+OPEN = "OPEN"
+VALIDATED = "VALIDATED"
 ACCEPTED = "ACCEPTED"
 INVALID = "INVALID"
 #: The statuses `make status` counts, in the order shown.
-COUNTED_STATUSES = (RECEIVED, IN_PROGRESS, ACCEPTED, INVALID)
-#: Submissions not finished yet: waiting for the orchestrator or being evaluated.
-IN_FLIGHT_STATUSES = (RECEIVED, IN_PROGRESS)
+COUNTED_STATUSES = (RECEIVED, OPEN, VALIDATED, IN_PROGRESS, ACCEPTED, INVALID)
+#: Submissions not finished yet: waiting for a host, being validated or being evaluated.
+IN_FLIGHT_STATUSES = (RECEIVED, OPEN, VALIDATED, IN_PROGRESS)
+#: The status a host's running work has, by its EXECUTION_STAGE (upstream
+#: src/main/java/org/sagebionetworks/EvaluationUtils.java, getInProgressSubmissionState): a
+#: VALIDATION host moves RECEIVED -> OPEN -> VALIDATED, an EXECUTION host VALIDATED ->
+#: EVALUATION_IN_PROGRESS -> ACCEPTED, ALL (the default) RECEIVED -> EVALUATION_IN_PROGRESS ->
+#: ACCEPTED. A host's drain waits until none of its queues has a submission in this status.
+IN_PROGRESS_BY_STAGE = {"ALL": IN_PROGRESS, "VALIDATION": OPEN, "EXECUTION": IN_PROGRESS}
 #: Synapse's largest page for submission listings.
 PAGE_LIMIT = 100
 
@@ -71,25 +80,28 @@ def _pages(session: Session, uri: str, evaluation_id: str) -> Iterator[dict[str,
             return
 
 
-def in_progress(session: Session, evaluation_ids: Sequence[str]) -> list[InFlightSubmission]:
-    """Submissions in EVALUATION_IN_PROGRESS on the queues: one call per queue and 100 running.
+def in_progress(
+    session: Session, evaluation_ids: Sequence[str], status_name: str = IN_PROGRESS
+) -> list[InFlightSubmission]:
+    """Submissions in `status_name` (a host's running work, IN_PROGRESS_BY_STAGE) on the queues:
+    one call per queue and 100 running.
 
     Uses the status listing, the cheapest call that needs only READ on the queue.
     """
     found = []
     for evaluation_id in evaluation_ids:
-        uri = f"/evaluation/{evaluation_id}/submission/status/all?status={IN_PROGRESS}"
+        uri = f"/evaluation/{evaluation_id}/submission/status/all?status={status_name}"
         for status in _pages(session, uri, evaluation_id):
             found.append(
                 InFlightSubmission(
-                    str(status["id"]), str(evaluation_id), IN_PROGRESS, status.get("modifiedOn")
+                    str(status["id"]), str(evaluation_id), status_name, status.get("modifiedOn")
                 )
             )
     return found
 
 
 def in_flight(session: Session, evaluation_id: str) -> list[InFlightSubmission]:
-    """RECEIVED and EVALUATION_IN_PROGRESS submissions of one queue, with submission times.
+    """Submissions of one queue not finished yet (IN_FLIGHT_STATUSES), with submission times.
 
     Bundles carry the submission's ``createdOn``; they need READ_PRIVATE_SUBMISSION (admin or
     score), which the organiser's account has.

@@ -49,7 +49,12 @@ class RegisteredResource:
     provider_class: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     """Resource options the engine received: delete_before_replace, ignore_changes, protect,
-    retain_on_delete, replace_on_changes, parent (URN), dependencies (URNs)."""
+    retain_on_delete, replace_on_changes, parent (URN), dependencies (URNs); and the
+    resource's own URN (`urn`), which the engine keys its state by."""
+
+    @property
+    def urn(self) -> str:
+        return str(self.options.get("urn", ""))
 
     @property
     def label(self) -> str:
@@ -307,7 +312,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             "parent": request.parent,
             "dependencies": list(request.dependencies),
         }
-        return super().RegisterResource(request)
+        response = super().RegisterResource(request)
+        self.options[(request.type, request.name)]["urn"] = response.urn
+        return response
 
 
 def _resolve(value: Any) -> tuple[Any, bool, bool]:

@@ -37,3 +37,9 @@ def syn_id_problem(value: Any) -> str | None:
 def numeric_id_problem(value: Any) -> str | None:
     ok = value.isdigit()
     return None if ok else f"must be a numeric Synapse ID such as 3412345, got {value!r}"
+
+
+def queue_stable_key(name: str, key: str | None = None) -> str:
+    """A queue's stable key in the stack: its `key`, else derived from its name (lower case,
+    runs of other characters as one dash). Resource names and host groups refer to it."""
+    return key or re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")

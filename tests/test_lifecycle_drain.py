@@ -14,6 +14,7 @@ import pytest
 
 from lifecycle import DrainTimeout, LifecycleError, drain_host, in_progress, wait_until_drained
 from lifecycle.drain import MAX_FAILED_CHECKS
+from lifecycle.submissions import IN_PROGRESS_BY_STAGE
 from synapse_emulator import SynapseEmulator
 from tests.fixtures.host import sent_commands
 from tests.fixtures.synapse import SubmissionQueues, fast_retries
@@ -260,3 +261,31 @@ def test_a_queue_that_cannot_be_read_stops_the_wait_at_once(challenge):
         )
     assert "cannot check the queues for running evaluations" in str(error.value)
     assert "HTTP 404" in str(error.value) and clock.sleeps == []
+
+
+def test_a_validation_host_waits_on_open_not_on_evaluation_in_progress(challenge):
+    """EXECUTION_STAGE=VALIDATION moves RECEIVED -> OPEN -> VALIDATED (upstream
+    EvaluationUtils.getInProgressSubmissionState): its drain waits while a submission is OPEN,
+    and an execution host's EVALUATION_IN_PROGRESS on the same queue does not hold it."""
+    first = challenge.queues[0]
+    validating = challenge.submit(first, IN_PROGRESS_BY_STAGE["VALIDATION"])
+    challenge.submit(first, "EVALUATION_IN_PROGRESS")
+    clock = Clock()
+    clock.on_sleep[1] = lambda: challenge.set_status(validating, "VALIDATED")
+    messages: list[str] = []
+    result = wait_until_drained(
+        challenge.session(),
+        challenge.queues,
+        timeout_s=600,
+        poll_s=30,
+        progress=messages.append,
+        in_progress_status=IN_PROGRESS_BY_STAGE["VALIDATION"],
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    assert (result.drained, result.checks) == (True, 2)
+    assert f"{validating} (queue {first})" in messages[0]
+    with pytest.raises(DrainTimeout, match="still EVALUATION_IN_PROGRESS"):
+        wait_until_drained(
+            challenge.session(), challenge.queues, 0, progress=lambda _: None, clock=Clock()
+        )

@@ -68,6 +68,8 @@ def test_queue_counts_match_the_server_and_the_oldest_in_flight_is_found(busy):
         assert dict(queue.counts) == server_counts(challenge, queue.evaluation_id), queue.key
     assert dict(found[0].counts) == {
         "RECEIVED": 2,
+        "OPEN": 0,
+        "VALIDATED": 0,
         "EVALUATION_IN_PROGRESS": 1,
         "ACCEPTED": 3,
         "INVALID": 1,
@@ -79,7 +81,7 @@ def test_queue_counts_match_the_server_and_the_oldest_in_flight_is_found(busy):
     )
     assert 7100 < found[0].oldest_age_seconds < 7300
     assert found[1].oldest_in_flight is None and found[1].problem is None
-    assert calls == 8  # per queue: 2 in-flight listings + 2 counts
+    assert calls == 12  # per queue: 4 in-flight listings + 2 counts
 
 
 def write_outputs(tmp_path: Path, **values: Any) -> Path:
@@ -107,7 +109,7 @@ def test_status_cli_shows_queues_and_host_as_a_table_and_as_json(
     lines = table.splitlines()
     assert lines[0] == "Stack dev (phase live)"
     row = next(line for line in lines if line.strip().startswith("task-1"))
-    assert row.split()[:6] == ["task-1", challenge.queues[0], "2", "1", "3", "1"]
+    assert row.split()[:8] == ["task-1", challenge.queues[0], "2", "0", "0", "1", "3", "1"]
     assert f"{made['oldest']} RECEIVED" in row
     assert f"Host {instance_id}: running, t3.large" in table
     assert "workflow containers running: 1; new submissions: accepting" in table
@@ -118,8 +120,9 @@ def test_status_cli_shows_queues_and_host_as_a_table_and_as_json(
     assert [q["counts"] for q in shown["queues"]] == [
         server_counts(challenge, q) for q in challenge.queues
     ]
-    assert shown["host"]["disk"]["workflow_containers"] == 1
-    assert shown["host"]["state"] == "running" and shown["synapse_problem"] is None
+    (host,) = shown["hosts"]
+    assert host["disk"]["workflow_containers"] == 1
+    assert host["state"] == "running" and shown["synapse_problem"] is None
 
 
 def test_status_says_what_is_unreachable_and_still_succeeds(aws, instance_id, tmp_path, capsys):
@@ -209,3 +212,36 @@ def test_human_size():
         "2.0 MiB",
         "5.0 GiB",
     ]
+
+
+def test_a_fleet_shows_each_host_with_its_stage_and_queues(aws, instance_id, tmp_path, capsys):
+    """With the `hosts` output, each host gets its own state line; no `instanceId` needed."""
+    outputs = parse_outputs(
+        "dev",
+        {
+            "queueIds": {"light": "11", "heavy": "12"},
+            "awsRegion": "us-east-1",
+            "hosts": {
+                "default": {"instanceId": instance_id, "queues": ["light"]},
+                "gpu": {"instanceId": "i-0fffffffffffffff0", "queues": ["heavy"]},
+            },
+        },
+        "f",
+    )
+    assert [(h.key, h.instance_id, h.queue_keys) for h in outputs.hosts] == [
+        ("default", instance_id, ("light",)),
+        ("gpu", "i-0fffffffffffffff0", ("heavy",)),
+    ]
+    path = write_outputs(
+        tmp_path,
+        queueIds={"light": "11", "heavy": "12"},
+        awsRegion="us-east-1",
+        hosts={
+            "default": {"instanceId": instance_id, "queues": ["light"]},
+            "gpu": {"instanceId": "i-0fffffffffffffff0", "queues": ["heavy"]},
+        },
+    )
+    assert main(["status", "--stack", "dev", "--outputs-file", str(path)]) == 0
+    table = capsys.readouterr().out
+    assert f"Host default (ALL; queues light) {instance_id}: running" in table
+    assert "Host gpu (ALL; queues heavy) i-0fffffffffffffff0: not found" in table

@@ -19,7 +19,7 @@ from typing import Any
 from synapse_client.access import AccessLevel
 from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 from synapse_client.errors import SynapseProvisioningError
-from synapse_client.names import MAX_NAME_LENGTH, entity_name_problem
+from synapse_client.names import MAX_NAME_LENGTH, entity_name_problem, queue_stable_key
 
 from ._resource import SynapseResource
 from .challenge import Challenge
@@ -89,7 +89,7 @@ class QueueSpec:
 
     @property
     def stable_key(self) -> str:
-        return self.key or re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        return queue_stable_key(self.name, self.key)
 
 
 @dataclass(frozen=True)
