@@ -170,6 +170,8 @@ def rehearse_up(
         print(render_table(status))
         save_synapse_state(server.state, paths.synapse)
         rest_calls = sum(server.request_counts().values())
+        for method, path in server.unhandled_requests():
+            say(f"the Synapse-compatible server could not serve {method} {path} (a gap to report)")
     finally:
         server.stop()
         clear_session_cache()
