@@ -9,7 +9,6 @@ SubmissionView provider creates, updates, reads and deletes its view.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,20 +27,14 @@ from components.synapse.wiki_copy import WikiCopyProvider
 from synapse_client.access import AUTHENTICATED_USERS_PRINCIPAL_ID, PUBLIC_PRINCIPAL_ID
 from synapse_client.errors import SynapseProvisioningError
 from synapse_emulator import SynapseEmulator
-from tests.fixtures.synapse import (
-    configured,
-    fast_retries,
-)
+from tests.fixtures.synapse import configured
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+SYNAPSE_RETRY_ATTEMPTS = 4
+"""Attempts per Synapse call (the fault tests count on it)."""
 
 
 PROJECT = "org.sagebionetworks.repo.model.Project"
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from fast_retries(monkeypatch, attempts=4)
 
 
 def acl_entries(syn: synapseclient.Synapse, uri: str) -> set[tuple[int, frozenset[str]]]:

@@ -23,17 +23,11 @@ from synapse_emulator import SynapseEmulator
 from tests.fixtures.synapse import (
     USERS,
     entry,
-    fast_retries,
     gone,
     rest,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from fast_retries(monkeypatch)
 
 
 WRITES = {"POST", "PUT", "DELETE"}

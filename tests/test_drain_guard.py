@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import dill
@@ -31,18 +30,14 @@ from tests.fixtures.host import sent_commands
 from tests.fixtures.synapse import (
     SubmissionQueues,
     checked,
-    fast_retries,
 )
 from tests.fixtures.synapse import configured as configured_provider
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+SYNAPSE_RETRY_ATTEMPTS = 2
+"""Attempts per Synapse call (the fault tests count on it)."""
 
 SENTINEL = "sentinel-token-8c1e"
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from fast_retries(monkeypatch, attempts=2)
 
 
 def configured(config: dict[str, str]) -> DrainGuardProvider:

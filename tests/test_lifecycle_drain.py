@@ -7,7 +7,7 @@ drain. The clock is simulated: ``sleep`` advances it and lets the test play the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,14 +17,11 @@ from lifecycle.drain import MAX_FAILED_CHECKS
 from lifecycle.submissions import IN_PROGRESS_BY_STAGE
 from synapse_emulator import SynapseEmulator
 from tests.fixtures.host import sent_commands
-from tests.fixtures.synapse import SubmissionQueues, fast_retries
+from tests.fixtures.synapse import SubmissionQueues
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from fast_retries(monkeypatch, attempts=2)
+SYNAPSE_RETRY_ATTEMPTS = 2
+"""Attempts per Synapse call (the fault tests count on it)."""
 
 
 @pytest.fixture

@@ -17,19 +17,17 @@ from lifecycle.cli import main
 from lifecycle.status import human_age, human_size, queue_statuses
 from lifecycle.submissions import COUNTED_STATUSES
 from synapse_client.session import AUTH_TOKEN_ENV_VAR
-from tests.fixtures.synapse import (
-    SubmissionQueues,
-    fast_retries,
-)
+from tests.fixtures.synapse import SubmissionQueues
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+SYNAPSE_RETRY_ATTEMPTS = 2
+"""Attempts per Synapse call (the fault tests count on it)."""
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch):
+def isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outputs_module.shutil, "which", lambda _: None)
     monkeypatch.setattr(outputs_module, "_home_pulumi", lambda: None)
-    yield from fast_retries(monkeypatch, attempts=2)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,6 @@ from tests.fixtures.synapse import (
     checked,
     configured,
     entry,
-    fast_retries,
     gone,
     make,
     project,
@@ -46,11 +45,6 @@ from tests.fixtures.synapse import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from fast_retries(monkeypatch)
 
 
 # ----- one case per object type --------------------------------------------------------------

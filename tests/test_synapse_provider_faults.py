@@ -7,7 +7,6 @@ nothing lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,7 +30,6 @@ from tests.fixtures.synapse import (
     checked,
     configured,
     entry,
-    fast_retries,
     make,
     project,
     queue,
@@ -40,11 +38,6 @@ from tests.fixtures.synapse import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from fast_retries(monkeypatch)
 
 
 def count(emu: SynapseEmulator, method: str, path: str) -> int:

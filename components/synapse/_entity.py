@@ -1,14 +1,22 @@
-"""Entity calls shared by Project, Folder and ExternalLinkFile: create-or-adopt, update, delete."""
+"""What Project, Folder, ExternalLinkFile and SubmissionView share: create-or-adopt by name and
+the entity provider base."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
+
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
+from synapse_client.names import entity_name_problem, syn_id_problem
 from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
-from synapse_client.session import SynapseSession, update_object
+from synapse_client.session import SynapseSession
 
+from .common import Prop, SynapseProvider
+
+NAME_PROP = Prop("name", str, validate=entity_name_problem)
+PARENT_PROP = Prop("parent_id", str, validate=syn_id_problem)
 PROJECT = "org.sagebionetworks.repo.model.Project"
 FOLDER = "org.sagebionetworks.repo.model.Folder"
 FILE = "org.sagebionetworks.repo.model.FileEntity"
@@ -52,43 +60,15 @@ def create_or_adopt(
             f"visible to this account; it may belong to someone else. {hint}",
             status=409,
         )
-    entity = get_entity(session, existing_id)
+    entity = session.get(f"/entity/{existing_id}", object_id=existing_id)
     _, found_key = split_owner_marker(entity.get("description"))
     if found_key != owner_key:
         raise not_ours(kind, name, existing_id, found_key, hint)
     return entity, True
 
 
-def get_entity(session: SynapseSession, entity_id: str) -> dict[str, Any]:
-    return session.get(f"/entity/{entity_id}", object_id=entity_id)
-
-
-def read_entity(session: SynapseSession, entity_id: str) -> dict[str, Any] | None:
-    """The entity, or None when it is gone (deleted or in the trash can)."""
-    return session.get(f"/entity/{entity_id}", object_id=entity_id, missing_ok=True)
-
-
-def update_entity(
-    session: SynapseSession,
-    entity_id: str,
-    fields: Mapping[str, Any],
-    *,
-    first: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """PUT ``fields`` onto the entity, re-reading and re-applying on a stale etag."""
-    uri = f"/entity/{entity_id}"
-    return update_object(
-        session, uri, fields, f"entity {entity_id}", object_id=entity_id, first=first
-    )
-
-
 def needs_update(entity: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
     return any(entity.get(k) != v for k, v in fields.items())
-
-
-def delete_entity(session: SynapseSession, entity_id: str) -> None:
-    """Move the entity to the trash can (Synapse's default); already gone is fine."""
-    session.delete(f"/entity/{entity_id}", object_id=entity_id, missing_ok=True)
 
 
 def described(props: Mapping[str, Any]) -> str:
@@ -99,3 +79,71 @@ def observed(entity: Mapping[str, Any]) -> dict[str, Any]:
     """The input-shaped view of an entity's name, description and owner marker."""
     description, key = split_owner_marker(entity.get("description"))
     return {"name": entity.get("name"), "description": description, "owner_key": key}
+
+
+class EntityProvider(SynapseProvider):
+    """Project, folder, file or view: create (adopting this stack's half-made entity), read,
+    rename or move in place, and move to the trash can unless retained.
+
+    A subclass gives its ``CONCRETE_TYPE``, ``PROPS`` and ``conflict_hint``; ``wanted``,
+    ``observe`` and ``computed`` cover fields beyond name, parent and description.
+    """
+
+    URI = "/entity/{id}"
+    CONCRETE_TYPE: ClassVar[str]
+    DELETE_BEFORE_REPLACE = True
+
+    def conflict_hint(self, props: Mapping[str, Any]) -> str:
+        return (
+            f"A file or folder of that name already exists in {props['parent_id']}: rename or "
+            f"delete it, or choose another {self.KIND} name."
+        )
+
+    def wanted(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """The entity fields the inputs set."""
+        fields = {"name": props["name"], "description": described(props)}
+        if "parent_id" in props:
+            fields["parentId"] = props["parent_id"]
+        return fields
+
+    def new_fields(self, session: SynapseSession, props: Mapping[str, Any]) -> dict[str, Any]:
+        """Fields only a new entity gets (e.g. a view's columns)."""
+        return {}
+
+    def differs(self, entity: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+        return needs_update(entity, wanted)
+
+    def observe(self, session: SynapseSession, entity: Mapping[str, Any]) -> dict[str, Any]:
+        """The input-shaped view of what Synapse holds (for drift after a refresh)."""
+        seen = observed(entity)
+        if any(p.name == "parent_id" for p in self.PROPS):
+            seen["parent_id"] = entity.get("parentId")
+        return seen
+
+    def computed(self, props: Mapping[str, Any], id_: str) -> dict[str, Any]:
+        """Outputs beyond the inputs (e.g. a project's web address)."""
+        return {}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        session = self.session(props)
+        wanted = self.wanted(props)
+        body = {**wanted, **self.new_fields(session, props), "concreteType": self.CONCRETE_TYPE}
+        entity, adopted = create_or_adopt(
+            session, self.KIND, body, props["owner_key"], self.conflict_hint(props)
+        )
+        if adopted and self.differs(entity, wanted):
+            self.write(session, entity["id"], wanted, first=entity)
+        return CreateResult(entity["id"], self.outputs(props, **self.computed(props, entity["id"])))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        session = self.session(props)
+        entity = self.fetch(session, id_)
+        if entity is None:
+            return ReadResult("", {})
+        seen = {**props, **self.observe(session, entity)}
+        return ReadResult(id_, self.outputs(seen, **self.computed(seen, id_)))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.server_changes(olds, news):
+            self.write(self.session(news), id_, self.wanted(news))
+        return UpdateResult(self.outputs(news, **self.computed(news, id_)))

@@ -7,12 +7,12 @@ submit permission) and concurrent grants on one ACL resolve through 412 re-reads
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from synapse_client.access import AccessLevel, level_of, resolve_principal
+from synapse_client.access import AccessLevel, entry_of, level_of, resolve_principal
 from synapse_client.names import numeric_id_problem
 from synapse_client.session import SynapseSession
 
@@ -20,22 +20,27 @@ from .common import ENDPOINT_PROP, REPLACE, Prop, SynapseProvider, is_unknown, r
 
 
 class GrantProvider(SynapseProvider):
-    """Base: subclasses say which object ID property and level table apply, and do the REST."""
+    """Base: a subclass names the object ID property (``TARGET``, checked by ``TARGET_PROBLEM``),
+    its level table and ACL path, and does the REST of granting and revoking."""
 
     TARGET: ClassVar[str]
+    TARGET_PROBLEM: ClassVar[Callable[[Any], str | None]]
     LEVELS: ClassVar[Mapping[AccessLevel, frozenset[str]]]
+    ACL_URI: ClassVar[str]
+    """The object's ACL, ``{id}`` for the object's ID; 404 when there is none."""
+    OUTPUTS = ("grantee_id", "inherited_principal_ids")
     DELETE_BEFORE_REPLACE = False
     ID_KIND = "grant"
 
-    @staticmethod
-    def grant_props(target: Prop, table: Mapping[AccessLevel, frozenset[str]]) -> tuple[Prop, ...]:
-        levels = [level.value for level in table]
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        levels = [level.value for level in cls.LEVELS]
 
         def level_problem(value: str) -> str | None:
             return None if value in levels else f"must be one of {levels}, got {value!r}"
 
-        return (
-            target,
+        cls.PROPS = (
+            Prop(cls.TARGET, str, change=REPLACE, validate=cls.TARGET_PROBLEM),
             Prop("principal_id", str, required=False, change=REPLACE, validate=numeric_id_problem),
             Prop("principal_username", str, required=False, change=REPLACE),
             Prop("access", str, validate=level_problem),
@@ -94,8 +99,13 @@ class GrantProvider(SynapseProvider):
 
     # REST, per object kind -----------------------------------------------------------------
 
+    def acl(self, session: SynapseSession, target: str) -> dict[str, Any] | None:
+        """The object's own ACL, or None (the object is gone, or an entity inherits its ACL)."""
+        return session.get(self.ACL_URI.format(id=target), object_id=target, missing_ok=True)
+
     def entry(self, session: SynapseSession, target: str, grantee: str) -> set[str] | None:
-        raise NotImplementedError
+        acl = self.acl(session, target)
+        return None if acl is None else entry_of(acl, grantee)
 
     def grant(
         self, session: SynapseSession, target: str, grantee: str, types: frozenset[str]

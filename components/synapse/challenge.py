@@ -9,7 +9,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import numeric_id_problem, syn_id_problem
-from synapse_client.session import SynapseSession, update_object
+from synapse_client.session import SynapseSession
 
 from ._resource import SynapseResource
 from .common import ENDPOINT_PROP, REPLACE, Prop, SynapseProvider, retain_prop
@@ -20,6 +20,7 @@ class ChallengeProvider(SynapseProvider):
 
     KIND = "challenge"
     ID_KIND = "numeric"
+    URI = "/challenge/{id}"
     PROPS = (
         Prop("project_id", str, change=REPLACE, validate=syn_id_problem),
         Prop("participant_team_id", str, validate=numeric_id_problem),
@@ -39,11 +40,11 @@ class ChallengeProvider(SynapseProvider):
             if challenge is None:
                 raise
             if str(challenge.get("participantTeamId")) != props["participant_team_id"]:
-                challenge = self._write(session, str(challenge["id"]), body, first=challenge)
+                challenge = self.write(session, str(challenge["id"]), body, first=challenge)
         return CreateResult(str(challenge["id"]), self.outputs(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        challenge = self.session(props).get(f"/challenge/{id_}", object_id=id_, missing_ok=True)
+        challenge = self.fetch(self.session(props), id_)
         if challenge is None:
             return ReadResult("", {})
         seen = {
@@ -58,21 +59,8 @@ class ChallengeProvider(SynapseProvider):
                 "projectId": news["project_id"],
                 "participantTeamId": news["participant_team_id"],
             }
-            self._write(self.session(news), id_, body)
+            self.write(self.session(news), id_, body)
         return UpdateResult(self.outputs(news))
-
-    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
-        session.delete(f"/challenge/{id_}", object_id=id_, missing_ok=True)
-
-    @staticmethod
-    def _write(
-        session: SynapseSession,
-        id_: str,
-        wanted: dict[str, Any],
-        first: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        uri = f"/challenge/{id_}"
-        return update_object(session, uri, wanted, f"challenge {id_}", object_id=id_, first=first)
 
 
 def _challenge_of(session: SynapseSession, project_id: str) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from synapse_client.session import (
     LOG,
     SynapseSession,
     open_session,
+    update_object,
 )
 
 # --- provider base ---------------------------------------------------------------------------
@@ -104,6 +105,12 @@ def retain_prop(default: bool) -> Prop:
     return Prop("retain_on_delete", bool, required=False, default=default, change=STATE_ONLY)
 
 
+def owned_props(*own: Prop, retain: bool) -> tuple[Prop, ...]:
+    """The properties of an object that carries the ownership marker: its own, then the
+    description, owner key, endpoint and ``retain_on_delete`` (default ``retain``)."""
+    return (*own, DESCRIPTION_PROP, OWNER_KEY_PROP, ENDPOINT_PROP, retain_prop(retain))
+
+
 class SynapseProvider(ResourceProvider):
     """Base of every Synapse provider: credentials at run time, check/diff from ``PROPS``."""
 
@@ -114,6 +121,11 @@ class SynapseProvider(ResourceProvider):
     ID_KIND: ClassVar[str] = "entity"
     """What the object's ID looks like: ``entity`` (syn123), ``numeric`` (9614045) or ``grant``
     (one principal's entry on an object); the preview's stand-in IDs follow it."""
+    URI: ClassVar[str] = ""
+    """The object's REST path, ``{id}`` for its ID (e.g. ``/team/{id}``): read, update and
+    delete go there unless a provider says otherwise."""
+    PUT_URI: ClassVar[str] = ""
+    """Where an update is PUT when not ``URI`` (teams: ``/team``)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -214,7 +226,30 @@ class SynapseProvider(ResourceProvider):
         self.delete_object(self.session(props), id_, props)
 
     def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """DELETE the object; already gone counts as deleted (entities go to the trash can)."""
+        session.delete(self.URI.format(id=id_), object_id=id_, missing_ok=True)
+
+    def fetch(self, session: SynapseSession, id_: str) -> dict[str, Any] | None:
+        """The object as Synapse has it, or None when it is gone."""
+        return session.get(self.URI.format(id=id_), object_id=id_, missing_ok=True)
+
+    def write(
+        self,
+        session: SynapseSession,
+        id_: str,
+        fields: Mapping[str, Any],
+        first: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write ``fields`` onto the object, re-reading and re-applying on a stale etag."""
+        return update_object(
+            session,
+            self.URI.format(id=id_),
+            dict(fields),
+            f"{self.KIND} {id_}",
+            object_id=id_,
+            put_uri=self.PUT_URI.format(id=id_) or None,
+            first=first,
+        )
 
     def outputs(self, news: Mapping[str, Any], **computed: Any) -> dict[str, Any]:
         """State to record: the inputs (so diffs see drift after a read) plus computed values."""

@@ -13,7 +13,6 @@ from synapse_client.session import MAX_PRECONDITION_ATTEMPTS, SynapseSession
 
 from ._grant import GrantProvider
 from ._resource import SynapseResource
-from .common import REPLACE, Prop
 
 
 class EntityPermissionsProvider(GrantProvider):
@@ -21,22 +20,16 @@ class EntityPermissionsProvider(GrantProvider):
 
     KIND = "entity permission"
     TARGET = "entity_id"
+    TARGET_PROBLEM = staticmethod(syn_id_problem)
     LEVELS = ENTITY_ACCESS
-    PROPS = GrantProvider.grant_props(
-        Prop("entity_id", str, change=REPLACE, validate=syn_id_problem), ENTITY_ACCESS
-    )
-    OUTPUTS = ("grantee_id", "inherited_principal_ids")
-
-    def entry(self, session: SynapseSession, target: str, grantee: str) -> set[str] | None:
-        acl = _local_acl(session, target)
-        return None if acl is None else entry_of(acl, grantee)
+    ACL_URI = "/entity/{id}/acl"
 
     def grant(
         self, session: SynapseSession, target: str, grantee: str, types: frozenset[str]
     ) -> list[str]:
         copied: list[str] = []
         for _ in range(MAX_PRECONDITION_ATTEMPTS):
-            acl = _local_acl(session, target)
+            acl = self.acl(session, target)
             try:
                 if acl is None:
                     inherited = _benefactor_acl(session, target).get("resourceAccess") or []
@@ -64,7 +57,7 @@ class EntityPermissionsProvider(GrantProvider):
         """Drop the grantee's entry; if this grant made the ACL local and nothing but the
         copied entries is left, go back to inheriting (no hidden copies of team entries)."""
         for _ in range(MAX_PRECONDITION_ATTEMPTS):
-            acl = _local_acl(session, target)
+            acl = self.acl(session, target)
             if acl is None or entry_of(acl, grantee) is None:
                 return
             remaining = with_entry(acl.get("resourceAccess") or [], grantee, None)
@@ -84,11 +77,6 @@ class EntityPermissionsProvider(GrantProvider):
             status=412,
             object_id=target,
         )
-
-
-def _local_acl(session: SynapseSession, entity_id: str) -> dict[str, Any] | None:
-    """The entity's own ACL, or None when it inherits one (Synapse answers 404, as for gone)."""
-    return session.get(f"/entity/{entity_id}/acl", object_id=entity_id, missing_ok=True)
 
 
 def _benefactor_acl(session: SynapseSession, entity_id: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from synapse_client.session import SynapseSession, read_modify_write
 
 from ._grant import GrantProvider
 from ._resource import SynapseResource
-from .common import REPLACE, Prop
 
 
 class EvaluationPermissionsProvider(GrantProvider):
@@ -21,20 +20,14 @@ class EvaluationPermissionsProvider(GrantProvider):
 
     KIND = "evaluation permission"
     TARGET = "evaluation_id"
+    TARGET_PROBLEM = staticmethod(numeric_id_problem)
     LEVELS = EVALUATION_ACCESS
-    PROPS = GrantProvider.grant_props(
-        Prop("evaluation_id", str, change=REPLACE, validate=numeric_id_problem), EVALUATION_ACCESS
-    )
-    OUTPUTS = ("grantee_id", "inherited_principal_ids")
-
-    def entry(self, session: SynapseSession, target: str, grantee: str) -> set[str] | None:
-        acl = _acl(session, target)
-        return None if acl is None else entry_of(acl, grantee)
+    ACL_URI = "/evaluation/{id}/acl"
 
     def grant(
         self, session: SynapseSession, target: str, grantee: str, types: frozenset[str]
     ) -> list[str]:
-        acl = _acl(session, target)
+        acl = self.acl(session, target)
         if acl is None:
             raise SynapseProvisioningError(
                 f"evaluation queue {target} does not exist or this account cannot see it",
@@ -48,7 +41,7 @@ class EvaluationPermissionsProvider(GrantProvider):
     def revoke(
         self, session: SynapseSession, target: str, grantee: str, inherited: list[str]
     ) -> None:
-        acl = _acl(session, target)
+        acl = self.acl(session, target)
         if acl is None or entry_of(acl, grantee) is None:
             return
         try:
@@ -76,12 +69,6 @@ class EvaluationPermissionsProvider(GrantProvider):
             f"the ACL of evaluation queue {target}",
             first=first,
         )
-
-
-def _acl(session: SynapseSession, evaluation_id: str) -> dict[str, Any] | None:
-    """The queue's ACL, or None when the queue is gone."""
-    uri = f"/evaluation/{evaluation_id}/acl"
-    return session.get(uri, object_id=evaluation_id, missing_ok=True)
 
 
 class EvaluationPermissions(SynapseResource, provider=EvaluationPermissionsProvider):

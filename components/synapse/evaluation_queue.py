@@ -13,17 +13,14 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import syn_id_problem, validate_name
 from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
-from synapse_client.session import SynapseSession, quote, read_modify_write, update_object
+from synapse_client.session import SynapseSession, quote, read_modify_write
 
 from ._resource import SynapseResource
 from .common import (
-    DESCRIPTION_PROP,
-    ENDPOINT_PROP,
-    OWNER_KEY_PROP,
     Prop,
     SynapseProvider,
     is_unknown,
-    retain_prop,
+    owned_props,
 )
 
 CONFLICT_HINT = (
@@ -131,16 +128,14 @@ class EvaluationQueueProvider(SynapseProvider):
 
     KIND = "evaluation queue"
     ID_KIND = "numeric"
-    PROPS = (
+    URI = "/evaluation/{id}"
+    PROPS = owned_props(
         Prop("name", str, validate=validate_name),
-        DESCRIPTION_PROP,
         Prop("content_source", str, validate=syn_id_problem),
         Prop("submission_instructions_message", str, required=False, default=""),
         Prop("submission_receipt_message", str, required=False, default=""),
         Prop("rounds", list, required=False, default=[]),
-        OWNER_KEY_PROP,
-        ENDPOINT_PROP,
-        retain_prop(True),
+        retain=True,
     )
     OUTPUTS = ("round_ids",)
     DELETE_BEFORE_REPLACE = True
@@ -167,7 +162,7 @@ class EvaluationQueueProvider(SynapseProvider):
             evaluation = self._adopt(session, props)
             adopted = True
             if any(evaluation.get(k) != v for k, v in wanted.items()):
-                self._write(session, str(evaluation["id"]), wanted, first=evaluation)
+                self.write(session, str(evaluation["id"]), wanted, first=evaluation)
         id_ = str(evaluation["id"])
         existing = list_rounds(session, id_) if adopted else []
         round_ids = reconcile_rounds(session, id_, existing, props.get("rounds") or [])
@@ -175,7 +170,7 @@ class EvaluationQueueProvider(SynapseProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         session = self.session(props)
-        evaluation = session.get(f"/evaluation/{id_}", object_id=id_, missing_ok=True)
+        evaluation = self.fetch(session, id_)
         if evaluation is None:
             return ReadResult("", {})
         description, key = split_owner_marker(evaluation.get("description"))
@@ -197,16 +192,13 @@ class EvaluationQueueProvider(SynapseProvider):
         changed = self.server_changes(olds, news)
         session = self.session(news)
         if changed - {"rounds"}:
-            self._write(session, id_, self._wanted(news))
+            self.write(session, id_, self._wanted(news))
         round_ids = olds.get("round_ids") or []
         if "rounds" in changed:
             round_ids = reconcile_rounds(
                 session, id_, list_rounds(session, id_), news.get("rounds") or []
             )
         return UpdateResult(self.outputs(news, round_ids=round_ids))
-
-    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
-        session.delete(f"/evaluation/{id_}", object_id=id_, missing_ok=True)
 
     @staticmethod
     def _wanted(props: dict[str, Any]) -> dict[str, Any]:
@@ -217,17 +209,6 @@ class EvaluationQueueProvider(SynapseProvider):
             "submissionInstructionsMessage": props.get("submission_instructions_message") or "",
             "submissionReceiptMessage": props.get("submission_receipt_message") or "",
         }
-
-    @staticmethod
-    def _write(
-        session: SynapseSession,
-        id_: str,
-        wanted: dict[str, Any],
-        first: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        uri = f"/evaluation/{id_}"
-        what = f"evaluation queue {id_}"
-        return update_object(session, uri, wanted, what, object_id=id_, first=first)
 
     def _adopt(self, session: SynapseSession, props: dict[str, Any]) -> dict[str, Any]:
         name = props["name"]

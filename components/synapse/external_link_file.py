@@ -15,19 +15,11 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
-from synapse_client.names import entity_name_problem, syn_id_problem
 from synapse_client.session import SynapseSession, read_modify_write
 
-from . import _entity
+from ._entity import FILE, NAME_PROP, PARENT_PROP, EntityProvider, create_or_adopt
 from ._resource import SynapseResource
-from .common import (
-    DESCRIPTION_PROP,
-    ENDPOINT_PROP,
-    OWNER_KEY_PROP,
-    Prop,
-    SynapseProvider,
-    retain_prop,
-)
+from .common import Prop, owned_props
 
 EXTERNAL_FILE_HANDLE = "org.sagebionetworks.repo.model.file.ExternalFileHandle"
 
@@ -51,16 +43,17 @@ def normalize_annotations(value: Mapping[str, Any]) -> dict[str, list[str]]:
     return {k: list(v) if isinstance(v, list) else [v] for k, v in sorted(value.items())}
 
 
-class ExternalLinkFileProvider(SynapseProvider):
+class ExternalLinkFileProvider(EntityProvider):
     """A FileEntity pointing at an external URL; URL, name, place and annotations update in place.
 
     Only the annotation keys given here are managed; others on the file are left alone.
     """
 
     KIND = "file"
-    PROPS = (
-        Prop("name", str, validate=entity_name_problem),
-        Prop("parent_id", str, validate=syn_id_problem),
+    CONCRETE_TYPE = FILE
+    PROPS = owned_props(
+        NAME_PROP,
+        PARENT_PROP,
         Prop("external_url", str, validate=url_problem),
         Prop("content_type", str, required=False, default=""),
         Prop(
@@ -71,31 +64,22 @@ class ExternalLinkFileProvider(SynapseProvider):
             validate=annotations_problem,
             normalize=normalize_annotations,
         ),
-        DESCRIPTION_PROP,
-        OWNER_KEY_PROP,
-        ENDPOINT_PROP,
-        retain_prop(False),
+        retain=False,
     )
     OUTPUTS = ("data_file_handle_id",)
-    DELETE_BEFORE_REPLACE = True
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         session = self.session(props)
-        handle_id = _new_handle(session, props)
-        wanted = {**self._wanted(props), "dataFileHandleId": handle_id}
-        body = {**wanted, "concreteType": _entity.FILE}
-        hint = (
-            f"A file or folder of that name already exists in {props['parent_id']}: rename or "
-            "delete it, or change the file name."
-        )
-        entity, adopted = _entity.create_or_adopt(
-            session, self.KIND, body, props["owner_key"], hint
+        wanted = {**self.wanted(props), "dataFileHandleId": _new_handle(session, props)}
+        body = {**wanted, "concreteType": FILE}
+        entity, adopted = create_or_adopt(
+            session, self.KIND, body, props["owner_key"], self.conflict_hint(props)
         )
         if adopted:
             if _linked_url(session, entity) == props["external_url"]:
                 wanted["dataFileHandleId"] = entity.get("dataFileHandleId")
-            if _entity.needs_update(entity, wanted):
-                _entity.update_entity(session, entity["id"], wanted, first=entity)
+            if self.differs(entity, wanted):
+                self.write(session, entity["id"], wanted, first=entity)
         _put_annotations(session, entity["id"], props["annotations"], set())
         return CreateResult(
             entity["id"], self.outputs(props, data_file_handle_id=str(wanted["dataFileHandleId"]))
@@ -103,7 +87,7 @@ class ExternalLinkFileProvider(SynapseProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         session = self.session(props)
-        entity = _entity.read_entity(session, id_)
+        entity = self.fetch(session, id_)
         if entity is None:
             return ReadResult("", {})
         handle_id = str(entity.get("dataFileHandleId"))
@@ -116,12 +100,7 @@ class ExternalLinkFileProvider(SynapseProvider):
             for k in (props.get("annotations") or {})
             if k in stored
         }
-        seen = {
-            **_entity.observed(entity),
-            "parent_id": entity.get("parentId"),
-            "external_url": url,
-            "annotations": managed,
-        }
+        seen = {**self.observe(session, entity), "external_url": url, "annotations": managed}
         return ReadResult(id_, self.outputs({**props, **seen}, data_file_handle_id=handle_id))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -131,23 +110,11 @@ class ExternalLinkFileProvider(SynapseProvider):
         if changed & {"external_url", "content_type"}:
             handle_id = _new_handle(session, news)
         if changed - {"annotations"}:
-            wanted = {**self._wanted(news), "dataFileHandleId": handle_id}
-            _entity.update_entity(session, id_, wanted)
+            self.write(session, id_, {**self.wanted(news), "dataFileHandleId": handle_id})
         if "annotations" in changed:
             removed = set(olds.get("annotations") or {}) - set(news["annotations"])
             _put_annotations(session, id_, news["annotations"], removed)
         return UpdateResult(self.outputs(news, data_file_handle_id=handle_id))
-
-    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
-        _entity.delete_entity(session, id_)
-
-    @staticmethod
-    def _wanted(props: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "name": props["name"],
-            "parentId": props["parent_id"],
-            "description": _entity.described(props),
-        }
 
 
 def _new_handle(session: SynapseSession, props: Mapping[str, Any]) -> str:

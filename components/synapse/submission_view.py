@@ -6,23 +6,17 @@ its columns are Synapse's defaults for submission views.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
-
-from synapse_client.names import entity_name_problem, syn_id_problem
 from synapse_client.session import SynapseSession
 
-from . import _entity
+from ._entity import NAME_PROP, PARENT_PROP, EntityProvider, needs_update
 from ._resource import SynapseResource
 from .common import (
-    DESCRIPTION_PROP,
-    ENDPOINT_PROP,
-    OWNER_KEY_PROP,
     Prop,
-    SynapseProvider,
     is_unknown,
-    retain_prop,
+    owned_props,
 )
 
 SUBMISSION_VIEW = "org.sagebionetworks.repo.model.table.SubmissionView"
@@ -52,73 +46,32 @@ def default_column_ids(session: SynapseSession) -> list[str]:
     return [str(c["id"]) for c in found.get("list") or []]
 
 
-class SubmissionViewProvider(SynapseProvider):
+class SubmissionViewProvider(EntityProvider):
     """Create a submission view, change its name, place and queues in place, trash it on delete."""
 
     KIND = "submission view"
-    PROPS = (
-        Prop("name", str, validate=entity_name_problem),
-        Prop("parent_id", str, validate=syn_id_problem),
+    CONCRETE_TYPE = SUBMISSION_VIEW
+    PROPS = owned_props(
+        NAME_PROP,
+        PARENT_PROP,
         Prop("scope_ids", list, validate=scope_problem, normalize=normalize_scope),
-        DESCRIPTION_PROP,
-        OWNER_KEY_PROP,
-        ENDPOINT_PROP,
-        retain_prop(False),
+        retain=False,
     )
-    DELETE_BEFORE_REPLACE = True
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        session = self.session(props)
-        wanted = self._wanted(props)
-        body = {
-            **wanted,
-            "concreteType": SUBMISSION_VIEW,
-            "columnIds": default_column_ids(session),
-        }
-        hint = (
-            f"An entity of that name already exists in {props['parent_id']}: rename or delete "
-            "it, or choose another view name."
-        )
-        entity, adopted = _entity.create_or_adopt(
-            session, self.KIND, body, props["owner_key"], hint
-        )
-        if adopted and self._differs(entity, wanted):
-            _entity.update_entity(session, entity["id"], wanted, first=entity)
-        return CreateResult(entity["id"], self.outputs(props))
+    def wanted(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().wanted(props), "scopeIds": [str(s) for s in props["scope_ids"]]}
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        entity = _entity.read_entity(self.session(props), id_)
-        if entity is None:
-            return ReadResult("", {})
-        seen = {
-            **_entity.observed(entity),
-            "parent_id": entity.get("parentId"),
-            "scope_ids": normalize_scope([str(s) for s in entity.get("scopeIds") or []]),
-        }
-        return ReadResult(id_, self.outputs({**props, **seen}))
+    def new_fields(self, session: SynapseSession, props: Mapping[str, Any]) -> dict[str, Any]:
+        return {"columnIds": default_column_ids(session)}
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if self.server_changes(olds, news):
-            _entity.update_entity(self.session(news), id_, self._wanted(news))
-        return UpdateResult(self.outputs(news))
-
-    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
-        _entity.delete_entity(session, id_)
-
-    @staticmethod
-    def _wanted(props: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "name": props["name"],
-            "parentId": props["parent_id"],
-            "description": _entity.described(props),
-            "scopeIds": [str(s) for s in props["scope_ids"]],
-        }
-
-    @staticmethod
-    def _differs(entity: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    def differs(self, entity: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
         scope = sorted(str(s) for s in entity.get("scopeIds") or [])
         others = {k: v for k, v in wanted.items() if k != "scopeIds"}
-        return _entity.needs_update(entity, others) or scope != sorted(wanted["scopeIds"])
+        return needs_update(entity, others) or scope != sorted(wanted["scopeIds"])
+
+    def observe(self, session: SynapseSession, entity: Mapping[str, Any]) -> dict[str, Any]:
+        scope = normalize_scope([str(s) for s in entity.get("scopeIds") or []])
+        return {**super().observe(session, entity), "scope_ids": scope}
 
 
 class SubmissionView(SynapseResource, provider=SubmissionViewProvider):

@@ -10,16 +10,13 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import validate_name
 from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
-from synapse_client.session import SynapseSession, quote, sleep, update_object, wait_seconds
+from synapse_client.session import SynapseSession, quote, sleep, wait_seconds
 
 from ._resource import SynapseResource
 from .common import (
-    DESCRIPTION_PROP,
-    ENDPOINT_PROP,
-    OWNER_KEY_PROP,
     Prop,
     SynapseProvider,
-    retain_prop,
+    owned_props,
 )
 
 CONFLICT_HINT = (
@@ -38,13 +35,12 @@ class TeamProvider(SynapseProvider):
 
     KIND = "team"
     ID_KIND = "numeric"
-    PROPS = (
+    URI = "/team/{id}"
+    PUT_URI = "/team"
+    PROPS = owned_props(
         Prop("name", str, validate=validate_name),
-        DESCRIPTION_PROP,
         Prop("can_public_join", bool, required=False, default=False),
-        OWNER_KEY_PROP,
-        ENDPOINT_PROP,
-        retain_prop(True),
+        retain=True,
     )
     DELETE_BEFORE_REPLACE = True
 
@@ -58,11 +54,11 @@ class TeamProvider(SynapseProvider):
                 raise
             team = self._adopt(session, props)
             if any(team.get(k) != v for k, v in wanted.items()):
-                self._write(session, team["id"], wanted, first=team)
+                self.write(session, team["id"], wanted, first=team)
         return CreateResult(str(team["id"]), self.outputs(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        team = self.session(props).get(f"/team/{id_}", object_id=id_, missing_ok=True)
+        team = self.fetch(self.session(props), id_)
         if team is None:
             return ReadResult("", {})
         description, key = split_owner_marker(team.get("description"))
@@ -76,11 +72,8 @@ class TeamProvider(SynapseProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if self.server_changes(olds, news):
-            self._write(self.session(news), id_, self._wanted(news))
+            self.write(self.session(news), id_, self._wanted(news))
         return UpdateResult(self.outputs(news))
-
-    def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
-        session.delete(f"/team/{id_}", object_id=id_, missing_ok=True)
 
     @staticmethod
     def _wanted(props: dict[str, Any]) -> dict[str, Any]:
@@ -89,23 +82,6 @@ class TeamProvider(SynapseProvider):
             "description": with_owner_marker(props.get("description") or "", props["owner_key"]),
             "canPublicJoin": bool(props.get("can_public_join")),
         }
-
-    @staticmethod
-    def _write(
-        session: SynapseSession,
-        id_: str,
-        wanted: dict[str, Any],
-        first: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        return update_object(
-            session,
-            f"/team/{id_}",
-            wanted,
-            f"team {id_}",
-            object_id=id_,
-            put_uri="/team",
-            first=first,
-        )
 
     def _adopt(self, session: SynapseSession, props: dict[str, Any]) -> dict[str, Any]:
         name = props["name"]
