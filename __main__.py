@@ -47,6 +47,11 @@ if spec.host == "ec2":
             ),
             logs_folder_id=site.logs_folder_id,
             evaluation_templates=site.evaluation_templates,
+            dockerhub_password=(
+                pulumi.Config(stackconfig.NAMESPACE).require_secret("dockerhubPassword")
+                if spec.dockerhub_username
+                else None
+            ),
         ),
     )
     # Deleted before the host on destroy and on replacement: stops new submissions, waits for

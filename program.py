@@ -65,6 +65,7 @@ def component_problems(config: StackConfig, estimate: sizing.HostEstimate) -> li
                 orchestrator_auth_token="",
                 logs_folder_id="",
                 evaluation_templates={},
+                dockerhub_password="",
             )
         )
     except OrchestratorHostError as error:
@@ -228,6 +229,7 @@ def host_args(
     orchestrator_auth_token: pulumi.Input[str],
     logs_folder_id: pulumi.Input[str],
     evaluation_templates: pulumi.Input[Mapping[str, str]],
+    dockerhub_password: pulumi.Input[str] | None = None,
 ) -> OrchestratorHostArgs:
     spec = config.spec
     return OrchestratorHostArgs(
@@ -257,6 +259,11 @@ def host_args(
         served_queue_count=len(spec.queues),
         end_date=spec.end_date,
         stop_host_after_end=spec.stop_host_after_end,
+        run_workflow_container_in_privileged_mode=spec.run_workflow_container_in_privileged_mode,
+        execution_stage=spec.execution_stage,
+        rw_volumes=tuple(spec.rw_volumes),
+        dockerhub_username=spec.dockerhub_username,
+        dockerhub_password=dockerhub_password,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from userdata import (
     render_cloud_config,
     token_parameter_name,
 )
+from userdata.settings import dockerhub_password_parameter_name
 
 SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
 #: Debian's AMIs ship an 8 GiB root snapshot; a smaller volume cannot be created from it.
@@ -141,6 +142,24 @@ class OrchestratorHostArgs:
         default=True,
         metadata=_about("With end_date: power off once no evaluation runs (stopHostAfterEnd)."),
     )
+    run_workflow_container_in_privileged_mode: bool = field(
+        default=False, metadata=_about("RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE.")
+    )
+    execution_stage: str | None = field(
+        default=None, metadata=_about("EXECUTION_STAGE: ALL, VALIDATION or EXECUTION; None: ALL.")
+    )
+    rw_volumes: tuple[str, ...] = field(
+        default=(), metadata=_about("RW_VOLUMES entries, each /host/path:/container/path.")
+    )
+    dockerhub_username: str | None = field(
+        default=None, metadata=_about("DOCKERHUB_USERNAME; None: anonymous Docker Hub pulls.")
+    )
+    dockerhub_password: pulumi.Input[str] | None = field(
+        default=None,
+        metadata=_about(
+            "Docker Hub access token (secret) with dockerhub_username; stored only in SSM."
+        ),
+    )
     served_queue_count: int = field(
         default=1,
         metadata=_about(
@@ -168,9 +187,14 @@ def partition_of(region: str) -> str:
     return "aws"
 
 
-def host_role_policy(parameter_arn: str, region: str, input_data_s3_uri: str | None) -> dict:
-    """Least privilege for the host: read the one token parameter (and the input prefix)."""
-    arn_parts = parameter_arn.split(":")
+def host_role_policy(
+    parameter_arn: str | Sequence[str], region: str, input_data_s3_uri: str | None
+) -> dict:
+    """Least privilege for the host: read its secret parameters (the token, and the Docker Hub
+    password when set) and the input prefix."""
+    arns = [parameter_arn] if isinstance(parameter_arn, str) else list(parameter_arn)
+    parameter_arn = arns[0] if len(arns) == 1 else arns
+    arn_parts = arns[0].split(":")
     partition, account = arn_parts[1], arn_parts[4]
     statements: list[dict[str, Any]] = [
         {
@@ -258,6 +282,17 @@ def bootstrap_settings(
         accept_new_submissions=args.accept_new_submissions,
         end_date=args.end_date,
         stop_host_after_end=args.stop_host_after_end,
+        run_workflow_container_in_privileged_mode=args.run_workflow_container_in_privileged_mode,
+        execution_stage=args.execution_stage,
+        rw_volumes=tuple(args.rw_volumes),
+        dockerhub_username=args.dockerhub_username,
+        dockerhub_password_source=(
+            SsmParameterToken(
+                dockerhub_password_parameter_name(args.challenge_name, args.stack), args.region
+            )
+            if args.dockerhub_username
+            else None
+        ),
     )
 
 
@@ -274,6 +309,8 @@ def check_args(args: OrchestratorHostArgs) -> None:
         problems.append(
             f"root_volume_gib: {args.root_volume_gib!r} not in {MIN_ROOT_VOLUME_GIB}..16384 GiB"
         )
+    if args.dockerhub_username and args.dockerhub_password is None:
+        problems.append("dockerhub_password: required with dockerhub_username (a secret)")
     if args.monthly_price_usd is not None and args.monthly_price_usd < 0:
         problems.append(f"monthly_price_usd: {args.monthly_price_usd!r} is negative")
     if args.ami_id is not None and not re.fullmatch(r"ami-[0-9a-f]{8,17}", args.ami_id):
@@ -327,6 +364,20 @@ class OrchestratorHost(pulumi.ComponentResource):
             opts=child,
         )
 
+        secret_arns = [self.token_parameter.arn]
+        self.dockerhub_password_parameter = None
+        if args.dockerhub_username:
+            self.dockerhub_password_parameter = aws.ssm.Parameter(
+                f"{name}-dockerhub-password",
+                name=dockerhub_password_parameter_name(args.challenge_name, args.stack),
+                type="SecureString",
+                value=pulumi.Output.secret(args.dockerhub_password),
+                description=f"Docker Hub access token of {args.dockerhub_username}",
+                tags=tags,
+                opts=child,
+            )
+            secret_arns.append(self.dockerhub_password_parameter.arn)
+
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"Orchestrator host of challenge {args.challenge_name!r} ({args.stack})",
@@ -354,8 +405,8 @@ class OrchestratorHost(pulumi.ComponentResource):
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-read-token",
             role=self.role.id,
-            policy=self.token_parameter.arn.apply(
-                lambda arn: json.dumps(host_role_policy(arn, args.region, args.input_data_s3_uri))
+            policy=pulumi.Output.all(*secret_arns).apply(
+                lambda arns: json.dumps(host_role_policy(arns, args.region, args.input_data_s3_uri))
             ),
             opts=child,
         )

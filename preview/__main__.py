@@ -25,7 +25,7 @@ PLACEHOLDER_SECRET = "preview-placeholder-not-a-token"
 
 
 def _secret_placeholders(config: stackconfig.StackConfig) -> dict[str, str]:
-    return {f"{stackconfig.NAMESPACE}:{key}": PLACEHOLDER_SECRET for key in stackconfig.SECRET_KEYS}
+    return {f"{stackconfig.NAMESPACE}:{key}": PLACEHOLDER_SECRET for key in config.secrets_needed}
 
 
 def sizing_report(config: stackconfig.StackConfig) -> str:

@@ -59,8 +59,15 @@ class StackConfig:
     warnings: tuple[str, ...] = field(default=())
 
     @property
+    def secrets_needed(self) -> tuple[str, ...]:
+        """Secret keys this stack uses (dockerhubPassword only with dockerhubUsername)."""
+        return tuple(
+            k for k in SECRET_KEYS if k != "dockerhubPassword" or self.spec.dockerhub_username
+        )
+
+    @property
     def secrets_missing(self) -> tuple[str, ...]:
-        return tuple(f"{NAMESPACE}:{k}" for k in SECRET_KEYS if k not in self.secrets_set)
+        return tuple(f"{NAMESPACE}:{k}" for k in self.secrets_needed if k not in self.secrets_set)
 
 
 def _structured_keys() -> set[str]:
@@ -255,6 +262,12 @@ def parse_config(
         problems.extend(_message(e) for e in exc.errors(include_url=False))
     if spec is not None:
         problems.extend(_policy_problems(spec))
+        if ("dockerhubPassword" in secrets_set) != bool(spec.dockerhub_username):
+            problems.append(
+                f"{NAMESPACE}:dockerhubUsername and the secret {NAMESPACE}:dockerhubPassword go "
+                "together: set both (`pulumi config set --secret challenge:dockerhubPassword`, a "
+                "Docker Hub access token) or neither"
+            )
         problems.extend(_end_date_problems(spec, now or dt.datetime.now(dt.UTC)))
     if problems or spec is None:
         raise ConfigError(problems)

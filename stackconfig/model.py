@@ -34,6 +34,9 @@ DEFAULT_TOIL_CLI_OPTIONS = "--defaultMemory 100M --retryCount 0 --defaultDisk 1G
 #: Production Synapse; the orchestrator itself talks to no other (upstream
 #: src/main/java/org/sagebionetworks/SynapseClientFactory.java hard-codes it).
 PRODUCTION_SYNAPSE_ENDPOINT = "https://repo-prod.prod.sagebase.org"
+#: One RW_VOLUMES entry: two absolute paths without ':' or ',' (DockerUtils.createModelContainer
+#: splits the list on ',' and each entry on ':').
+RW_VOLUME_PATTERN = r"^/[A-Za-z0-9._/-]*:/[A-Za-z0-9._/-]*$"
 
 #: Secret keys: never part of the validated spec, only whether each is set.
 SECRET_KEYS: dict[str, str] = {
@@ -44,6 +47,10 @@ SECRET_KEYS: dict[str, str] = {
     "orchestratorAuthToken": (
         "Personal access token of the orchestrator's Synapse account; stored in SSM Parameter "
         "Store and read by the host at boot. Secret."
+    ),
+    "dockerhubPassword": (
+        "Docker Hub access token of dockerhubUsername (DOCKERHUB_PASSWORD); stored in SSM "
+        "Parameter Store and read by the host at boot. Secret."
     ),
 }
 
@@ -247,7 +254,10 @@ class ChallengeSpec(_Strict):
     workflow_engine_image: str | None = Field(
         None,
         alias="workflowEngineImage",
-        description="Toil engine image (WORKFLOW_ENGINE_DOCKER_IMAGE); empty: the orchestrator's.",
+        description=(
+            "Engine image override (WORKFLOW_ENGINE_DOCKER_IMAGE), pinned; empty: built on the "
+            "host from the pinned recipe in userdata/engine/ (Toil with CWL v1.2)."
+        ),
     )
     ami_ssm_parameter: str = Field(
         "/aws/service/debian/release/13/latest/amd64",
@@ -301,6 +311,39 @@ class ChallengeSpec(_Strict):
         DEFAULT_TOIL_CLI_OPTIONS,
         alias="toilCliOptions",
         description="Extra toil-cwl-runner options (TOIL_CLI_OPTIONS); no --workDir/LinkImports.",
+    )
+    run_workflow_container_in_privileged_mode: bool = Field(
+        False,
+        alias="runWorkflowContainerInPrivilegedMode",
+        description=(
+            "Start each workflow's engine container privileged "
+            "(RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE); only for workflows that need it."
+        ),
+    )
+    execution_stage: Literal["ALL", "VALIDATION", "EXECUTION"] | None = Field(
+        None,
+        alias="executionStage",
+        description=(
+            "Part of the evaluation this host runs (EXECUTION_STAGE): VALIDATION takes RECEIVED to "
+            "VALIDATED, EXECUTION takes VALIDATED to ACCEPTED; empty: ALL."
+        ),
+    )
+    rw_volumes: list[Annotated[str, Field(pattern=RW_VOLUME_PATTERN)]] = Field(
+        default_factory=list,
+        alias="rwVolumes",
+        description=(
+            "Host directories mounted read-write into every engine container, each "
+            "`/host/path:/container/path` (RW_VOLUMES)."
+        ),
+    )
+    dockerhub_username: str | None = Field(
+        None,
+        alias="dockerhubUsername",
+        pattern=r"^[a-z0-9]{4,30}$",
+        description=(
+            "Docker Hub account for image pulls (DOCKERHUB_USERNAME; anonymous pulls are "
+            "rate-limited per IP); needs the secret dockerhubPassword."
+        ),
     )
     # --- Synapse side --------------------------------------------------------------------------
     synapse_endpoint: str = Field(

@@ -110,7 +110,7 @@ def test_values_round_trip_through_bash_and_docker_compose(key, data, tmp_path):
     service = compose_service(host.path(ORCHESTRATOR_DIR), "workflow-orchestrator")
     assert service["image"].replace("$$", "$") == bootstrap_settings.orchestrator_image
     expected = dict(orchestrator_env(bootstrap_settings))
-    expected.update(SYNAPSE_PAT=TOKEN, ACCEPT_NEW_SUBMISSIONS="")
+    expected.update(SYNAPSE_PAT=TOKEN, DOCKERHUB_PASSWORD="", ACCEPT_NEW_SUBMISSIONS="")
     if bootstrap_settings.workflow_engine_image is None:  # built on the host, passed by ID
         assert environment.pop("WORKFLOW_ENGINE_DOCKER_IMAGE").startswith("sha256:")
     assert environment == expected

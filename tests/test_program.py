@@ -292,3 +292,44 @@ def test_monthly_budget_applies_to_the_ec2_host_only():
         host_estimate(parse_config("dev", raw))
     self_hosted = host_estimate(parse_config("dev", {**raw, "challenge:host": "self-hosted"}))
     assert self_hosted.monthly_cost_usd > 1  # computed, but no AWS bill to hold to the budget
+
+
+def test_orchestrator_settings_and_dockerhub_password_travel_like_the_token(run_stack):
+    """The password: Pulumi secret -> its own SSM SecureString the host role alone may read ->
+    fetched at boot; never in user data or plain state."""
+    password = "dckr_pat_program-test-0123456789"
+    run = run_stack(
+        overrides={
+            "runWorkflowContainerInPrivilegedMode": True,
+            "executionStage": "EXECUTION",
+            "rwVolumes": ["/data/scratch:/scratch"],
+            "dockerhubUsername": "examplebot",
+        },
+        secrets={**TEST_SECRETS, "challenge:dockerhubPassword": password},
+    )
+    parameters = {p.inputs["name"]: p for p in run.of_type("aws:ssm/parameter:Parameter")}
+    stored = parameters["/challenge/example-model-to-data-challenge-2027/dev/dockerhub-password"]
+    assert stored.inputs["type"] == "SecureString"
+    document = run.one("aws:ec2/instance:Instance").inputs["userData"]
+    assert password not in document
+    files = write_files_of(document)
+    env = files[BOOTSTRAP_PATH]["content"]
+    for line in (
+        "RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE='true'",
+        "EXECUTION_STAGE='EXECUTION'",
+        "RW_VOLUMES='/data/scratch:/scratch'",
+        "DOCKERHUB_USERNAME='examplebot'",
+    ):
+        assert line in env, line
+    assert (
+        "dockerhub-password"
+        in files["/usr/local/sbin/challenge-fetch-dockerhub-password"]["content"]
+    )
+    policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    read = next(s for s in policy["Statement"] if s["Action"] == "ssm:GetParameter")
+    assert len(read["Resource"]) == 2 and any("dockerhub-password" in r for r in read["Resource"])
+
+
+def test_dockerhub_username_without_its_password_is_an_error(run_stack):
+    with pytest.raises(Exception, match="challenge:dockerhubPassword"):
+        run_stack(overrides={"dockerhubUsername": "examplebot"})

@@ -23,6 +23,7 @@ from userdata import (
     CLEANUP_PATH,
     COMPOSE_ENVIRONMENT,
     COMPOSE_PATH,
+    DOCKERHUB_HELPER_PATH,
     MAX_USER_DATA_BYTES,
     ORCHESTRATOR_UNIT,
     TOKEN_HELPER_PATH,
@@ -159,11 +160,53 @@ def test_env_has_every_orchestrator_variable_and_no_password() -> None:
         "WORKFLOW_ENGINE_DOCKER_IMAGE": "sagebionetworks/synapse-workflow-orchestrator-toil:1.0",
         "NOTIFICATION_PRINCIPAL_ID": "",
         "DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID": "",
+        "RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE": "",
+        "EXECUTION_STAGE": "",
+        "RW_VOLUMES": "",
+        "DOCKERHUB_USERNAME": "",
     }
     assert "SYNAPSE_PASSWORD" not in render_cloud_config(settings)
     # The token and the drain switch are appended at boot, after the here-document.
     assert 'printf "SYNAPSE_PAT=\'%s\'\\n" "$token"' in bootstrap
-    assert set(env) | {"SYNAPSE_PAT", "ACCEPT_NEW_SUBMISSIONS"} == set(COMPOSE_ENVIRONMENT)
+    added_at_boot = {"SYNAPSE_PAT", "DOCKERHUB_PASSWORD", "ACCEPT_NEW_SUBMISSIONS"}
+    assert set(env) | added_at_boot == set(COMPOSE_ENVIRONMENT)
+
+
+def test_the_orchestrators_remaining_settings_reach_env() -> None:
+    settings = make_settings(
+        run_workflow_container_in_privileged_mode=True,
+        execution_stage="VALIDATION",
+        rw_volumes=("/data/scratch:/scratch", "/data/refs:/refs"),
+        dockerhub_username="examplebot",
+        dockerhub_password_source=SsmParameterToken(
+            "/challenge/example/dev/dockerhub-password", "eu-west-1"
+        ),
+    )
+    files = files_of(render_cloud_config(settings))
+    env = env_lines(files[BOOTSTRAP_PATH]["content"])
+    assert env["RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE"] == "true"
+    assert env["EXECUTION_STAGE"] == "VALIDATION"
+    assert env["RW_VOLUMES"] == "/data/scratch:/scratch,/data/refs:/refs"
+    assert env["DOCKERHUB_USERNAME"] == "examplebot"
+    assert "DOCKERHUB_PASSWORD" not in env, "the password is fetched at boot, never in user data"
+    helper = files[DOCKERHUB_HELPER_PATH]["content"]
+    assert "PARAMETER = '/challenge/example/dev/dockerhub-password'" in helper
+    assert DOCKERHUB_HELPER_PATH not in files_of(render_cloud_config(make_settings()))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"execution_stage": "SCORING"}, "execution_stage (challenge:executionStage)"),
+        ({"rw_volumes": ("relative:/x",)}, "rw_volumes (challenge:rwVolumes)"),
+        ({"rw_volumes": ("/a:/b,/c:/d",)}, "rw_volumes (challenge:rwVolumes)"),
+        ({"dockerhub_username": "examplebot"}, "needs the Docker Hub password too"),
+    ],
+)
+def test_bad_orchestrator_settings_name_the_key(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(UserDataError) as caught:
+        make_settings(**overrides)
+    assert message in str(caught.value)
 
 
 @pytest.mark.parametrize(("accept", "initial"), [(True, "''"), (False, "false")])

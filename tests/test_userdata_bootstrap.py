@@ -32,6 +32,7 @@ from userdata import (
     BUILD_ENGINE_PATH,
     CLEANUP_PATH,
     COMPOSE_ENVIRONMENT,
+    DOCKERHUB_HELPER_PATH,
     ENV_PATH,
     LOG_PATH,
     TOKEN_HELPER_PATH,
@@ -465,3 +466,24 @@ def test_an_engine_image_override_skips_the_build(make_host) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert not commands(host.calls(), "docker", "build")
     assert read_env(host.path(ENV_PATH))["WORKFLOW_ENGINE_DOCKER_IMAGE"] == image
+
+
+def test_dockerhub_password_is_read_at_boot_into_env_only(make_host) -> None:
+    password = "dckr_pat_Example-Secret_0123456789"
+    host = make_host(
+        dockerhub_username="examplebot",
+        dockerhub_password_source=SsmParameterToken(
+            "/challenge/x/dev/dockerhub-password", "us-east-1"
+        ),
+    )
+    helper = host.path(DOCKERHUB_HELPER_PATH)
+    assert "dockerhub-password" in helper.read_text()
+    helper.write_text(f"#!/bin/bash\nprintf '%s\\n' '{password}'\n")
+    result = host.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = read_env(host.path(ENV_PATH))
+    assert env["DOCKERHUB_USERNAME"] == "examplebot"
+    assert env["DOCKERHUB_PASSWORD"] == password
+    assert password not in result.stdout + result.stderr
+    assert password not in host.path(LOG_PATH).read_text()
+    assert password not in (host.state / "calls.jsonl").read_text()

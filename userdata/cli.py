@@ -26,6 +26,7 @@ from .settings import (
     InlineToken,
     SsmParameterToken,
     TokenSource,
+    dockerhub_password_source,
     os_for_ami_parameter,
     token_parameter_name,
 )
@@ -78,6 +79,15 @@ def settings_for_stack(
         share_results_immediately=spec.share_results_immediately,
         toil_cli_options=spec.toil_cli_options,
         install_ssm_agent=isinstance(source, SsmParameterToken),
+        run_workflow_container_in_privileged_mode=spec.run_workflow_container_in_privileged_mode,
+        execution_stage=spec.execution_stage,
+        rw_volumes=tuple(spec.rw_volumes),
+        dockerhub_username=spec.dockerhub_username,
+        dockerhub_password_source=(
+            dockerhub_password_source(source, spec.name, config.stack)
+            if spec.dockerhub_username and not isinstance(source, InlineToken)
+            else None
+        ),
         placeholder_ids=placeholders,
     )
 

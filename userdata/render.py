@@ -27,6 +27,7 @@ from .settings import (
     FileToken,
     InlineToken,
     SsmParameterToken,
+    TokenSource,
 )
 
 #: EC2 refuses user data above 16 KB; the limit is checked on the rendered document.
@@ -45,6 +46,7 @@ CLEANUP_SERVICE = "challenge-cleanup.service"
 CLEANUP_TIMER = "challenge-cleanup.timer"
 END_DATE_SCRIPT_PATH = "/usr/local/sbin/challenge-end-date"
 BUILD_ENGINE_PATH = "/usr/local/sbin/challenge-build-engine"
+DOCKERHUB_HELPER_PATH = "/usr/local/sbin/challenge-fetch-dockerhub-password"
 END_DATE_SERVICE = "challenge-end-date.service"
 END_DATE_TIMER = "challenge-end-date.timer"
 SYSTEMD_DIR = "/etc/systemd/system"
@@ -80,6 +82,11 @@ COMPOSE_ENVIRONMENT = (
     "NOTIFICATION_PRINCIPAL_ID",
     "DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID",
     "ACCEPT_NEW_SUBMISSIONS",
+    "RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE",
+    "EXECUTION_STAGE",
+    "RW_VOLUMES",
+    "DOCKERHUB_USERNAME",
+    "DOCKERHUB_PASSWORD",
 )
 
 
@@ -190,6 +197,14 @@ def orchestrator_env(settings: BootstrapSettings) -> list[tuple[str, str]]:
         ),
         ("NOTIFICATION_PRINCIPAL_ID", s.notification_principal_id or ""),
         ("DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID", s.data_unlock_synapse_principal_id or ""),
+        # Read with Boolean.valueOf: "true" or empty.
+        (
+            "RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE",
+            "true" if s.run_workflow_container_in_privileged_mode else "",
+        ),
+        ("EXECUTION_STAGE", s.execution_stage or ""),
+        ("RW_VOLUMES", ",".join(s.rw_volumes)),
+        ("DOCKERHUB_USERNAME", s.dockerhub_username or ""),
     ]
 
 
@@ -223,6 +238,7 @@ def render_bootstrap_script(settings: BootstrapSettings) -> str:
         cleanup_timer=CLEANUP_TIMER,
         end_date_timer=END_DATE_TIMER if settings.end_date is not None else None,
         build_engine_path=None if settings.workflow_engine_image else BUILD_ENGINE_PATH,
+        dockerhub_helper_path=DOCKERHUB_HELPER_PATH if settings.dockerhub_username else None,
     )
 
 
@@ -239,14 +255,6 @@ def render_build_engine_script() -> str:
 def render_token_helper(settings: BootstrapSettings, *, allow_inline_token: bool = False) -> str:
     """`challenge-fetch-token`: prints the token on stdout, from wherever `token_source` says."""
     source = settings.token_source
-    if isinstance(source, SsmParameterToken):
-        return _render("fetch-token-ssm.py.j2", parameter=source.name, region=source.region)
-    if isinstance(source, FileToken):
-        return _render("fetch-token-file.sh.j2", path=source.path, bootstrap_path=BOOTSTRAP_PATH)
-    if isinstance(source, EnvToken):
-        return _render(
-            "fetch-token-env.sh.j2", variable=source.variable, bootstrap_path=BOOTSTRAP_PATH
-        )
     if isinstance(source, InlineToken):
         if not allow_inline_token:
             raise UserDataError(
@@ -254,7 +262,33 @@ def render_token_helper(settings: BootstrapSettings, *, allow_inline_token: bool
                 "allow_inline_token=True only on an explicit request"
             )
         return _render("fetch-token-inline.sh.j2", token=source.value)
-    raise UserDataError(f"token_source: unsupported {type(source).__name__}")
+    return _render_secret_helper(
+        source, "challenge-fetch-token", "the orchestrator account's Synapse personal access token"
+    )
+
+
+def render_dockerhub_password_helper(settings: BootstrapSettings) -> str:
+    """`challenge-fetch-dockerhub-password`: prints DOCKERHUB_PASSWORD, as the token helper does."""
+    if settings.dockerhub_password_source is None:
+        raise UserDataError("dockerhub_password_source: not set")
+    return _render_secret_helper(
+        settings.dockerhub_password_source,
+        "challenge-fetch-dockerhub-password",
+        "the Docker Hub access token",
+    )
+
+
+def _render_secret_helper(source: TokenSource, program: str, secret: str) -> str:
+    names = {"program": program, "secret": secret, "bootstrap_path": BOOTSTRAP_PATH}
+    if isinstance(source, SsmParameterToken):
+        return _render(
+            "fetch-token-ssm.py.j2", parameter=source.name, region=source.region, **names
+        )
+    if isinstance(source, FileToken):
+        return _render("fetch-token-file.sh.j2", path=source.path, **names)
+    if isinstance(source, EnvToken):
+        return _render("fetch-token-env.sh.j2", variable=source.variable, **names)
+    raise UserDataError(f"{program}: unsupported secret source {type(source).__name__}")
 
 
 def render_compose_file(settings: BootstrapSettings) -> str:
@@ -386,6 +420,11 @@ def host_files(settings: BootstrapSettings, *, allow_inline_token: bool = False)
         HostFile(ACCEPT_SUBMISSIONS_PATH, "0700", render_accept_submissions_script(settings)),
         *end_date,
         *engine_recipe,
+        *(
+            [HostFile(DOCKERHUB_HELPER_PATH, "0700", render_dockerhub_password_helper(settings))]
+            if settings.dockerhub_username
+            else []
+        ),
         HostFile(BOOTSTRAP_PATH, "0700", render_bootstrap_script(settings)),
     ]
     # gzip+base64 where shorter, for EC2's 16 KB limit (`write_files_of` reads them back); the

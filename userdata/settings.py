@@ -22,6 +22,11 @@ DEFAULT_TOIL_CLI_OPTIONS = "--defaultMemory 100M --retryCount 0 --defaultDisk 1G
 DEFAULT_COMPOSE_PROJECT_NAME = "workflow_orchestrator"
 DEFAULT_DOCKER_ENGINE_URL = "unix:///var/run/docker.sock"
 KINDS = ("model-to-data", "data-to-model")
+#: EXECUTION_STAGE values (EvaluationUtils); None means ALL.
+EXECUTION_STAGES = ("ALL", "VALIDATION", "EXECUTION")
+#: One RW_VOLUMES entry: the orchestrator splits the list on ',' and each entry on ':'.
+_RW_VOLUME = re.compile(r"^/[A-Za-z0-9._/-]*:/[A-Za-z0-9._/-]*$")
+_DOCKERHUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 
 _AMI_PARAMETER = re.compile(
     r"^/aws/service/debian/(release|daily)/(13|trixie)/[^/\s]+/(amd64|arm64)$"
@@ -67,6 +72,10 @@ SOURCE_KEYS = {
     "submitter_notification_mask": "challenge:submitterNotificationMask",
     "share_results_immediately": "challenge:shareResultsImmediately",
     "toil_cli_options": "challenge:toilCliOptions",
+    "execution_stage": "challenge:executionStage",
+    "rw_volumes": "challenge:rwVolumes",
+    "dockerhub_username": "challenge:dockerhubUsername",
+    "dockerhub_password_source": "challenge:dockerhubPassword",
     "target_os": "challenge:amiSsmParameter",
 }
 
@@ -181,6 +190,13 @@ class BootstrapSettings:
     end_date: dt.datetime | None = None
     #: With an end date: power the host off once no evaluation runs (`stopHostAfterEnd`).
     stop_host_after_end: bool = True
+    #: RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE, EXECUTION_STAGE (None: ALL), RW_VOLUMES entries.
+    run_workflow_container_in_privileged_mode: bool = False
+    execution_stage: str | None = None
+    rw_volumes: tuple[str, ...] = ()
+    #: DOCKERHUB_USERNAME, and where the host reads DOCKERHUB_PASSWORD at boot (never the value).
+    dockerhub_username: str | None = None
+    dockerhub_password_source: TokenSource | None = None
 
     def __post_init__(self) -> None:
         templates = self.evaluation_templates
@@ -201,6 +217,29 @@ def token_parameter_name(challenge_name: str, stack: str) -> str:
     """The SSM parameter holding the orchestrator's token: `/challenge/<name-slug>/<stack>/...`."""
     slug = re.sub(r"[^a-z0-9]+", "-", challenge_name.lower()).strip("-")[:100] or "challenge"
     return f"/challenge/{slug}/{stack}/orchestrator-token"
+
+
+def dockerhub_password_parameter_name(challenge_name: str, stack: str) -> str:
+    """The SSM parameter holding the Docker Hub password, beside the token's."""
+    return token_parameter_name(challenge_name, stack).rsplit("/", 1)[0] + "/dockerhub-password"
+
+
+def dockerhub_password_source(
+    token_source: TokenSource, challenge_name: str, stack: str
+) -> TokenSource:
+    """Where the host reads DOCKERHUB_PASSWORD: the same kind of place as the token (its own SSM
+    parameter, `dockerhub-password` beside the token file, or $DOCKERHUB_PASSWORD)."""
+    if isinstance(token_source, SsmParameterToken):
+        return SsmParameterToken(
+            dockerhub_password_parameter_name(challenge_name, stack), token_source.region
+        )
+    if isinstance(token_source, FileToken):
+        return FileToken(token_source.path.rsplit("/", 1)[0] + "/dockerhub-password")
+    if isinstance(token_source, EnvToken):
+        return EnvToken("DOCKERHUB_PASSWORD")
+    raise UserDataError(
+        _problem("dockerhub_password_source", "only from SSM, a local file or the environment")
+    )
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -337,6 +376,19 @@ def _check(s: BootstrapSettings) -> list[str]:
         out.append(_problem("compose_project_name", "lower-case letters, digits, _ and - only"))
     if not _DOCKER_URL.fullmatch(s.docker_engine_url):
         out.append(_problem("docker_engine_url", "must be a unix:// or tcp:// URL"))
+    if s.execution_stage not in (None, *EXECUTION_STAGES):
+        out.append(
+            _problem("execution_stage", f"{s.execution_stage!r} not one of {EXECUTION_STAGES}")
+        )
+    for volume in s.rw_volumes:
+        if not _RW_VOLUME.fullmatch(volume):
+            out.append(_problem("rw_volumes", f"{volume!r} is not /host/path:/container/path"))
+    if (s.dockerhub_username is None) != (s.dockerhub_password_source is None):
+        out.append(_problem("dockerhub_username", "needs the Docker Hub password too, and back"))
+    if s.dockerhub_username is not None and not _DOCKERHUB_USER.fullmatch(s.dockerhub_username):
+        out.append(_problem("dockerhub_username", f"{s.dockerhub_username!r} is not one"))
+    if isinstance(s.dockerhub_password_source, InlineToken):
+        out.append(_problem("dockerhub_password_source", "must not be written into user data"))
     if s.target_os not in SUPPORTED_OS:
         out.append(
             _problem("target_os", f"{s.target_os!r} is not supported; supported: {SUPPORTED_OS}")
