@@ -23,6 +23,7 @@ from .model import (
     SECRET_KEYS,
     STACK_KEYS,
     ChallengeSpec,
+    input_data_dir_problem,
     is_production_endpoint,
     moving_image_problem,
     synapse_endpoint_problem,
@@ -305,6 +306,14 @@ def _policy_problems(spec: ChallengeSpec) -> list[str]:
             problems.append(
                 f"{NAMESPACE}:{key}: {moving}; pin a commit tag (:sha-<7 hex>), a version tag or "
                 f"a digest (@sha256:...), or set {NAMESPACE}:allowMovingImageTags: true"
+            )
+    for index, volume in enumerate(spec.rw_volumes):
+        host_path = volume.split(":", 1)[0]
+        problem = input_data_dir_problem(host_path)
+        if problem:
+            problems.append(
+                f"{NAMESPACE}:rwVolumes[{index}]: host path {host_path!r} {problem} (every "
+                "engine container mounts it read-write)"
             )
     if spec.ami_ssm_parameter.rstrip("/").endswith("/arm64"):
         problems.append(

@@ -345,6 +345,37 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
         "challenge:name: ",
     ),
     ("empty orchestrator token counts as not set", {"orchestratorAuthToken": ""}, None),
+    (
+        "read-write volume of the whole disk",
+        {"rwVolumes": ["/:/host"]},
+        "challenge:rwVolumes[0]: host path '/' ",
+    ),
+    (
+        "read-write volume of /etc",
+        {"rwVolumes": ["/data/shared:/shared", "/etc:/etc"]},
+        "challenge:rwVolumes[1]: host path '/etc' is outside the input data directories",
+    ),
+    ("read-write volume under /data", {"rwVolumes": ["/data/shared:/shared"]}, None),
+    (
+        "read-write volume of docker's socket",
+        {"rwVolumes": ["/var/run/docker.sock:/var/run/docker.sock"]},
+        "challenge:rwVolumes[0]: host path '/var/run/docker.sock' is outside",
+    ),
+    (
+        "Docker Hub user without the password",
+        {"dockerhubUsername": "abcd"},
+        "challenge:dockerhubUsername and the secret challenge:dockerhubPassword go together",
+    ),
+    (
+        "plaintext Docker Hub password",
+        {"dockerhubUsername": "abcd", "dockerhubPassword": "dckr_pat_plain"},
+        "challenge:dockerhubPassword: is set in plain text",
+    ),
+    (
+        "execution stage misspelt",
+        {"executionStage": "validate"},
+        "challenge:executionStage: 'validate' is not one of",
+    ),
     # --- 4: namespace typos --------------------------------------------------------------------
     (
         "namespace typo",
