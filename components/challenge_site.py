@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 
 from components.synapse._resource import SynapseResource
+from components.synapse.entity_permissions import EntityPermissions
 from components.synapse.site_plan import (
     TEAM_ROLES,
     ChallengeSiteArgs,
@@ -80,7 +81,9 @@ class ChallengeSite(pulumi.ComponentResource):
         self.evaluation_templates = pulumi.Output.all(workflow_file_id, *queue_ids.values()).apply(
             lambda ids: evaluation_templates(ids[1:], ids[0])
         )
-        self.orchestrator_principal_id = made["logs-folder-orchestrator-access"].grantee_id
+        orchestrator_grant = made["logs-folder-orchestrator-access"]
+        assert isinstance(orchestrator_grant, EntityPermissions)
+        self.orchestrator_principal_id = orchestrator_grant.grantee_id
         self.retained_on_destroy = retained_on_destroy(args, plan)
         if self.retained_on_destroy:
             pulumi.log.info(

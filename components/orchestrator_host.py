@@ -421,7 +421,8 @@ class OrchestratorHost(pulumi.ComponentResource):
             vpc_id = aws.ec2.get_vpc_output(default=True).id
             subnets = aws.ec2.get_subnets_output(
                 filters=[
-                    aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc_id]),
+                    # An *_output invoke resolves the Outputs inside its arguments.
+                    aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc_id]),  # type: ignore[list-item]
                     aws.ec2.GetSubnetsFilterArgs(name="default-for-az", values=["true"]),
                 ]
             )

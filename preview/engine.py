@@ -226,7 +226,11 @@ class PreviewMocks(pulumi.runtime.Mocks):
         }
 
     # -- invokes -----------------------------------------------------------------------------
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The invoke's result and no check failures."""
+        return self._invoke(args), []
+
+    def _invoke(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
         with self._lock:
             self.invokes.append((args.token, dict(args.args)))
         token, region = args.token, self.region
@@ -361,7 +365,11 @@ def run_program(
             mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
         )
         pulumi.runtime.set_all_config(flat, list(secret_values or {}))
-        sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+
+        def program() -> None:
+            runpy.run_path(str(main), run_name="__main__")
+
+        sync_await(run_pulumi_func(program))
         root = pulumi_settings.get_root_resource()
         outputs: dict[str, Any] = {}
         secret: set[str] = set()

@@ -27,7 +27,7 @@ from components.synapse.external_link_file import ExternalLinkFileProvider
 from components.synapse.folder import FolderProvider
 from components.synapse.project import ProjectProvider
 from components.synapse.team import TeamProvider
-from synapse_client import DEFAULT_SYNAPSE_ENDPOINT, open_session, split_owner_marker
+from synapse_client import DEFAULT_SYNAPSE_ENDPOINT, AccessLevel, open_session, split_owner_marker
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.session import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_emulator import SynapseEmulator
@@ -403,7 +403,7 @@ def test_grants_leave_other_principals_entries_alone(emu, syn) -> None:
     provider.delete(viewer.id, viewer.outs)
     acl = rest(syn, "GET", f"/entity/{project_id}/acl")
     assert entry(acl, emu.principal_id("orchestrator")) is None
-    assert entry(acl, helpers) == set(provider.LEVELS["admin"])
+    assert entry(acl, helpers) == set(provider.LEVELS[AccessLevel.ADMIN])
     assert "CHANGE_PERMISSIONS" in entry(acl, emu.principal_id("organiser")), "creator keeps admin"
     assert provider.read(admin.id, admin.outs).outs["access"] == "admin"
 

@@ -7,7 +7,7 @@ submit permission) and concurrent grants on one ACL resolve through 412 re-reads
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
@@ -20,11 +20,12 @@ from .common import ENDPOINT_PROP, REPLACE, Prop, SynapseProvider, is_unknown, r
 
 
 class GrantProvider(SynapseProvider):
-    """Base: a subclass names the object ID property (``TARGET``, checked by ``TARGET_PROBLEM``),
-    its level table and ACL path, and does the REST of granting and revoking."""
+    """Base: a subclass names the object ID property, its level table and ACL path, and does
+    the REST of granting and revoking."""
 
     TARGET: ClassVar[str]
-    TARGET_PROBLEM: ClassVar[Callable[[Any], str | None]]
+    TARGET_PROP: ClassVar[Prop]
+    """The object the grant is on, e.g. ``entity_id`` (a change replaces the grant)."""
     LEVELS: ClassVar[Mapping[AccessLevel, frozenset[str]]]
     ACL_URI: ClassVar[str]
     """The object's ACL, ``{id}`` for the object's ID; 404 when there is none."""
@@ -39,8 +40,9 @@ class GrantProvider(SynapseProvider):
         def level_problem(value: str) -> str | None:
             return None if value in levels else f"must be one of {levels}, got {value!r}"
 
+        cls.TARGET = cls.TARGET_PROP.name
         cls.PROPS = (
-            Prop(cls.TARGET, str, change=REPLACE, validate=cls.TARGET_PROBLEM),
+            cls.TARGET_PROP,
             Prop("principal_id", str, required=False, change=REPLACE, validate=numeric_id_problem),
             Prop("principal_username", str, required=False, change=REPLACE),
             Prop("access", str, validate=level_problem),

@@ -13,14 +13,14 @@ from synapse_client.session import MAX_PRECONDITION_ATTEMPTS, SynapseSession
 
 from ._grant import GrantProvider
 from ._resource import SynapseResource
+from .common import REPLACE, Prop
 
 
 class EntityPermissionsProvider(GrantProvider):
     """One ACL entry on an entity. An entity that inherits its ACL gets a local copy first."""
 
     KIND = "entity permission"
-    TARGET = "entity_id"
-    TARGET_PROBLEM = staticmethod(syn_id_problem)
+    TARGET_PROP = Prop("entity_id", str, change=REPLACE, validate=syn_id_problem)
     LEVELS = ENTITY_ACCESS
     ACL_URI = "/entity/{id}/acl"
 

@@ -13,14 +13,14 @@ from synapse_client.session import SynapseSession, read_modify_write
 
 from ._grant import GrantProvider
 from ._resource import SynapseResource
+from .common import REPLACE, Prop
 
 
 class EvaluationPermissionsProvider(GrantProvider):
     """One ACL entry on an evaluation queue (queues always have their own ACL)."""
 
     KIND = "evaluation permission"
-    TARGET = "evaluation_id"
-    TARGET_PROBLEM = staticmethod(numeric_id_problem)
+    TARGET_PROP = Prop("evaluation_id", str, change=REPLACE, validate=numeric_id_problem)
     LEVELS = EVALUATION_ACCESS
     ACL_URI = "/evaluation/{id}/acl"
 

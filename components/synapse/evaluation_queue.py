@@ -13,7 +13,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import syn_id_problem, validate_name
 from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
-from synapse_client.session import SynapseSession, quote, read_modify_write
+from synapse_client.session import SynapseSession, quote, update_object
 
 from ._resource import SynapseResource
 from .common import (
@@ -259,12 +259,12 @@ def reconcile_rounds(
         if index < len(existing):
             current = existing[index]
             if round_from_server(current) != normalize_round(item):
-                round_id = str(current["id"])
-                read_modify_write(
-                    lambda round_id=round_id: session.get(f"{base}/{round_id}"),
-                    lambda found, body=body: {**found, **body},
-                    lambda found, round_id=round_id: session.put(f"{base}/{round_id}", found),
+                update_object(
+                    session,
+                    f"{base}/{current['id']}",
+                    body,
                     f"round {current['id']} of evaluation queue {evaluation_id}",
+                    object_id=evaluation_id,
                     first=current,
                 )
             ids.append(str(current["id"]))
