@@ -13,7 +13,7 @@ from typing import Any
 from .app import Request, Response, paginated, route
 from .errors import bad_request, forbidden, not_found
 from .files import download_url
-from .state import State, User, now_iso
+from .state import State, User, found_or_404, now_iso
 from .wikis import markdown_text
 
 OPTIONAL_FIELDS = (
@@ -86,9 +86,7 @@ def delivered_to(state: State, user: User, message: dict[str, Any]) -> bool:
 
 def visible_message(req: Request, message_id: str) -> dict[str, Any]:
     user = req.require_user()
-    message = req.state.messages.get(message_id)
-    if message is None:
-        raise not_found(f"Message {message_id} does not exist")
+    message = found_or_404(req.state.messages, message_id, "Message")
     if message["createdBy"] != str(user.principal_id) and not delivered_to(
         req.state, user, message
     ):

@@ -13,7 +13,7 @@ from typing import Any
 from .app import Request, route
 from .entities import readable_entity, versioned
 from .errors import bad_request, forbidden, not_found, precondition_failed
-from .state import State, User, new_etag, now_iso
+from .state import State, User, found_or_404, new_etag, now_iso
 
 USED_ENTITY = "org.sagebionetworks.repo.model.provenance.UsedEntity"
 USED_URL = "org.sagebionetworks.repo.model.provenance.UsedURL"
@@ -51,10 +51,7 @@ def activity_fields(body: Any) -> dict[str, Any]:
 
 
 def existing_activity(state: State, activity_id: str) -> dict[str, Any]:
-    found = state.activities.get(str(activity_id))
-    if found is None:
-        raise not_found(f"Activity {activity_id} does not exist")
-    return found
+    return found_or_404(state.activities, activity_id, "Activity")
 
 
 def owned_activity(state: State, user: User, activity_id: str) -> dict[str, Any]:

@@ -329,6 +329,14 @@ class State:
             raise forbidden(f"User {who} lacks {access} access to Team {team_id}")
 
 
+def found_or_404(store: dict[str, Any], key: str, kind: str) -> dict[str, Any]:
+    """``store[key]``, or Synapse's 404 for a missing object of this kind."""
+    found = store.get(str(key))
+    if found is None:
+        raise not_found(f"{kind} {key} does not exist")
+    return found
+
+
 def normalize_syn_id(value: str) -> str:
     text = str(value).strip()
     if text.lower().startswith("syn"):

@@ -13,7 +13,7 @@ from typing import Any
 
 from .app import Request, route
 from .errors import bad_request, conflict, forbidden, not_found, precondition_failed
-from .state import CONTAINER_TYPES, new_etag, now_iso
+from .state import CONTAINER_TYPES, found_or_404, new_etag, now_iso
 
 SETTINGS = "org.sagebionetworks.repo.model.project."
 STORAGE_TYPES = {
@@ -52,9 +52,7 @@ def create_storage_location(req: Request) -> dict[str, Any]:
 @route("GET", "repo", "/storageLocation/{location_id}")
 def get_storage_location(req: Request, location_id: str) -> dict[str, Any]:
     user = req.require_user()
-    setting = req.state.storage_locations.get(location_id)
-    if setting is None:
-        raise not_found(f"StorageLocationSetting {location_id} does not exist")
+    setting = found_or_404(req.state.storage_locations, location_id, "StorageLocationSetting")
     if setting["createdBy"] != user.principal_id:
         raise forbidden("Only the creator can access storage location settings")
     return setting
@@ -112,9 +110,7 @@ def get_project_setting(req: Request, entity_id: str, settings_type: str) -> Any
 @route("PUT", "repo", "/projectSettings")
 def update_project_setting(req: Request) -> None:
     body = req.json()
-    current = req.state.project_settings.get(str(body.get("id")))
-    if current is None:
-        raise not_found(f"ProjectSetting {body.get('id')} does not exist")
+    current = found_or_404(req.state.project_settings, body.get("id"), "ProjectSetting")
     if body.get("etag") != current["etag"]:
         raise precondition_failed(current["id"])
     current.update(checked_setting(req, body), etag=new_etag())
@@ -122,8 +118,6 @@ def update_project_setting(req: Request) -> None:
 
 @route("DELETE", "repo", "/projectSettings/{setting_id}")
 def delete_project_setting(req: Request, setting_id: str) -> None:
-    current = req.state.project_settings.get(setting_id)
-    if current is None:
-        raise not_found(f"ProjectSetting {setting_id} does not exist")
+    current = found_or_404(req.state.project_settings, setting_id, "ProjectSetting")
     require_change_settings(req, req.state.entities[current["projectId"]])
     del req.state.project_settings[setting_id]

@@ -15,7 +15,16 @@ from .errors import (
     not_found,
     precondition_failed,
 )
-from .state import AUTHENTICATED_USERS, PROJECT, TEAM_ADMIN, State, User, new_etag, now_iso
+from .state import (
+    AUTHENTICATED_USERS,
+    PROJECT,
+    TEAM_ADMIN,
+    State,
+    User,
+    found_or_404,
+    new_etag,
+    now_iso,
+)
 from .users import user_group_header
 
 
@@ -591,10 +600,7 @@ def delete_challenge_team(req: Request, challenge_team_id: str) -> None:
 
 
 def existing_challenge_team(req: Request, challenge_team_id: str) -> dict[str, Any]:
-    found = req.state.challenge_teams.get(challenge_team_id)
-    if found is None:
-        raise not_found(f"ChallengeTeam {challenge_team_id} does not exist")
-    return found
+    return found_or_404(req.state.challenge_teams, challenge_team_id, "ChallengeTeam")
 
 
 # ----- membership requests (MembershipRequestManagerImpl) ----------------------------------------
@@ -628,10 +634,7 @@ def request_membership(req: Request) -> dict[str, Any]:
 
 
 def existing_request(req: Request, request_id: str) -> dict[str, Any]:
-    found = req.state.membership_requests.get(request_id)
-    if found is None:
-        raise not_found(f"MembershipRequest {request_id} does not exist")
-    return found
+    return found_or_404(req.state.membership_requests, request_id, "MembershipRequest")
 
 
 @route("GET", "repo", "/membershipRequest/{request_id}")
