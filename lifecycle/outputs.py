@@ -133,19 +133,12 @@ def read_outputs(stack: str, outputs_file: Path | None = None) -> StackOutputs:
                 f"--outputs-file {outputs_file}: cannot read JSON ({exc})"
             ) from None
         return parse_outputs(stack, raw, str(outputs_file))
-    pulumi = shutil.which("pulumi") or _home_pulumi()
-    if pulumi is None:
+    done = _pulumi("stack", "output", "--json", "--stack", stack, timeout_s=120)
+    if done is None:
         raise LifecycleError(
             "the Pulumi CLI is not installed: install it, or pass --outputs-file F with the "
             "JSON of `pulumi stack output --json`"
         )
-    done = subprocess.run(
-        [pulumi, "stack", "output", "--json", "--stack", stack],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
     if done.returncode != 0:
         reason = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no message"]
         raise LifecycleError(f"`pulumi stack output --json --stack {stack}` failed: {reason[0]}")
@@ -161,20 +154,21 @@ def _home_pulumi() -> str | None:
     return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
+def _pulumi(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str] | None:
+    """Run the Pulumi CLI (on PATH or where its installer puts it); None when it is missing."""
+    pulumi = shutil.which("pulumi") or _home_pulumi()
+    if pulumi is None:
+        return None
+    return subprocess.run(
+        [pulumi, *args], capture_output=True, text=True, check=False, timeout=timeout_s
+    )
+
+
 def synapse_token_from_stack(stack: str) -> str | None:
     """The organiser token: SYNAPSE_AUTH_TOKEN, else the stack's secret (kept in memory only)."""
     token = os.environ.get("SYNAPSE_AUTH_TOKEN")
     if token:
         return token
-    pulumi = shutil.which("pulumi") or _home_pulumi()
-    if pulumi is None:
-        return None
-    done = subprocess.run(
-        [pulumi, "config", "get", "challenge:synapseAuthToken", "--stack", stack],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    value = done.stdout.strip()
-    return value if done.returncode == 0 and value else None
+    done = _pulumi("config", "get", "challenge:synapseAuthToken", "--stack", stack, timeout_s=60)
+    value = done.stdout.strip() if done else ""
+    return value if done and done.returncode == 0 and value else None

@@ -13,33 +13,16 @@ import pytest
 from components.challenge_launch import ChallengeLaunch, ChallengeLaunchArgs, plan_launch
 from synapse_client.access import AUTHENTICATED_USERS_PRINCIPAL_ID, PUBLIC_PRINCIPAL_ID
 from synapse_client.errors import SynapseProvisioningError
-from synapse_client.session import AUTH_TOKEN_CONFIG_KEY
+from tests.fixtures.mocks import RecordingMocks, install_mocks
 
 DYNAMIC = "pulumi-python:dynamic/synapse:"
 QUEUES = {"task-1": "9614001", "task-2": "9614002"}
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        state = dict(args.inputs)
-        if args.typ.endswith("WikiCopy"):
-            state.update(page_map={"1": "2"}, unmatched_staging_pages=["Leaderboard"])
-        return f"{args.name}-id", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
-
-
 @pytest.fixture
 def mocks() -> RecordingMocks:
-    recorder = RecordingMocks()
-    pulumi.runtime.set_mocks(recorder, project="challenge", stack="dev", preview=False)
-    pulumi.runtime.set_all_config({AUTH_TOKEN_CONFIG_KEY: "unused"}, [AUTH_TOKEN_CONFIG_KEY])
-    return recorder
+    wiki = {"page_map": {"1": "2"}, "unmatched_staging_pages": ["Leaderboard"]}
+    return install_mocks("unused", {"WikiCopy": wiki})
 
 
 def args(phase: str, **changes: Any) -> ChallengeLaunchArgs:

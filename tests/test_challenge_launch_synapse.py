@@ -19,7 +19,6 @@ from synapseclient.core.exceptions import SynapseHTTPError
 
 from components.challenge_launch import ChallengeLaunchArgs, plan_launch
 from components.challenge_site import ChallengeSiteArgs, QueueSpec
-from components.synapse.common import SynapseProvider
 from components.synapse.local_engine import LocalEngine
 from components.synapse.site_plan import plan_site
 from components.synapse.submission_view import SUBMISSION_VIEW, SubmissionViewProvider
@@ -27,7 +26,7 @@ from components.synapse.wiki_copy import WikiCopyProvider
 from synapse_client.access import AUTHENTICATED_USERS_PRINCIPAL_ID, PUBLIC_PRINCIPAL_ID
 from synapse_client.errors import SynapseProvisioningError
 from synapse_emulator import SynapseEmulator
-from tests.fixtures.synapse import configured
+from tests.fixtures.synapse import checked, configured
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 SYNAPSE_RETRY_ATTEMPTS = 4
@@ -197,17 +196,16 @@ def wikis(organiser_syn) -> dict[str, Any]:
     }
 
 
-def wiki_props(provider: SynapseProvider, emu: SynapseEmulator, wikis: dict) -> dict[str, Any]:
-    result = provider.check(
-        {},
-        {
-            "staging_project_id": wikis["staging"],
-            "live_project_id": wikis["live"],
-            "synapse_endpoint": emu.base_url,
-        },
-    )
-    assert not result.failures, result.failures
-    return result.inputs
+@pytest.fixture
+def wiki_copy(synapse_emulator: SynapseEmulator, wikis: dict) -> tuple[Any, dict[str, Any]]:
+    """The wiki copy's provider as the engine runs it, and its checked inputs."""
+    provider = configured(WikiCopyProvider, synapse_emulator.token("organiser"))
+    inputs = {
+        "staging_project_id": wikis["staging"],
+        "live_project_id": wikis["live"],
+        "synapse_endpoint": synapse_emulator.base_url,
+    }
+    return provider, checked(provider, inputs)
 
 
 def writes(emu: SynapseEmulator) -> dict[tuple[str, str], int]:
@@ -215,12 +213,11 @@ def writes(emu: SynapseEmulator) -> dict[tuple[str, str], int]:
 
 
 def test_wiki_copy_reproduces_the_staging_tree_once_with_links_and_attachments(
-    synapse_emulator, organiser_syn, wikis
+    synapse_emulator, organiser_syn, wikis, wiki_copy
 ):
     emu, syn = synapse_emulator, organiser_syn
     staging, live = wikis["staging"], wikis["live"]
-    provider = configured(WikiCopyProvider, emu.token("organiser"))
-    props = wiki_props(provider, emu, wikis)
+    provider, props = wiki_copy
     created = provider.create(props)
 
     copied = tree(syn, live)
@@ -251,12 +248,11 @@ def test_wiki_copy_reproduces_the_staging_tree_once_with_links_and_attachments(
 
 
 def test_mirroring_updates_only_changed_matched_pages_and_reports_new_ones(
-    synapse_emulator, organiser_syn, wikis
+    synapse_emulator, organiser_syn, wikis, wiki_copy
 ):
     emu, syn = synapse_emulator, organiser_syn
     staging, live = wikis["staging"], wikis["live"]
-    provider = configured(WikiCopyProvider, emu.token("organiser"))
-    props = wiki_props(provider, emu, wikis)
+    provider, props = wiki_copy
     created = provider.create(props)
     live_before = tree(syn, live)
 
@@ -286,12 +282,11 @@ def test_mirroring_updates_only_changed_matched_pages_and_reports_new_ones(
 
 
 def test_mirroring_leaves_live_only_edits_until_the_staging_page_changes(
-    synapse_emulator, organiser_syn, wikis
+    synapse_emulator, organiser_syn, wikis, wiki_copy
 ):
-    emu, syn = synapse_emulator, organiser_syn
+    syn = organiser_syn
     staging, live = wikis["staging"], wikis["live"]
-    provider = configured(WikiCopyProvider, emu.token("organiser"))
-    props = wiki_props(provider, emu, wikis)
+    provider, props = wiki_copy
     created = provider.create(props)
     data_live = tree(syn, live)["Data"]
     data_live["markdown"] = "edited on the live site"
@@ -310,10 +305,9 @@ def test_mirroring_leaves_live_only_edits_until_the_staging_page_changes(
     )
 
 
-def test_a_retried_root_post_is_adopted(synapse_emulator, organiser_syn, wikis):
+def test_a_retried_root_post_is_adopted(synapse_emulator, organiser_syn, wikis, wiki_copy):
     emu, syn = synapse_emulator, organiser_syn
-    provider = configured(WikiCopyProvider, emu.token("organiser"))
-    props = wiki_props(provider, emu, wikis)
+    provider, props = wiki_copy
     # The root POST commits but its answer is lost; the retry gets 409 (a root exists).
     emu.faults.drop_after_commit(method="POST", path_regex=r"/entity/[^/]+/wiki$", count=1)
     created = provider.create(props)
@@ -325,12 +319,11 @@ def test_a_retried_root_post_is_adopted(synapse_emulator, organiser_syn, wikis):
     assert emu.faults.injected["drop"] == 1
 
 
-def test_a_retried_page_post_leaves_no_duplicate(synapse_emulator, organiser_syn, wikis):
+def test_a_retried_page_post_leaves_no_duplicate(synapse_emulator, organiser_syn, wikis, wiki_copy):
     emu, syn = synapse_emulator, organiser_syn
     live = wikis["live"]
     old_root = new_page(syn, live, title="Coming soon", markdown="placeholder")
-    provider = configured(WikiCopyProvider, emu.token("organiser"))
-    props = wiki_props(provider, emu, wikis)
+    provider, props = wiki_copy
     # The first page POST (a child: the live root exists) commits, its answer is lost, the
     # client retries and Synapse creates a second page of that title.
     emu.faults.drop_after_commit(method="POST", path_regex=r"/entity/[^/]+/wiki$", count=1)

@@ -20,7 +20,8 @@ from components.synapse import Folder
 from components.synapse._resource import object_type, registered_types, type_of_token
 from components.synapse.site_plan import plan_site, resolve_inputs, retained_on_destroy
 from components.synapse.submission_view import SubmissionView
-from synapse_client import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR, SynapseProvisioningError
+from synapse_client import AUTH_TOKEN_ENV_VAR, SynapseProvisioningError
+from tests.fixtures.mocks import RecordingMocks, install_mocks
 
 SENTINEL_TOKEN = "sentinel-synapse-token-4f1d2c"
 
@@ -46,30 +47,10 @@ ARGS = ChallengeSiteArgs(
 )
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Records registrations; IDs are derived from the logical name, state echoes the inputs."""
-
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        state = dict(args.inputs)
-        if args.typ.endswith("Permissions"):
-            state["grantee_id"] = "3401234"
-        return f"{args.name}-id", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
-
-
 @pytest.fixture
 def mocks(monkeypatch: pytest.MonkeyPatch) -> RecordingMocks:
     monkeypatch.setenv(AUTH_TOKEN_ENV_VAR, SENTINEL_TOKEN)
-    recorder = RecordingMocks()
-    pulumi.runtime.set_mocks(recorder, project="challenge", stack="dev", preview=False)
-    pulumi.runtime.set_all_config({AUTH_TOKEN_CONFIG_KEY: SENTINEL_TOKEN}, [AUTH_TOKEN_CONFIG_KEY])
-    return recorder
+    return install_mocks(SENTINEL_TOKEN, {"Permissions": {"grantee_id": "3401234"}})
 
 
 def by_name(mocks: RecordingMocks) -> dict[str, pulumi.runtime.MockResourceArgs]:
