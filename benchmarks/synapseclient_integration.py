@@ -109,8 +109,8 @@ def outcomes(report: Path) -> dict[str, tuple[str, str]]:
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
                 outcome = "failed" if child.tag == "failure" else child.tag
-                message = (child.get("message") or "").strip().splitlines()[:1]
-                message = message[0][:160] if message else ""
+                lines = (child.get("message") or "").strip().splitlines()
+                message = lines[0][:160] if lines else ""
                 break
         found[test_id] = (outcome, message)
     return found

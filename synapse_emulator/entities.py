@@ -230,7 +230,7 @@ def validate_docker_repository(state: State, entity: dict[str, Any], parent_id: 
     """An unmanaged (external) repository in a project, as Synapse's DockerRepositoryValidator."""
     name = entity.get("repositoryName")
     found = DOCKER_NAME.match(name) if isinstance(name, str) else None
-    if found is None:
+    if found is None or not isinstance(name, str):
         raise bad_request(f"Invalid repository name: {name}")
     host = None if DOCKER_PATH.match(name) else found.group("host")
     if host in SYNAPSE_DOCKER_REGISTRIES:

@@ -54,6 +54,8 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def note_unhandled(self, method: str, path: str) -> None:
