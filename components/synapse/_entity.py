@@ -10,7 +10,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import entity_name_problem, syn_id_problem
-from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
+from synapse_client.ownership import split_owner_marker, with_owner_marker
 from synapse_client.session import SynapseSession
 
 from .common import Prop, SynapseProvider
@@ -33,42 +33,6 @@ def find_child(session: SynapseSession, parent_id: str | None, name: str) -> str
         if exc.gone:
             return None
         raise
-
-
-def create_or_adopt(
-    session: SynapseSession,
-    kind: str,
-    body: Mapping[str, Any],
-    owner_key: str,
-    hint: str,
-) -> tuple[dict[str, Any], bool]:
-    """POST the entity; on 409 adopt it if this stack's marker is on it, else a clear error.
-
-    Returns the entity and whether it was adopted (then the caller re-applies the wanted state,
-    since the first attempt may have been interrupted before it finished).
-    """
-    try:
-        return session.post("/entity", dict(body)), False
-    except SynapseProvisioningError as exc:
-        if exc.status != 409:
-            raise
-    name = body["name"]
-    existing_id = find_child(session, body.get("parentId"), name)
-    if existing_id is None:
-        raise SynapseProvisioningError(
-            f"Synapse refused to create {kind} {name!r} as a name conflict but no such {kind} is "
-            f"visible to this account; it may belong to someone else. {hint}",
-            status=409,
-        )
-    entity = session.get(f"/entity/{existing_id}", object_id=existing_id)
-    _, found_key = split_owner_marker(entity.get("description"))
-    if found_key != owner_key:
-        raise not_ours(kind, name, existing_id, found_key, hint)
-    return entity, True
-
-
-def needs_update(entity: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
-    return any(entity.get(k) != v for k, v in fields.items())
 
 
 def described(props: Mapping[str, Any]) -> str:
@@ -110,8 +74,13 @@ class EntityProvider(SynapseProvider):
         """Fields only a new entity gets (e.g. a view's columns)."""
         return {}
 
-    def differs(self, entity: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-        return needs_update(entity, wanted)
+    def find_existing(
+        self, session: SynapseSession, props: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        existing_id = find_child(session, body.get("parentId"), body["name"])
+        if existing_id is None:
+            return None
+        return session.get(f"/entity/{existing_id}", object_id=existing_id)
 
     def observe(self, session: SynapseSession, entity: Mapping[str, Any]) -> dict[str, Any]:
         """The input-shaped view of what Synapse holds (for drift after a refresh)."""
@@ -128,11 +97,9 @@ class EntityProvider(SynapseProvider):
         session = self.session(props)
         wanted = self.wanted(props)
         body = {**wanted, **self.new_fields(session, props), "concreteType": self.CONCRETE_TYPE}
-        entity, adopted = create_or_adopt(
-            session, self.KIND, body, props["owner_key"], self.conflict_hint(props)
-        )
-        if adopted and self.differs(entity, wanted):
-            self.write(session, entity["id"], wanted, first=entity)
+        entity, adopted = self.create_or_adopt(session, "/entity", body, props)
+        if adopted:
+            self.settle(session, entity, wanted)
         return CreateResult(entity["id"], self.outputs(props, **self.computed(props, entity["id"])))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

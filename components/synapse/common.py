@@ -28,6 +28,7 @@ from components.sdk_internals import UNKNOWN
 from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import validate_name
+from synapse_client.ownership import not_ours, split_owner_marker
 from synapse_client.session import (
     AUTH_TOKEN_CONFIG_KEY,
     AUTH_TOKEN_ENV_VAR,
@@ -228,6 +229,52 @@ class SynapseProvider(ResourceProvider):
     def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
         """DELETE the object; already gone counts as deleted (entities go to the trash can)."""
         session.delete(self.URI.format(id=id_), object_id=id_, missing_ok=True)
+
+    def conflict_hint(self, props: Mapping[str, Any]) -> str:
+        """What to do when the wanted name is taken by an object this stack does not own."""
+        return ""
+
+    def find_existing(
+        self, session: SynapseSession, props: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The object a create refused as a name conflict refers to, if this account sees it."""
+        raise NotImplementedError
+
+    def create_or_adopt(
+        self, session: SynapseSession, uri: str, body: Mapping[str, Any], props: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """POST ``body`` to ``uri``; on 409 (name taken) adopt the object only when it carries
+        this stack's ownership marker (a retried create whose first attempt committed), else a
+        clear error. Returns the object and whether it was adopted: then the caller re-applies
+        the wanted state (``settle``), since the first attempt may not have finished."""
+        try:
+            return session.post(uri, dict(body)), False
+        except SynapseProvisioningError as exc:
+            if exc.status != 409:
+                raise
+        name, hint = props["name"], self.conflict_hint(props)
+        found = self.find_existing(session, props, body)
+        if found is None:
+            raise SynapseProvisioningError(
+                f"Synapse refused to create {self.KIND} {name!r} as a name conflict but this "
+                f"account cannot see one of that name (someone else's, or Synapse's name index "
+                f"is behind). {hint}",
+                status=409,
+            )
+        _, key = split_owner_marker(found.get("description"))
+        if key != props["owner_key"]:
+            raise not_ours(self.KIND, name, str(found["id"]), key, hint)
+        return found, True
+
+    def differs(self, found: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+        return any(found.get(k) != v for k, v in wanted.items())
+
+    def settle(
+        self, session: SynapseSession, found: dict[str, Any], wanted: Mapping[str, Any]
+    ) -> None:
+        """Bring an adopted object to the wanted state."""
+        if self.differs(found, wanted):
+            self.write(session, str(found["id"]), wanted, first=found)
 
     def fetch(self, session: SynapseSession, id_: str) -> dict[str, Any] | None:
         """The object as Synapse has it, or None when it is gone."""

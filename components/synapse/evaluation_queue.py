@@ -12,7 +12,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import syn_id_problem, validate_name
-from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
+from synapse_client.ownership import split_owner_marker, with_owner_marker
 from synapse_client.session import SynapseSession, quote, update_object
 
 from ._resource import SynapseResource
@@ -153,16 +153,9 @@ class EvaluationQueueProvider(SynapseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         session = self.session(props)
         wanted = self._wanted(props)
-        adopted = False
-        try:
-            evaluation = session.post("/evaluation", wanted)
-        except SynapseProvisioningError as exc:
-            if exc.status != 409:
-                raise
-            evaluation = self._adopt(session, props)
-            adopted = True
-            if any(evaluation.get(k) != v for k, v in wanted.items()):
-                self.write(session, str(evaluation["id"]), wanted, first=evaluation)
+        evaluation, adopted = self.create_or_adopt(session, "/evaluation", wanted, props)
+        if adopted:
+            self.settle(session, evaluation, wanted)
         id_ = str(evaluation["id"])
         existing = list_rounds(session, id_) if adopted else []
         round_ids = reconcile_rounds(session, id_, existing, props.get("rounds") or [])
@@ -210,23 +203,19 @@ class EvaluationQueueProvider(SynapseProvider):
             "submissionReceiptMessage": props.get("submission_receipt_message") or "",
         }
 
-    def _adopt(self, session: SynapseSession, props: dict[str, Any]) -> dict[str, Any]:
-        name = props["name"]
+    def conflict_hint(self, props: Mapping[str, Any]) -> str:
+        return CONFLICT_HINT
+
+    def find_existing(
+        self, session: SynapseSession, props: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         try:
-            evaluation = session.get(f"/evaluation/name/{quote(name)}")
+            return session.get(f"/evaluation/name/{quote(props['name'])}")
         except SynapseProvisioningError as exc:
             # Not "gone": 403 is a queue of that name this account may not read (someone else's).
-            if exc.status not in (403, 404):
-                raise
-            raise SynapseProvisioningError(
-                f"Synapse refused to create evaluation queue {name!r} as a name conflict but this "
-                f"account cannot see a queue of that name. {CONFLICT_HINT}",
-                status=409,
-            ) from None
-        _, key = split_owner_marker(evaluation.get("description"))
-        if key != props["owner_key"]:
-            raise not_ours(self.KIND, name, str(evaluation["id"]), key, CONFLICT_HINT)
-        return evaluation
+            if exc.status in (403, 404):
+                return None
+            raise
 
 
 def list_rounds(session: SynapseSession, evaluation_id: str) -> list[dict[str, Any]]:

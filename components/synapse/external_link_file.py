@@ -17,7 +17,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.session import SynapseSession, read_modify_write
 
-from ._entity import FILE, NAME_PROP, PARENT_PROP, EntityProvider, create_or_adopt
+from ._entity import FILE, NAME_PROP, PARENT_PROP, EntityProvider
 from ._resource import SynapseResource
 from .common import Prop, owned_props
 
@@ -72,14 +72,11 @@ class ExternalLinkFileProvider(EntityProvider):
         session = self.session(props)
         wanted = {**self.wanted(props), "dataFileHandleId": _new_handle(session, props)}
         body = {**wanted, "concreteType": FILE}
-        entity, adopted = create_or_adopt(
-            session, self.KIND, body, props["owner_key"], self.conflict_hint(props)
-        )
+        entity, adopted = self.create_or_adopt(session, "/entity", body, props)
         if adopted:
             if _linked_url(session, entity) == props["external_url"]:
                 wanted["dataFileHandleId"] = entity.get("dataFileHandleId")
-            if self.differs(entity, wanted):
-                self.write(session, entity["id"], wanted, first=entity)
+            self.settle(session, entity, wanted)
         _put_annotations(session, entity["id"], props["annotations"], set())
         return CreateResult(
             entity["id"], self.outputs(props, data_file_handle_id=str(wanted["dataFileHandleId"]))

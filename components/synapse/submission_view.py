@@ -11,7 +11,7 @@ from typing import Any
 
 from synapse_client.session import SynapseSession
 
-from ._entity import NAME_PROP, PARENT_PROP, EntityProvider, needs_update
+from ._entity import NAME_PROP, PARENT_PROP, EntityProvider
 from ._resource import SynapseResource
 from .common import (
     Prop,
@@ -67,7 +67,7 @@ class SubmissionViewProvider(EntityProvider):
     def differs(self, entity: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
         scope = sorted(str(s) for s in entity.get("scopeIds") or [])
         others = {k: v for k, v in wanted.items() if k != "scopeIds"}
-        return needs_update(entity, others) or scope != sorted(wanted["scopeIds"])
+        return super().differs(entity, others) or scope != sorted(wanted["scopeIds"])
 
     def observe(self, session: SynapseSession, entity: Mapping[str, Any]) -> dict[str, Any]:
         scope = normalize_scope([str(s) for s in entity.get("scopeIds") or []])

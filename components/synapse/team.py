@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -9,7 +10,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import validate_name
-from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
+from synapse_client.ownership import split_owner_marker, with_owner_marker
 from synapse_client.session import SynapseSession, quote, sleep, wait_seconds
 
 from ._resource import SynapseResource
@@ -47,14 +48,9 @@ class TeamProvider(SynapseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         session = self.session(props)
         wanted = self._wanted(props)
-        try:
-            team = session.post("/team", wanted)
-        except SynapseProvisioningError as exc:
-            if exc.status != 409:
-                raise
-            team = self._adopt(session, props)
-            if any(team.get(k) != v for k, v in wanted.items()):
-                self.write(session, team["id"], wanted, first=team)
+        team, adopted = self.create_or_adopt(session, "/team", wanted, props)
+        if adopted:
+            self.settle(session, team, wanted)
         return CreateResult(str(team["id"]), self.outputs(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -83,19 +79,13 @@ class TeamProvider(SynapseProvider):
             "canPublicJoin": bool(props.get("can_public_join")),
         }
 
-    def _adopt(self, session: SynapseSession, props: dict[str, Any]) -> dict[str, Any]:
-        name = props["name"]
-        team = _find_team(session, name)
-        if team is None:
-            raise SynapseProvisioningError(
-                f"Synapse refused to create team {name!r} as a name conflict but no team of that "
-                f"name is visible yet. {CONFLICT_HINT}",
-                status=409,
-            )
-        _, key = split_owner_marker(team.get("description"))
-        if key != props["owner_key"]:
-            raise not_ours(self.KIND, name, str(team["id"]), key, CONFLICT_HINT)
-        return team
+    def conflict_hint(self, props: Mapping[str, Any]) -> str:
+        return CONFLICT_HINT
+
+    def find_existing(
+        self, session: SynapseSession, props: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return _find_team(session, props["name"])
 
 
 def _find_team(session: SynapseSession, name: str) -> dict[str, Any] | None:
