@@ -124,7 +124,7 @@ def _field_bounds(alias: str) -> tuple[Any, Any]:
     return low, high
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     loc = tuple(error["loc"])
     if not loc:  # a rule across keys; its message starts with the key it is about
         return f"{NAMESPACE}:{error.get('ctx', {}).get('error', error['msg'])!s}"
