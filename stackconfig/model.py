@@ -7,13 +7,14 @@ table and the `Pulumi.yaml` declarations (tests keep the three in step).
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import itertools
 import re
 import urllib.parse
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, is_loopback_host
 
 #: Characters Synapse allows in entity, team and evaluation names (ModelConstants.
 #: VALID_ENTITY_NAME_REGEX in Synapse-Repository-Services: commas too).
@@ -33,7 +34,7 @@ INPUT_DATA_ROOTS = ("/home/user/input_data", "/data")
 DEFAULT_TOIL_CLI_OPTIONS = "--defaultMemory 100M --retryCount 0 --defaultDisk 1G"
 #: Production Synapse; the orchestrator itself talks to no other (upstream
 #: src/main/java/org/sagebionetworks/SynapseClientFactory.java hard-codes it).
-PRODUCTION_SYNAPSE_ENDPOINT = "https://repo-prod.prod.sagebase.org"
+PRODUCTION_SYNAPSE_ENDPOINT = DEFAULT_SYNAPSE_ENDPOINT
 #: One RW_VOLUMES entry: two absolute paths without ':' or ',' (DockerUtils.createModelContainer
 #: splits the list on ',' and each entry on ':').
 RW_VOLUME_PATTERN = r"^/[A-Za-z0-9._/-]*:/[A-Za-z0-9._/-]*$"
@@ -491,16 +492,6 @@ def moving_image_problem(image: str) -> str | None:
     if tag.lower() in MOVING_IMAGE_TAGS:
         return f"{image!r} follows the moving tag `{tag}`"
     return None
-
-
-def is_loopback_host(host: str) -> bool:
-    """localhost or a loopback address: a server on this machine (the emulator)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def is_production_endpoint(url: str) -> bool:

@@ -45,12 +45,13 @@ def endpoint_problem(url: Any) -> str | None:
         return f"must be an http(s) base URL such as {DEFAULT_SYNAPSE_ENDPOINT}, got {url!r}"
     if parsed.query or parsed.fragment or parsed.path.rstrip("/") not in ("",):
         return f"must be a base URL without a path (the /repo/v1 part is added), got {url!r}"
-    if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+    if parsed.scheme == "http" and not is_loopback_host(parsed.hostname):
         return f"plain http is allowed only for a local server on loopback, got {url!r}"
     return None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """localhost or a loopback address: a server on this machine (the emulator)."""
     if host == "localhost":
         return True
     try:
