@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import threading
 from typing import Any
 
 import dill
@@ -16,6 +15,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.rpc import UNKNOWN
 
+import components.drain_guard as drain_guard_module
 from components.drain_guard import (
     DRAIN_TIMEOUT_CONFIG_KEY,
     FORCE_REPLACE_CONFIG_KEY,
@@ -222,15 +222,26 @@ def test_delete_with_nothing_running_drains_at_once(guard_state, ssm_runs_in, ca
     ]
 
 
-def test_delete_waits_for_the_running_submission_to_finish(guard_state, ssm_runs_in, capsys):
+def test_delete_waits_for_the_running_submission_to_finish(
+    guard_state, ssm_runs_in, capsys, monkeypatch
+):
     challenge = guard_state["challenge"]
     running = challenge.submit(challenge.queues[0], "EVALUATION_IN_PROGRESS")
-    finisher = threading.Timer(1.5, challenge.set_status, (running, "ACCEPTED"))
-    finisher.start()
-    try:
-        delete_with(guard_state, {})
-    finally:
-        finisher.cancel()
+    real_drain = drain_guard_module.drain_host
+
+    def drain_host(**kwargs: Any) -> Any:
+        """The orchestrator finishes the submission once the drain has reported waiting."""
+        report = kwargs["progress"]
+
+        def progress(message: str) -> None:
+            report(message)
+            if "waiting for 1 submission(s)" in message:
+                challenge.set_status(running, "ACCEPTED")
+
+        return real_drain(**{**kwargs, "progress": progress})
+
+    monkeypatch.setattr(drain_guard_module, "drain_host", drain_host)
+    delete_with(guard_state, {})
     err = capsys.readouterr().err
     assert f"waiting for 1 submission(s) in progress: {running}" in err
     assert "drained: no submission in progress" in err

@@ -48,6 +48,13 @@ class Clock:
             action()
 
 
+def wait(challenge: SubmissionQueues, clock: Clock, **kwargs: Any) -> Any:
+    """``wait_until_drained`` on the challenge's queues with the simulated clock."""
+    kwargs.setdefault("progress", lambda _: None)
+    kwargs.setdefault("evaluation_ids", challenge.queues)
+    return wait_until_drained(challenge.session(), sleep=clock.sleep, clock=clock, **kwargs)
+
+
 def test_in_progress_lists_running_submissions_with_one_call_per_queue(challenge):
     first, second = challenge.queues
     running = challenge.submit(first, "EVALUATION_IN_PROGRESS")
@@ -71,15 +78,7 @@ def test_wait_proceeds_once_the_running_submission_completes(challenge):
     clock = Clock()
     clock.on_sleep[2] = lambda: challenge.set_status(running, "ACCEPTED")
     messages: list[str] = []
-    result = wait_until_drained(
-        challenge.session(),
-        challenge.queues,
-        timeout_s=600,
-        poll_s=30,
-        progress=messages.append,
-        sleep=clock.sleep,
-        clock=clock,
-    )
+    result = wait(challenge, clock, timeout_s=600, poll_s=30, progress=messages.append)
     assert (result.drained, result.checks, result.waited_seconds) == (True, 3, 60)
     assert clock.sleeps == [30, 30]
     assert messages == [
@@ -95,15 +94,7 @@ def test_wait_times_out_naming_the_submissions_still_running(challenge):
     b = challenge.submit(second, "EVALUATION_IN_PROGRESS")
     clock = Clock()
     with pytest.raises(DrainTimeout) as error:
-        wait_until_drained(
-            challenge.session(),
-            challenge.queues,
-            timeout_s=120,
-            poll_s=50,
-            progress=lambda _: None,
-            sleep=clock.sleep,
-            clock=clock,
-        )
+        wait(challenge, clock, timeout_s=120, poll_s=50)
     message = str(error.value)
     assert f"{a} (queue {first}), {b} (queue {second})" in message
     assert (
@@ -118,15 +109,7 @@ def test_force_goes_on_after_the_timeout_with_a_warning(challenge):
     running = challenge.submit(challenge.queues[1], "EVALUATION_IN_PROGRESS")
     clock = Clock()
     messages: list[str] = []
-    result = wait_until_drained(
-        challenge.session(),
-        challenge.queues,
-        timeout_s=0,
-        progress=messages.append,
-        force=True,
-        sleep=clock.sleep,
-        clock=clock,
-    )
+    result = wait(challenge, clock, timeout_s=0, progress=messages.append, force=True)
     assert (result.drained, [s.submission_id for s in result.still_running]) == (False, [running])
     assert clock.sleeps == []
     assert messages[-1].startswith("WARNING: forceReplace is set: going on with 1 submission(s)")
@@ -136,32 +119,25 @@ def test_force_goes_on_after_the_timeout_with_a_warning(challenge):
 def test_received_submissions_do_not_hold_a_drain(challenge):
     challenge.submit(challenge.queues[0])
     clock = Clock()
-    result = wait_until_drained(
-        challenge.session(), challenge.queues, 0, progress=lambda _: None, clock=clock
-    )
+    result = wait(challenge, clock, timeout_s=0)
     assert result.drained and result.checks == 1
 
 
 def test_a_few_failed_checks_are_tolerated_more_are_an_error(challenge):
     emu = challenge.emu
     running = challenge.submit(challenge.queues[0], "EVALUATION_IN_PROGRESS")
-    session = challenge.session()
     clock = Clock()
     clock.on_sleep[1] = lambda: challenge.set_status(running, "ACCEPTED")
     # Each check makes up to 2 attempts (the retry policy) on the first queue's listing.
     emu.faults.burst(503, count=2 * (MAX_FAILED_CHECKS - 1), path_regex=r"/submission/status/all")
     messages: list[str] = []
-    result = wait_until_drained(
-        session, challenge.queues, 600, 10, messages.append, sleep=clock.sleep, clock=clock
-    )
+    result = wait(challenge, clock, timeout_s=600, poll_s=10, progress=messages.append)
     assert result.drained and result.checks == MAX_FAILED_CHECKS
     assert sum(m.startswith("check failed") for m in messages) == MAX_FAILED_CHECKS - 1
 
     emu.faults.burst(503, count=2 * MAX_FAILED_CHECKS, path_regex=r"/submission/status/all")
     with pytest.raises(LifecycleError) as error:
-        wait_until_drained(
-            session, challenge.queues, 600, 10, lambda _: None, sleep=clock.sleep, clock=clock
-        )
+        wait(challenge, clock, timeout_s=600, poll_s=10)
     assert f"({MAX_FAILED_CHECKS} checks failed in a row)" in str(error.value)
 
 
@@ -253,9 +229,7 @@ def test_an_unreachable_switch_fails_unless_forced(aws, instance_id, ssm_runs_in
 def test_a_queue_that_cannot_be_read_stops_the_wait_at_once(challenge):
     clock = Clock()
     with pytest.raises(LifecycleError) as error:
-        wait_until_drained(
-            challenge.session(), ["999999"], 600, 10, lambda _: None, sleep=clock.sleep, clock=clock
-        )
+        wait(challenge, clock, evaluation_ids=["999999"], timeout_s=600, poll_s=10)
     assert "cannot check the queues for running evaluations" in str(error.value)
     assert "HTTP 404" in str(error.value) and clock.sleeps == []
 
@@ -270,19 +244,15 @@ def test_a_validation_host_waits_on_open_not_on_evaluation_in_progress(challenge
     clock = Clock()
     clock.on_sleep[1] = lambda: challenge.set_status(validating, "VALIDATED")
     messages: list[str] = []
-    result = wait_until_drained(
-        challenge.session(),
-        challenge.queues,
+    result = wait(
+        challenge,
+        clock,
         timeout_s=600,
         poll_s=30,
         progress=messages.append,
         in_progress_status=IN_PROGRESS_BY_STAGE["VALIDATION"],
-        sleep=clock.sleep,
-        clock=clock,
     )
     assert (result.drained, result.checks) == (True, 2)
     assert f"{validating} (queue {first})" in messages[0]
     with pytest.raises(DrainTimeout, match="still EVALUATION_IN_PROGRESS"):
-        wait_until_drained(
-            challenge.session(), challenge.queues, 0, progress=lambda _: None, clock=Clock()
-        )
+        wait(challenge, Clock(), timeout_s=0)

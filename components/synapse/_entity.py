@@ -10,10 +10,9 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import entity_name_problem, syn_id_problem
-from synapse_client.ownership import split_owner_marker, with_owner_marker
 from synapse_client.session import SynapseSession
 
-from .common import Prop, SynapseProvider
+from .common import Prop, SynapseProvider, described, observed
 
 NAME_PROP = Prop("name", str, validate=entity_name_problem)
 PARENT_PROP = Prop("parent_id", str, validate=syn_id_problem)
@@ -33,16 +32,6 @@ def find_child(session: SynapseSession, parent_id: str | None, name: str) -> str
         if exc.gone:
             return None
         raise
-
-
-def described(props: Mapping[str, Any]) -> str:
-    return with_owner_marker(props.get("description") or "", props["owner_key"])
-
-
-def observed(entity: Mapping[str, Any]) -> dict[str, Any]:
-    """The input-shaped view of an entity's name, description and owner marker."""
-    description, key = split_owner_marker(entity.get("description"))
-    return {"name": entity.get("name"), "description": description, "owner_key": key}
 
 
 class EntityProvider(SynapseProvider):

@@ -28,7 +28,7 @@ from components.sdk_internals import UNKNOWN
 from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import validate_name
-from synapse_client.ownership import not_ours, split_owner_marker
+from synapse_client.ownership import not_ours, split_owner_marker, with_owner_marker
 from synapse_client.session import (
     AUTH_TOKEN_CONFIG_KEY,
     AUTH_TOKEN_ENV_VAR,
@@ -104,6 +104,17 @@ DESCRIPTION_PROP = Prop(
 
 def retain_prop(default: bool) -> Prop:
     return Prop("retain_on_delete", bool, required=False, default=default, change=STATE_ONLY)
+
+
+def described(props: Mapping[str, Any]) -> str:
+    """The description to store: the input's, then this stack's ownership marker."""
+    return with_owner_marker(props.get("description") or "", props["owner_key"])
+
+
+def observed(found: Mapping[str, Any]) -> dict[str, Any]:
+    """The input-shaped view of a stored name, description and ownership marker."""
+    description, key = split_owner_marker(found.get("description"))
+    return {"name": found.get("name"), "description": description, "owner_key": key}
 
 
 def owned_props(*own: Prop, retain: bool) -> tuple[Prop, ...]:
@@ -265,6 +276,20 @@ class SynapseProvider(ResourceProvider):
         if key != props["owner_key"]:
             raise not_ours(self.KIND, name, str(found["id"]), key, hint)
         return found, True
+
+    def wanted(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """The object's fields as the inputs set them."""
+        raise NotImplementedError
+
+    def create_owned(
+        self, session: SynapseSession, uri: str, props: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Create the wanted object at ``uri`` or adopt and settle this stack's half-made one."""
+        wanted = self.wanted(props)
+        found, adopted = self.create_or_adopt(session, uri, wanted, props)
+        if adopted:
+            self.settle(session, found, wanted)
+        return found, adopted
 
     def differs(self, found: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
         return any(found.get(k) != v for k, v in wanted.items())

@@ -12,14 +12,15 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import syn_id_problem, validate_name
-from synapse_client.ownership import split_owner_marker, with_owner_marker
 from synapse_client.session import SynapseSession, quote, update_object
 
 from ._resource import SynapseResource
 from .common import (
     Prop,
     SynapseProvider,
+    described,
     is_unknown,
+    observed,
     owned_props,
 )
 
@@ -152,10 +153,7 @@ class EvaluationQueueProvider(SynapseProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         session = self.session(props)
-        wanted = self._wanted(props)
-        evaluation, adopted = self.create_or_adopt(session, "/evaluation", wanted, props)
-        if adopted:
-            self.settle(session, evaluation, wanted)
+        evaluation, adopted = self.create_owned(session, "/evaluation", props)
         id_ = str(evaluation["id"])
         existing = list_rounds(session, id_) if adopted else []
         round_ids = reconcile_rounds(session, id_, existing, props.get("rounds") or [])
@@ -166,12 +164,9 @@ class EvaluationQueueProvider(SynapseProvider):
         evaluation = self.fetch(session, id_)
         if evaluation is None:
             return ReadResult("", {})
-        description, key = split_owner_marker(evaluation.get("description"))
         existing = list_rounds(session, id_)
         seen = {
-            "name": evaluation.get("name"),
-            "description": description,
-            "owner_key": key,
+            **observed(evaluation),
             "content_source": evaluation.get("contentSource"),
             "submission_instructions_message": evaluation.get("submissionInstructionsMessage")
             or "",
@@ -185,7 +180,7 @@ class EvaluationQueueProvider(SynapseProvider):
         changed = self.server_changes(olds, news)
         session = self.session(news)
         if changed - {"rounds"}:
-            self.write(session, id_, self._wanted(news))
+            self.write(session, id_, self.wanted(news))
         round_ids = olds.get("round_ids") or []
         if "rounds" in changed:
             round_ids = reconcile_rounds(
@@ -193,11 +188,10 @@ class EvaluationQueueProvider(SynapseProvider):
             )
         return UpdateResult(self.outputs(news, round_ids=round_ids))
 
-    @staticmethod
-    def _wanted(props: dict[str, Any]) -> dict[str, Any]:
+    def wanted(self, props: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "name": props["name"],
-            "description": with_owner_marker(props.get("description") or "", props["owner_key"]),
+            "description": described(props),
             "contentSource": props["content_source"],
             "submissionInstructionsMessage": props.get("submission_instructions_message") or "",
             "submissionReceiptMessage": props.get("submission_receipt_message") or "",

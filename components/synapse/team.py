@@ -10,13 +10,14 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import validate_name
-from synapse_client.ownership import split_owner_marker, with_owner_marker
 from synapse_client.session import SynapseSession, quote, sleep, wait_seconds
 
 from ._resource import SynapseResource
 from .common import (
     Prop,
     SynapseProvider,
+    described,
+    observed,
     owned_props,
 )
 
@@ -47,35 +48,28 @@ class TeamProvider(SynapseProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         session = self.session(props)
-        wanted = self._wanted(props)
-        team, adopted = self.create_or_adopt(session, "/team", wanted, props)
-        if adopted:
-            self.settle(session, team, wanted)
+        team, _ = self.create_owned(session, "/team", props)
         return CreateResult(str(team["id"]), self.outputs(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         team = self.fetch(self.session(props), id_)
         if team is None:
             return ReadResult("", {})
-        description, key = split_owner_marker(team.get("description"))
         seen = {
-            "name": team.get("name"),
-            "description": description,
-            "owner_key": key,
+            **observed(team),
             "can_public_join": bool(team.get("canPublicJoin", False)),
         }
         return ReadResult(id_, self.outputs({**props, **seen}))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if self.server_changes(olds, news):
-            self.write(self.session(news), id_, self._wanted(news))
+            self.write(self.session(news), id_, self.wanted(news))
         return UpdateResult(self.outputs(news))
 
-    @staticmethod
-    def _wanted(props: dict[str, Any]) -> dict[str, Any]:
+    def wanted(self, props: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "name": props["name"],
-            "description": with_owner_marker(props.get("description") or "", props["owner_key"]),
+            "description": described(props),
             "canPublicJoin": bool(props.get("can_public_join")),
         }
 
