@@ -1,7 +1,8 @@
-"""Operating a running challenge: drain the host, show status, end-date host files.
+"""Operating a running challenge: drain the host and show its status.
 
-Pure of Pulumi resources: ``components.drain_guard`` calls ``drain_host`` from its provider, and
-`make status` runs ``python -m lifecycle status``.
+Imports no Pulumi (``tests/test_layering.py``): ``components.drain_guard`` calls ``drain_host``
+from its provider, and `make status` runs ``python -m lifecycle status``. The end-date files the
+host runs are rendered by ``userdata`` with the rest of its bootstrap.
 """
 
 from .drain import (

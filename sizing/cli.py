@@ -198,7 +198,9 @@ def _build_catalog(args: argparse.Namespace) -> CatalogFile:
 def render_table(estimate: HostEstimate, catalog: Catalog) -> str:
     """The human-readable estimate: figures with reasons, then the choice."""
     w, req, inst = estimate.workload, estimate.required, estimate.instance
-    rows = [(i.resource, i.item, f"{i.gib:.1f} GiB", i.reason) for i in estimate.breakdown]
+    rows: list[tuple[str, str, str, str]] = [
+        (i.resource, i.item, f"{i.gib:.1f} GiB", i.reason) for i in estimate.breakdown
+    ]
     rows += [("vcpus", i.item, f"{i.vcpus:g}", i.reason) for i in estimate.vcpu_breakdown]
     widths = [max(len(r[c]) for r in rows) for c in range(3)]
     lines = [

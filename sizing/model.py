@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from .errors import SizingError
 
@@ -308,17 +308,17 @@ def _round(value: float) -> float:
     return round(value, 3)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _positive(value: object, key: str, unit: str) -> None:
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type]
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
         raise SizingError(f"{key} must be a number > 0 ({unit}), got {value!r}", key=key)
 
 
 def _non_negative(value: object, key: str) -> None:
-    if not _is_number(value) or not math.isfinite(value) or value < 0:  # type: ignore[arg-type]
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
         raise SizingError(f"{key} must be a number >= 0, got {value!r}", key=key)
 
 

@@ -61,8 +61,13 @@ class HostMocks(pulumi.runtime.Mocks):
             state["publicDns"] = "ec2-54-1-2-3.compute-1.amazonaws.com"
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.invokes.append((args.token, dict(args.args)))
+        return self.answer(args), []
+
+    def answer(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:ssm/getParameter:getParameter":
             name = args.args["name"]
             return {"id": name, "name": name, "type": "String", "value": MOCK_AMI, "version": 1}

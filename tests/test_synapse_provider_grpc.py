@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import functools
 import importlib
 import importlib.metadata
 import json
@@ -256,7 +257,11 @@ def registered(build: Callable[[], SynapseResource]) -> Registration:
 
     def run() -> None:
         pulumi.runtime.set_mocks(capture, project=PULUMI_PROJECT, stack=STACK, preview=False)
-        sync_await(run_pulumi_func(build))
+
+        def program() -> None:
+            build()
+
+        sync_await(run_pulumi_func(program))
 
     contextvars.Context().run(run)
     [registration] = capture.registered
@@ -831,7 +836,8 @@ def test_concurrent_creates_in_one_plugin_process(
     thread pool with one unpickled provider, so logins and sessions are shared across threads."""
     declared = {
         name: registered(
-            lambda name=name: Folder(
+            functools.partial(
+                Folder,
                 name.lower().replace(" ", "-"),
                 name=name,
                 parent_id=existing.parent,

@@ -42,7 +42,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
 
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "ssm-model-to-data-s3": {},
     "data-to-model": {"kind": "data-to-model", "input_data_s3_uri": None},
     "self-hosted-file": {

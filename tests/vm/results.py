@@ -376,8 +376,8 @@ def find_on_disk(raw: Path, needle: bytes) -> dict[str, int]:
             inode, _, path = line.partition("\t")
             paths.setdefault(inode.strip(), path.strip())
     hits: dict[str, int] = {}
-    for block in blocks:
-        inode = inodes.get(block, "")
+    for number in blocks:
+        inode = inodes.get(number, "")
         where = paths.get(inode) or ("<unallocated>" if not inode.isdigit() else f"<inode {inode}>")
         hits[where] = hits.get(where, 0) + 1
     return hits
