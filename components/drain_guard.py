@@ -28,6 +28,7 @@ import pulumi
 from botocore.exceptions import BotoCoreError
 from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, UpdateResult
 
+import rules
 from components.synapse._resource import SynapseResource
 from components.synapse.common import (
     ENDPOINT_PROP,
@@ -39,6 +40,7 @@ from components.synapse.common import (
 )
 from lifecycle.drain import drain_host
 from lifecycle.errors import LifecycleError
+from rules import AwsRegion
 
 FORCE_REPLACE_CONFIG_KEY = "challenge:forceReplace"
 DRAIN_TIMEOUT_CONFIG_KEY = "challenge:drainTimeoutMinutes"
@@ -82,7 +84,7 @@ def _instance_problem(value: str) -> str | None:
 
 
 def _region_problem(value: str) -> str | None:
-    ok = re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]", value)
+    ok = rules.problem(AwsRegion, value) is None
     return None if ok else f"must be an AWS region such as us-east-1, got {value!r}"
 
 

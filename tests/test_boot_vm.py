@@ -19,13 +19,14 @@ import pytest
 import yaml
 
 import userdata
+from stackconfig import load_stack
 from tests.vm import (
-    STAND_IN_IMAGE,
     TOKEN_ALLOWED_ON_DISK,
     BootRecord,
     ScenarioResult,
     boot_test_settings,
     find_on_disk,
+    rendered_user_data,
     run_boot_scenario,
     with_token_stand_in,
 )
@@ -40,7 +41,7 @@ TOKEN_ALLOWED_IN_RESULTS = ("*/files/env", "*/containers.json", "*/records/*.env
 
 
 def test_token_stand_in_replaces_only_the_token_helper():
-    rendered = userdata.render_cloud_config(boot_test_settings())
+    rendered = rendered_user_data()
     original, replaced = yaml.safe_load(rendered), yaml.safe_load(with_token_stand_in(rendered))
     changed = [
         new["path"]
@@ -56,12 +57,15 @@ def test_token_stand_in_replaces_only_the_token_helper():
     ), "the dev stack's user data should fetch the token from SSM"
 
 
-def test_boot_settings_are_the_dev_stack_with_test_ids_and_the_stand_in_image():
+def test_the_vm_boots_what_userdata_render_prints_for_the_dev_stack():
+    """The booted document is the CLI's output; the settings the probe checks against are the
+    ones it was rendered from (the dev stack's, test IDs, the stack's own image)."""
     settings = boot_test_settings()
     assert settings.stack == "dev"
-    assert settings.orchestrator_image == STAND_IN_IMAGE
+    assert settings.orchestrator_image == load_stack("dev").spec.orchestrator_image
     assert not settings.placeholder_ids
     assert isinstance(settings.token_source, userdata.SsmParameterToken)
+    assert rendered_user_data() == userdata.render_cloud_config(settings)
 
 
 def test_guest_scripts_pass_shellcheck():
@@ -255,7 +259,7 @@ def test_orchestrator_container_runs_under_the_unit_with_env_volume_and_docker_s
 ):
     first = _first(run)
     step = "start the orchestrator"
-    project = run.settings.compose_project_name
+    project = userdata.COMPOSE_PROJECT_NAME
     unit = first.unit(userdata.ORCHESTRATOR_UNIT)
     state = (unit["ActiveState"], unit["UnitFileState"])
     assert state == ("active", "enabled"), _step(first, step) + f": unit {state}"
@@ -265,7 +269,7 @@ def test_orchestrator_container_runs_under_the_unit_with_env_volume_and_docker_s
     labels = container["Config"]["Labels"]
     assert labels["com.docker.compose.project.working_dir"] == userdata.ORCHESTRATOR_DIR
     assert labels["com.docker.compose.project.config_files"] == userdata.COMPOSE_PATH
-    assert container["Config"]["Image"] == STAND_IN_IMAGE
+    assert container["Config"]["Image"] == run.settings.orchestrator_image
     assert container["HostConfig"]["RestartPolicy"]["Name"] == "always"
     # Started by the unit's `docker compose up`: between the unit's start and it becoming active
     # (container time is epoch, the unit's monotonic; btime has 1 s resolution).
@@ -330,7 +334,7 @@ def test_second_boot_does_not_redo_one_time_steps(run: ScenarioResult):
     calls = second.text("token-fetch-calls").splitlines()
     assert [c.split()[0] for c in calls] == [first.boot_id], f"token fetches: {calls}"
     assert second.stat(userdata.ENV_PATH) == first.stat(userdata.ENV_PATH), ".env was rewritten"
-    project = run.settings.compose_project_name
+    project = userdata.COMPOSE_PROJECT_NAME
     ids = [[c["Id"] for c in b.compose_containers(project)] for b in (first, second)]
     assert ids[0] == ids[1] and len(ids[0]) == 1, f"containers boot 1 {ids[0]}, boot 2 {ids[1]}"
     assert second.compose_containers(project)[0]["State"]["Running"], second.failure_summary()
@@ -349,7 +353,7 @@ def test_running_the_bootstrap_again_changes_nothing(run: ScenarioResult):
     )
     assert after.dpkg_this_boot() == [], "the re-run changed packages"
     assert after.stat(userdata.ENV_PATH) == second.stat(userdata.ENV_PATH), ".env was rewritten"
-    project = run.settings.compose_project_name
+    project = userdata.COMPOSE_PROJECT_NAME
     before = [(c["Id"], c["State"]["StartedAt"]) for c in second.compose_containers(project)]
     now = [(c["Id"], c["State"]["StartedAt"]) for c in after.compose_containers(project)]
     assert now == before, "the re-run recreated or restarted the orchestrator container"

@@ -1,14 +1,16 @@
-"""What a run boots with: the dev stack's rendered user data with the two offline stand-ins, the
-NoCloud seed (`cloud-localds`) and the harness disk (per-run scripts, the test token, results).
+"""What a run boots with: the document `python -m userdata render --stack dev` prints (with test
+Synapse IDs), the token helper swapped for a stand-in, the NoCloud seed (`cloud-localds`) and the
+harness disk (per-run scripts, the test token, the stand-in orchestrator image's name, results).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import secrets
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +19,12 @@ import yaml
 
 import userdata
 from stackconfig import load_stack
-from userdata.cli import settings_for_stack
+from userdata.cli import bootstrap_settings
 
 from .errors import VmTestError
 from .image import GUEST_DIR, require_tools
 
-#: The stand-in orchestrator image, made in the VM with `docker import` (nothing is pullable).
-STAND_IN_IMAGE = "challenge-vmtest/orchestrator-stand-in:boot-test"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 #: Synapse IDs the test renders with (the Synapse side does not exist here).
 TEST_LOGS_FOLDER_ID = "syn70000000"
 TEST_EVALUATION_TEMPLATES = {"9700001": "syn70000001", "9700002": "syn70000002"}
@@ -38,13 +39,43 @@ USER_DATA_HEADER = (
 
 
 def boot_test_settings(stack: str = "dev") -> userdata.BootstrapSettings:
-    """The stack's bootstrap settings with test Synapse IDs and the stand-in image."""
-    settings = settings_for_stack(
+    """The stack's bootstrap settings with the test Synapse IDs (what `rendered_user_data` uses)."""
+    return bootstrap_settings(
         load_stack(stack),
         logs_folder_id=TEST_LOGS_FOLDER_ID,
-        evaluation_templates=dict(TEST_EVALUATION_TEMPLATES),
+        evaluation_templates=TEST_EVALUATION_TEMPLATES,
     )
-    return dataclasses.replace(settings, orchestrator_image=STAND_IN_IMAGE)
+
+
+def rendered_user_data(stack: str = "dev") -> str:
+    """The document `python -m userdata render --stack <stack>` prints with the test Synapse IDs
+    (as stack outputs): the one a person reviews is the one the VM boots."""
+    outputs = {
+        "logsFolderId": TEST_LOGS_FOLDER_ID,
+        "evaluationTemplates": TEST_EVALUATION_TEMPLATES,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="vmtest-outputs-") as file:
+        file.write(json.dumps(outputs))
+        file.flush()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "userdata",
+                "render",
+                "--stack",
+                stack,
+                "--outputs-file",
+                file.name,
+            ],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    if done.returncode != 0:
+        raise VmTestError(f"python -m userdata render failed: {done.stderr.strip()}")
+    return done.stdout
 
 
 def new_test_token() -> str:
@@ -92,10 +123,12 @@ def with_token_stand_in(user_data: str) -> str:
 class GuestPlan:
     """What the in-VM probe looks at and how long it waits (seconds), as `/vmtest/config.env`."""
 
-    compose_project: str
     input_data_dir: str
     job_retention_days: int
-    orchestrator_image: str = STAND_IN_IMAGE
+    #: The stack's image: the harness imports a stand-in under this name (nothing is pullable
+    #: offline; `pull_policy: missing` then uses it as it is).
+    orchestrator_image: str
+    compose_project: str = userdata.COMPOSE_PROJECT_NAME
     cloud_init_timeout_s: int = 600
     orchestrator_timeout_s: int = 240
     #: On this boot, run the bootstrap again (idempotence on a real host), then the clean-up
@@ -105,7 +138,6 @@ class GuestPlan:
     @classmethod
     def for_settings(cls, settings: userdata.BootstrapSettings, **overrides: int) -> GuestPlan:
         return cls(
-            compose_project=settings.compose_project_name,
             input_data_dir=settings.input_data_dir,
             job_retention_days=settings.job_retention_days,
             orchestrator_image=settings.orchestrator_image,
