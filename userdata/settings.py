@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -229,6 +229,10 @@ class HostSettings(BaseModel):
         if self.input_data_s3_uri is not None and self.kind != "model-to-data":
             raise ValueError("input_data_s3_uri: input data is for model-to-data only")
         return self
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with `changes`, validated like a new one (`model_copy` would not check them)."""
+        return type(self)(**{**dict(self), **changes})
 
     @property
     def input_data_bucket_and_prefix(self) -> tuple[str, str] | None:
