@@ -149,7 +149,9 @@ _ENVIRONMENT.filters.update(
 )
 
 
-def _render(template: str, settings: BootstrapSettings | None = None, **variables: object) -> str:
+def _render(
+    template: str, settings: BootstrapSettings | None = None, /, **variables: object
+) -> str:
     """A template with its variables; `settings` is there too, so a template can use a new
     setting as `settings.<name>` without a change here."""
     try:

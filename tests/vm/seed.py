@@ -14,6 +14,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -136,7 +137,7 @@ class GuestPlan:
     rerun_bootstrap_on_boot: int = 2
 
     @classmethod
-    def for_settings(cls, settings: userdata.BootstrapSettings, **overrides: int) -> GuestPlan:
+    def for_settings(cls, settings: userdata.BootstrapSettings, **overrides: Any) -> GuestPlan:
         return cls(
             input_data_dir=settings.input_data_dir,
             job_retention_days=settings.job_retention_days,
