@@ -77,7 +77,9 @@ def component_problems(config: StackConfig, estimate: sizing.HostEstimate) -> li
         )
     except (OrchestratorHostError, UserDataError) as error:
         message = str(error).removeprefix("OrchestratorHost: ")
-        problems.extend(in_stack_terms(part) for part in message.split("; "))
+        # One problem per setting: split where the next one names its setting (`ami_id: ...`).
+        parts = re.split(r"; (?=[a-z_0-9]+(?:\[\d+\])?(?:\.\w+)*(?: \([^)]*\))?: )", message)
+        problems.extend(in_stack_terms(part) for part in parts)
     return problems
 
 
