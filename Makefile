@@ -56,7 +56,6 @@ status: venv
 lint: dev-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
 
 test: dev-venv system-deps
 	$(MAKE) --no-print-directory lint

@@ -17,7 +17,6 @@ from components.challenge_site import ChallengeSite
 from components.drain_guard import DrainGuard
 from components.orchestrator_host import OrchestratorHost, OrchestratorHostError
 from synapse_client import SynapseProvisioningError
-from userdata import UserDataError
 
 try:
     config = stackconfig.from_pulumi_runtime(pulumi.get_stack())
@@ -28,7 +27,6 @@ except (
     sizing.SizingError,
     OrchestratorHostError,
     SynapseProvisioningError,
-    UserDataError,
 ) as error:
     raise pulumi.RunError(f"invalid stack config for {pulumi.get_stack()}:\n{error}") from None
 
