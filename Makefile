@@ -56,6 +56,7 @@ status: venv
 lint: dev-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: dev-venv system-deps
 	$(MAKE) --no-print-directory lint
