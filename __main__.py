@@ -17,6 +17,7 @@ from components.challenge_site import ChallengeSite
 from components.drain_guard import DrainGuard
 from components.orchestrator_host import OrchestratorHost, OrchestratorHostError
 from synapse_client import SynapseProvisioningError
+from userdata import UserDataError
 
 try:
     config = stackconfig.from_pulumi_runtime(pulumi.get_stack())
@@ -27,6 +28,7 @@ except (
     sizing.SizingError,
     OrchestratorHostError,
     SynapseProvisioningError,
+    UserDataError,
 ) as error:
     raise pulumi.RunError(f"invalid stack config for {pulumi.get_stack()}:\n{error}") from None
 

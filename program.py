@@ -26,8 +26,15 @@ from components.orchestrator_host import (
 from components.synapse.site_plan import plan_site
 from stackconfig import ChallengeSpec, StackConfig
 from synapse_client import SynapseProvisioningError
-from userdata import ACCEPT_SUBMISSIONS_PATH, BootstrapSettings, FileToken, render_cloud_config
-from userdata.cli import settings_for_stack
+from userdata import (
+    ACCEPT_SUBMISSIONS_PATH,
+    BootstrapSettings,
+    FileToken,
+    UserDataError,
+    host_settings,
+    render_cloud_config,
+)
+from userdata.cli import bootstrap_settings
 
 #: Where a self-hosted server keeps the orchestrator's token (root-only); the bootstrap reads it.
 SELF_HOSTED_TOKEN_FILE = "/etc/challenge/orchestrator-token"
@@ -68,9 +75,11 @@ def component_problems(config: StackConfig, estimate: sizing.HostEstimate) -> li
                 dockerhub_password="",
             )
         )
-    except OrchestratorHostError as error:
+    except (OrchestratorHostError, UserDataError) as error:
         message = str(error).removeprefix("OrchestratorHost: ")
-        problems.extend(in_stack_terms(part) for part in message.split("; "))
+        # One problem per setting: split where the next one names its setting (`ami_id: ...`).
+        parts = re.split(r"; (?=[a-z_0-9]+(?:\[\d+\])?(?:\.\w+)*(?: \([^)]*\))?: )", message)
+        problems.extend(in_stack_terms(part) for part in parts)
     return problems
 
 
@@ -79,7 +88,6 @@ _SETTING_SOURCES = {
     "challenge_name": f"{stackconfig.NAMESPACE}:name",
     "served_queue_count": f"{stackconfig.NAMESPACE}:queues",
     "root_volume_gib": f"{stackconfig.NAMESPACE}:instanceType",
-    "max_concurrent_workflows": f"{stackconfig.NAMESPACE}:maxConcurrentSubmissions",
     "target_os": f"{stackconfig.NAMESPACE}:amiSsmParameter",
     "region": "aws:region",
     "stack": "the stack name",
@@ -233,36 +241,17 @@ def host_args(
 ) -> OrchestratorHostArgs:
     spec = config.spec
     return OrchestratorHostArgs(
-        challenge_name=spec.name,
-        stack=config.stack,
-        region=config.region,
+        settings=host_settings(config),
         instance_type=estimate.instance_type,
         root_volume_gib=estimate.root_volume_gib,
         monthly_price_usd=estimate.monthly_cost_usd,
-        orchestrator_synapse_username=spec.orchestrator_synapse_username,
         orchestrator_auth_token=orchestrator_auth_token,
         logs_folder_id=logs_folder_id,
         evaluation_templates=evaluation_templates,
-        max_concurrent_submissions=spec.max_concurrent_submissions,
-        kind=spec.kind,
-        orchestrator_image=spec.orchestrator_image,
-        workflow_engine_image=spec.workflow_engine_image,
         ami_ssm_parameter=spec.ami_ssm_parameter,
         ami_id=spec.ami_id,
         subnet_id=spec.subnet_id,
-        input_data_s3_uri=spec.input_data_s3_uri,
-        input_data_dir=spec.input_data_dir,
-        job_retention_days=spec.job_retention_days,
-        submitter_notification_mask=spec.submitter_notification_mask,
-        share_results_immediately=spec.share_results_immediately,
-        toil_cli_options=spec.toil_cli_options,
         served_queue_count=len(spec.queues),
-        end_date=spec.end_date,
-        stop_host_after_end=spec.stop_host_after_end,
-        run_workflow_container_in_privileged_mode=spec.run_workflow_container_in_privileged_mode,
-        execution_stage=spec.execution_stage,
-        rw_volumes=tuple(spec.rw_volumes),
-        dockerhub_username=spec.dockerhub_username,
         dockerhub_password=dockerhub_password,
     )
 
@@ -271,7 +260,7 @@ def self_hosted_settings(
     config: StackConfig, logs_folder_id: str, evaluation_templates: Mapping[str, str]
 ) -> BootstrapSettings:
     """The site server's bootstrap settings: the token from a root-only file at boot."""
-    return settings_for_stack(
+    return bootstrap_settings(
         config,
         FileToken(SELF_HOSTED_TOKEN_FILE),
         logs_folder_id=logs_folder_id,

@@ -57,14 +57,6 @@ class ChallengeLaunchArgs:
         default=DEFAULT_SYNAPSE_ENDPOINT,
         metadata=_about("Synapse base URL; default production."),
     )
-    publish_live_project: bool = field(
-        default=True,
-        metadata=_about("Live: public and signed-in users may view the live project."),
-    )
-    copy_wiki: bool = field(
-        default=True,
-        metadata=_about("Live: copy the staging wiki once, then mirror changed pages."),
-    )
 
 
 def _fail(setting: str, problem: str) -> SynapseProvisioningError:
@@ -105,36 +97,36 @@ def plan_launch(args: ChallengeLaunchArgs) -> list[PlannedResource]:
         )
         for key, evaluation_id in args.queue_ids.items()
     ]
-    if args.publish_live_project:
-        for who, principal in (
-            ("public", PUBLIC_PRINCIPAL_ID),
-            ("registered", AUTHENTICATED_USERS_PRINCIPAL_ID),
-        ):
-            plan.append(
-                PlannedResource(
-                    f"live-project-{who}-view",
-                    EntityPermissions,
-                    {
-                        "entity_id": args.live_project_id,
-                        "access": AccessLevel.VIEW.value,
-                        "principal_id": principal,
-                        "retain_on_delete": False,
-                        **endpoint,
-                    },
-                )
-            )
-    if args.copy_wiki:
+    # Live means published: public and signed-in users may view the live project.
+    for who, principal in (
+        ("public", PUBLIC_PRINCIPAL_ID),
+        ("registered", AUTHENTICATED_USERS_PRINCIPAL_ID),
+    ):
         plan.append(
             PlannedResource(
-                "wiki-copy",
-                WikiCopy,
+                f"live-project-{who}-view",
+                EntityPermissions,
                 {
-                    "staging_project_id": args.staging_project_id,
-                    "live_project_id": args.live_project_id,
+                    "entity_id": args.live_project_id,
+                    "access": AccessLevel.VIEW.value,
+                    "principal_id": principal,
+                    "retain_on_delete": False,
                     **endpoint,
                 },
             )
         )
+    # The staging wiki is copied once, then changed pages are mirrored (none: nothing to copy).
+    plan.append(
+        PlannedResource(
+            "wiki-copy",
+            WikiCopy,
+            {
+                "staging_project_id": args.staging_project_id,
+                "live_project_id": args.live_project_id,
+                **endpoint,
+            },
+        )
+    )
     return plan
 
 

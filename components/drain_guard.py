@@ -28,6 +28,7 @@ import pulumi
 from botocore.exceptions import BotoCoreError
 from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, UpdateResult
 
+import rules
 from components.synapse._resource import SynapseResource
 from components.synapse.common import (
     ENDPOINT_PROP,
@@ -39,12 +40,14 @@ from components.synapse.common import (
 )
 from lifecycle.drain import drain_host
 from lifecycle.errors import LifecycleError
+from rules import AwsRegion
 
 FORCE_REPLACE_CONFIG_KEY = "challenge:forceReplace"
 DRAIN_TIMEOUT_CONFIG_KEY = "challenge:drainTimeoutMinutes"
 AWS_PROFILE_CONFIG_KEY = "aws:profile"
 DEFAULT_DRAIN_TIMEOUT_MINUTES = 120
-DEFAULT_POLL_SECONDS = 30
+#: Seconds between drain checks (no stack key sets it; tests shorten it).
+POLL_SECONDS = 30
 
 
 def _about(text: str) -> dict[str, str]:
@@ -71,9 +74,6 @@ class DrainGuardArgs:
         default=False,
         metadata=_about("Go on after the timeout instead of failing (stack forceReplace)."),
     )
-    poll_seconds: int = field(
-        default=DEFAULT_POLL_SECONDS, metadata=_about("Seconds between checks; default 30.")
-    )
 
 
 def _instance_problem(value: str) -> str | None:
@@ -82,7 +82,7 @@ def _instance_problem(value: str) -> str | None:
 
 
 def _region_problem(value: str) -> str | None:
-    ok = re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]", value)
+    ok = rules.problem(AwsRegion, value) is None
     return None if ok else f"must be an AWS region such as us-east-1, got {value!r}"
 
 
@@ -96,10 +96,6 @@ def _queues_problem(value: list[Any]) -> str | None:
 
 def _timeout_problem(value: int) -> str | None:
     return None if 0 <= value <= 10080 else f"must be 0..10080 minutes, got {value}"
-
-
-def _poll_problem(value: int) -> str | None:
-    return None if 1 <= value <= 600 else f"must be 1..600 seconds, got {value}"
 
 
 def _flag(text: Any) -> bool | None:
@@ -136,14 +132,6 @@ class DrainGuardProvider(SynapseProvider):
             validate=_timeout_problem,
         ),
         Prop("force_replace", bool, required=False, default=False, change=STATE_ONLY),
-        Prop(
-            "poll_seconds",
-            int,
-            required=False,
-            default=DEFAULT_POLL_SECONDS,
-            change=STATE_ONLY,
-            validate=_poll_problem,
-        ),
     )
     DELETE_BEFORE_REPLACE = True
 
@@ -208,7 +196,7 @@ class DrainGuardProvider(SynapseProvider):
             instance_id=instance_id,
             evaluation_ids=[str(e) for e in props["evaluation_ids"]],
             timeout_s=minutes * 60,
-            poll_s=float(props.get("poll_seconds") or DEFAULT_POLL_SECONDS),
+            poll_s=float(POLL_SECONDS),
             force=force,
             progress=progress,
         )
@@ -233,7 +221,6 @@ class DrainGuard(SynapseResource, provider=DrainGuardProvider, module="lifecycle
             "synapse_endpoint": args.synapse_endpoint,
             "drain_timeout_minutes": args.drain_timeout_minutes,
             "force_replace": args.force_replace,
-            "poll_seconds": args.poll_seconds,
         }
         own = pulumi.ResourceOptions(replace_on_changes=["instance_id"], delete_before_replace=True)
         super().__init__(resource_name, pulumi.ResourceOptions.merge(own, opts), **inputs)

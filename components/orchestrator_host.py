@@ -6,7 +6,6 @@ user data carries only the parameter's name. No inbound port: shell access is Se
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -16,29 +15,23 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+import rules
+from stackconfig.model import DEFAULT_AMI_SSM_PARAMETER
 from userdata import (
-    DEFAULT_AMI_SSM_PARAMETER,
-    DEFAULT_INPUT_DATA_DIR,
-    DEFAULT_TOIL_CLI_OPTIONS,
+    PLACEHOLDER_LOGS_FOLDER_ID,
     BootstrapSettings,
+    HostSettings,
     SsmParameterToken,
     UserDataError,
+    dockerhub_password_parameter_name,
     os_for_ami_parameter,
     parse_s3_uri,
+    placeholder_evaluation_templates,
     render_cloud_config,
     token_parameter_name,
 )
-from userdata.settings import dockerhub_password_parameter_name
 
 SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
-#: Debian's AMIs ship an 8 GiB root snapshot; a smaller volume cannot be created from it.
-MIN_ROOT_VOLUME_GIB = 8
-#: Stand-ins used only to validate settings before the Synapse IDs are known.
-#: Stand-ins for the dry render, one digit wider than Synapse's IDs today, so a stack that passes
-#: the 16 KB check before anything exists still fits once the real IDs are known.
-_CHECK_LOGS_FOLDER_ID = "syn999999999"
-_CHECK_WORKFLOW_FILE_ID = "syn999999998"
-_CHECK_FIRST_EVALUATION_ID = 999_000_000
 
 
 def _about(text: str) -> dict[str, str]:
@@ -48,19 +41,20 @@ def _about(text: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class OrchestratorHostArgs:
-    """What the host is made from; the program fills it from the stack config and `sizing`."""
+    """What the host is made from: the stack's host settings (`userdata.host_settings`), the
+    Synapse IDs (outputs of the site), and the EC2 side from the stack and `sizing`."""
 
-    challenge_name: str = field(metadata=_about("Challenge name (tags, SSM parameter name)."))
-    stack: str = field(metadata=_about("Pulumi stack name (tags, SSM parameter name)."))
-    region: str = field(metadata=_about("AWS region of the stack, e.g. us-east-1."))
+    settings: HostSettings = field(
+        metadata=_about(
+            "What the bootstrap takes from the stack (userdata.host_settings); also names, tags "
+            "and the region."
+        )
+    )
     instance_type: str = field(
         metadata=_about("EC2 instance type, from sizing (or the instanceType override).")
     )
     root_volume_gib: int = field(
         metadata=_about("Root volume size, GiB (gp3, encrypted), from sizing.")
-    )
-    orchestrator_synapse_username: str = field(
-        metadata=_about("SYNAPSE_USERNAME of the orchestrator.")
     )
     orchestrator_auth_token: pulumi.Input[str] = field(
         metadata=_about(
@@ -73,20 +67,12 @@ class OrchestratorHostArgs:
     evaluation_templates: pulumi.Input[Mapping[str, str]] = field(
         metadata=_about("Evaluation ID -> Synapse ID of the workflow file (EVALUATION_TEMPLATES).")
     )
-    max_concurrent_submissions: int = field(metadata=_about("MAX_CONCURRENT_WORKFLOWS, 1..100."))
-    orchestrator_image: str = field(metadata=_about("Orchestrator image, pinned by tag or digest."))
-    kind: str = field(
-        default="model-to-data", metadata=_about("`model-to-data` or `data-to-model`.")
-    )
     monthly_price_usd: float | None = field(
         default=None,
         metadata=_about(
             "Estimated monthly cost, USD: instance, gp3 root volume and public IPv4 on demand "
             "(sizing's monthly_cost_usd); None when unknown."
         ),
-    )
-    workflow_engine_image: str | None = field(
-        default=None, metadata=_about("Toil engine image; None: the orchestrator's default.")
     )
     ami_ssm_parameter: str = field(
         default=DEFAULT_AMI_SSM_PARAMETER,
@@ -101,70 +87,17 @@ class OrchestratorHostArgs:
     subnet_id: str | None = field(
         default=None, metadata=_about("Subnet; None: a default subnet of the default VPC.")
     )
-    input_data_s3_uri: str | None = field(
-        default=None,
-        metadata=_about("s3://bucket/prefix synced into input_data_dir at boot (read-only grant)."),
-    )
-    input_data_dir: str = field(
-        default=DEFAULT_INPUT_DATA_DIR,
-        metadata=_about("Host directory mounted by the workflow as input (model-to-data)."),
-    )
-    job_retention_days: int = field(
-        default=7, metadata=_about("Days job folders are kept by the daily clean-up.")
-    )
-    submitter_notification_mask: int = field(
-        default=31, metadata=_about("SUBMITTER_NOTIFICATION_MASK, 0..31.")
-    )
-    share_results_immediately: bool = field(
-        default=True, metadata=_about("SHARE_RESULTS_IMMEDIATELY.")
-    )
-    toil_cli_options: str = field(
-        default=DEFAULT_TOIL_CLI_OPTIONS, metadata=_about("TOIL_CLI_OPTIONS.")
-    )
-    accept_new_submissions: bool = field(
-        default=True,
-        metadata=_about(
-            "Initial drain state at first boot (the host's drain switch owns it afterwards)."
-        ),
-    )
-    replace_on_user_data_change: bool = field(
-        default=True,
-        metadata=_about(
-            "True: a changed user data replaces the host (drain first). False: changes are ignored "
-            "and the running host keeps its boot-time settings. Never the in-place stop/start."
-        ),
-    )
-    end_date: dt.datetime | None = field(
-        default=None,
-        metadata=_about("After this instant the host stops taking submissions (endDate)."),
-    )
-    stop_host_after_end: bool = field(
-        default=True,
-        metadata=_about("With end_date: power off once no evaluation runs (stopHostAfterEnd)."),
-    )
-    run_workflow_container_in_privileged_mode: bool = field(
-        default=False, metadata=_about("RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE.")
-    )
-    execution_stage: str | None = field(
-        default=None, metadata=_about("EXECUTION_STAGE: ALL, VALIDATION or EXECUTION; None: ALL.")
-    )
-    rw_volumes: tuple[str, ...] = field(
-        default=(), metadata=_about("RW_VOLUMES entries, each /host/path:/container/path.")
-    )
-    dockerhub_username: str | None = field(
-        default=None, metadata=_about("DOCKERHUB_USERNAME; None: anonymous Docker Hub pulls.")
-    )
     dockerhub_password: pulumi.Input[str] | None = field(
         default=None,
         metadata=_about(
-            "Docker Hub access token (secret) with dockerhub_username; stored only in SSM."
+            "Docker Hub access token (secret) with settings.dockerhub_username; stored only in SSM."
         ),
     )
     served_queue_count: int = field(
         default=1,
         metadata=_about(
             "Queues the host serves; the dry render that checks the 16 KB user-data limit before "
-            "anything is created uses this many stand-in IDs. Default 1."
+            "anything is created uses this many placeholder IDs. Default 1."
         ),
     )
 
@@ -240,95 +173,65 @@ def host_role_policy(
 
 
 def instance_ignore_changes(args: OrchestratorHostArgs) -> list[str]:
-    """Instance inputs whose change must not replace or restart a running host.
-
-    A new AMI behind the SSM parameter is ignored (a pinned `ami_id` is deliberate, so it is not);
-    user data is ignored only when the stack opts out of replacement on change.
-    """
-    ignored = []
-    if args.ami_id is None:
-        ignored.append("ami")
-    if not args.replace_on_user_data_change:
-        ignored.append("user_data")
-    return ignored
+    """Instance inputs whose change must not replace or restart a running host: a new AMI behind
+    the SSM parameter (a pinned `ami_id` is deliberate, so it is not ignored)."""
+    return ["ami"] if args.ami_id is None else []
 
 
 def bootstrap_settings(
-    args: OrchestratorHostArgs,
-    logs_folder_id: str,
-    evaluation_templates: Mapping[str, str],
+    args: OrchestratorHostArgs, logs_folder_id: str, evaluation_templates: Mapping[str, str]
 ) -> BootstrapSettings:
-    """The user data's settings from the Args and the resolved Synapse IDs."""
-    return BootstrapSettings(
-        challenge_name=args.challenge_name,
-        stack=args.stack,
-        region=args.region,
-        orchestrator_synapse_username=args.orchestrator_synapse_username,
-        token_source=SsmParameterToken(
-            token_parameter_name(args.challenge_name, args.stack), args.region
-        ),
-        logs_folder_id=logs_folder_id,
-        evaluation_templates=dict(evaluation_templates),
-        max_concurrent_workflows=args.max_concurrent_submissions,
-        orchestrator_image=args.orchestrator_image,
-        kind=args.kind,
-        workflow_engine_image=args.workflow_engine_image,
-        input_data_dir=args.input_data_dir,
-        input_data_s3_uri=args.input_data_s3_uri,
-        job_retention_days=args.job_retention_days,
-        submitter_notification_mask=args.submitter_notification_mask,
-        share_results_immediately=args.share_results_immediately,
-        toil_cli_options=args.toil_cli_options,
-        accept_new_submissions=args.accept_new_submissions,
-        end_date=args.end_date,
-        stop_host_after_end=args.stop_host_after_end,
-        run_workflow_container_in_privileged_mode=args.run_workflow_container_in_privileged_mode,
-        execution_stage=args.execution_stage,
-        rw_volumes=tuple(args.rw_volumes),
-        dockerhub_username=args.dockerhub_username,
-        dockerhub_password_source=(
-            SsmParameterToken(
-                dockerhub_password_parameter_name(args.challenge_name, args.stack), args.region
-            )
-            if args.dockerhub_username
-            else None
-        ),
-    )
+    """The user data's settings: the Args' host settings plus the resolved Synapse IDs."""
+    return args.settings.with_synapse_ids(logs_folder_id, evaluation_templates)
 
 
 def check_args(args: OrchestratorHostArgs) -> None:
     """Every problem with the Args at once, before any resource exists."""
-    problems = []
-    if not args.instance_type or "." not in args.instance_type:
-        problems.append(f"instance_type: {args.instance_type!r} is not an EC2 instance type")
-    if (
-        not isinstance(args.root_volume_gib, int)
-        or isinstance(args.root_volume_gib, bool)
-        or not MIN_ROOT_VOLUME_GIB <= args.root_volume_gib <= 16384
+    checks = (
+        ("instance_type", rules.InstanceTypeName, args.instance_type),
+        ("root_volume_gib", rules.RootVolumeGiB, args.root_volume_gib),
+        ("ami_id", rules.AmiId | None, args.ami_id),
+        ("subnet_id", rules.SubnetId | None, args.subnet_id),
+    )
+    problems = [
+        f"{name}: {value!r}: {problem}"
+        for name, rule, value in checks
+        if (problem := rules.problem(rule, value))
+    ]
+    settings = args.settings
+    parameter = SsmParameterToken(
+        token_parameter_name(settings.challenge_name, settings.stack), settings.region
+    )
+    if settings.token_source != parameter:
+        problems.append(
+            "settings.token_source: the host reads its token from the SSM parameter this component "
+            f"creates ({parameter.name} in {parameter.region}), not {settings.token_source}"
+        )
+    if settings.dockerhub_username and args.dockerhub_password is None:
+        problems.append("dockerhub_password: required with dockerhub_username (a secret)")
+    if settings.dockerhub_username and settings.dockerhub_password_source != SsmParameterToken(
+        dockerhub_password_parameter_name(settings.challenge_name, settings.stack), settings.region
     ):
         problems.append(
-            f"root_volume_gib: {args.root_volume_gib!r} not in {MIN_ROOT_VOLUME_GIB}..16384 GiB"
+            "settings.dockerhub_password_source: the host reads the Docker Hub password from the "
+            "SSM parameter this component creates"
         )
-    if args.dockerhub_username and args.dockerhub_password is None:
-        problems.append("dockerhub_password: required with dockerhub_username (a secret)")
     if args.monthly_price_usd is not None and args.monthly_price_usd < 0:
         problems.append(f"monthly_price_usd: {args.monthly_price_usd!r} is negative")
-    if args.ami_id is not None and not re.fullmatch(r"ami-[0-9a-f]{8,17}", args.ami_id):
-        problems.append(f"ami_id: {args.ami_id!r} is not an AMI ID (ami-...)")
-    if args.subnet_id is not None and not re.fullmatch(r"subnet-[0-9a-f]{8,17}", args.subnet_id):
-        problems.append(f"subnet_id: {args.subnet_id!r} is not a subnet ID (subnet-...)")
     if args.ami_id is None:
         try:
             os_for_ami_parameter(args.ami_ssm_parameter)
         except UserDataError as exc:
             problems.append(str(exc))
     try:
-        # A dry render with stand-in IDs checks every plain setting and the template.
-        templates = {
-            str(_CHECK_FIRST_EVALUATION_ID + i): _CHECK_WORKFLOW_FILE_ID
-            for i in range(args.served_queue_count)
-        }
-        render_cloud_config(bootstrap_settings(args, _CHECK_LOGS_FOLDER_ID, templates))
+        # A dry render with placeholder IDs checks the template and the 16 KB limit.
+        render_cloud_config(
+            bootstrap_settings(
+                args,
+                PLACEHOLDER_LOGS_FOLDER_ID,
+                placeholder_evaluation_templates(args.served_queue_count),
+            )
+        )
     except UserDataError as exc:
         problems.append(str(exc))
     if problems:
@@ -345,34 +248,35 @@ class OrchestratorHost(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         check_args(args)
+        settings = args.settings
         super().__init__("challenge:index:OrchestratorHost", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {
-            "challenge": tag_value(args.challenge_name),
-            "stack": tag_value(args.stack),
+            "challenge": tag_value(settings.challenge_name),
+            "stack": tag_value(settings.stack),
             "managed-by": "pulumi",
         }
-        parameter_name = token_parameter_name(args.challenge_name, args.stack)
+        parameter_name = token_parameter_name(settings.challenge_name, settings.stack)
 
         self.token_parameter = aws.ssm.Parameter(
             f"{name}-token",
             name=parameter_name,
             type="SecureString",
             value=pulumi.Output.secret(args.orchestrator_auth_token),
-            description=f"Synapse token of the orchestrator, challenge {args.challenge_name!r}",
+            description=f"Synapse token of the orchestrator, challenge {settings.challenge_name!r}",
             tags=tags,
             opts=child,
         )
 
         secret_arns = [self.token_parameter.arn]
         self.dockerhub_password_parameter = None
-        if args.dockerhub_username:
+        if settings.dockerhub_username:
             self.dockerhub_password_parameter = aws.ssm.Parameter(
                 f"{name}-dockerhub-password",
-                name=dockerhub_password_parameter_name(args.challenge_name, args.stack),
+                name=dockerhub_password_parameter_name(settings.challenge_name, settings.stack),
                 type="SecureString",
                 value=pulumi.Output.secret(args.dockerhub_password),
-                description=f"Docker Hub access token of {args.dockerhub_username}",
+                description=f"Docker Hub access token of {settings.dockerhub_username}",
                 tags=tags,
                 opts=child,
             )
@@ -380,7 +284,9 @@ class OrchestratorHost(pulumi.ComponentResource):
 
         self.role = aws.iam.Role(
             f"{name}-role",
-            description=f"Orchestrator host of challenge {args.challenge_name!r} ({args.stack})",
+            description=(
+                f"Orchestrator host of challenge {settings.challenge_name!r} ({settings.stack})"
+            ),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -399,14 +305,16 @@ class OrchestratorHost(pulumi.ComponentResource):
         self.session_manager_policy = aws.iam.RolePolicyAttachment(
             f"{name}-session-manager",
             role=self.role.name,
-            policy_arn=f"arn:{partition_of(args.region)}:iam::aws:policy/{SSM_CORE_POLICY}",
+            policy_arn=f"arn:{partition_of(settings.region)}:iam::aws:policy/{SSM_CORE_POLICY}",
             opts=child,
         )
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-read-token",
             role=self.role.id,
             policy=pulumi.Output.all(*secret_arns).apply(
-                lambda arns: json.dumps(host_role_policy(arns, args.region, args.input_data_s3_uri))
+                lambda arns: json.dumps(
+                    host_role_policy(arns, settings.region, settings.input_data_s3_uri)
+                )
             ),
             opts=child,
         )
@@ -476,8 +384,10 @@ class OrchestratorHost(pulumi.ComponentResource):
                 tags=tags,
             ),
             user_data=self.user_data,
-            user_data_replace_on_change=args.replace_on_user_data_change,
-            tags={"Name": f"{args.stack}-orchestrator", **tags},
+            # A changed user data replaces the host (after the drain guard): a running host never
+            # silently keeps settings the stack no longer has.
+            user_data_replace_on_change=True,
+            tags={"Name": f"{settings.stack}-orchestrator", **tags},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The role must be able to read the token before the host boots.
@@ -497,7 +407,7 @@ class OrchestratorHost(pulumi.ComponentResource):
         self.public_dns = self.instance.public_dns
         self.ssm_session_command = self.instance.id.apply(
             lambda instance_id: (
-                f"aws ssm start-session --target {instance_id} --region {args.region}"
+                f"aws ssm start-session --target {instance_id} --region {settings.region}"
             )
         )
         self.token_parameter_name = self.token_parameter.name

@@ -9,7 +9,6 @@ run builds the cached base image.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 from collections.abc import Callable, Mapping
@@ -103,14 +102,13 @@ def boot_rehearsal_host(
     say: Callable[[str], None],
 ) -> list[HostCheck]:
     """One boot of the rehearsal's bootstrap; returns the checks (also printed)."""
-    from tests.vm import STAND_IN_IMAGE, VmTestError, run_boot_scenario
+    from tests.vm import VmTestError, run_boot_scenario
 
     settings = program.self_hosted_settings(
         config, outputs["logsFolderId"], outputs["evaluationTemplates"]
     )
     if userdata.render_cloud_config(settings) != outputs["selfHostedBootstrap"]:
         raise RuntimeError("re-rendering the bootstrap did not give the program's output")
-    settings = dataclasses.replace(settings, orchestrator_image=STAND_IN_IMAGE)
     say("host: booting the bootstrap in a local VM (about 6 minutes; progress as `vm: ...`)")
     try:
         result = run_boot_scenario(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, TypeGuard
+from typing import Any, Literal, TypeGuard
+
+import rules
+from rules import KINDS as KINDS  # re-exported: sizing's CLI offers them
+from rules import MIN_ROOT_VOLUME_GIB, JobRetentionDays, Kind, MaxConcurrentSubmissions
 
 from .errors import SizingError
-
-Kind = Literal["model-to-data", "data-to-model"]
-KINDS: tuple[str, ...] = ("model-to-data", "data-to-model")
 
 #: Share of an instance's nominal memory the OS cannot use (hypervisor, kernel, page tables).
 #: Karpenter's default `vmMemoryOverheadPercent`; m5.large: 8 GiB nominal, 7.4 GiB usable.
@@ -34,8 +35,6 @@ ENGINE_IMAGES_DISK_GIB = 3.0
 STEP_IMAGES_DISK_GIB = 2.0
 #: Workflow files, Toil job store and logs in each job folder, besides the outputs.
 JOB_FOLDER_OVERHEAD_GIB = 0.1
-#: Smallest root volume we create, whatever the sum: room for an OS upgrade and stray logs.
-MIN_ROOT_VOLUME_GIB = 20
 #: Hours in a month, as AWS prices a month.
 HOURS_PER_MONTH = 730
 
@@ -68,18 +67,15 @@ class Workload:
 
     def __post_init__(self) -> None:
         _positive(self.per_submission_memory_gib, "perSubmissionMemoryGiB", "GiB")
-        _whole(self.max_concurrent_submissions, "maxConcurrentSubmissions", minimum=1)
+        _rule(self.max_concurrent_submissions, MaxConcurrentSubmissions, "maxConcurrentSubmissions")
         _positive(self.vcpus_per_submission, "vcpusPerSubmission", "vCPUs")
         _positive(self.docker_image_gib, "dockerImageGiB", "GiB")
         _non_negative(self.input_data_gib, "inputDataGiB")
         _non_negative(self.output_per_submission_gib, "outputPerSubmissionGiB")
-        _whole(self.job_retention_days, "jobRetentionDays", minimum=0)
+        _rule(self.job_retention_days, JobRetentionDays, "jobRetentionDays")
         if self.submissions_per_day is not None:
             _non_negative(self.submissions_per_day, "submissionsPerDay")
-        if self.kind not in KINDS:
-            raise SizingError(
-                f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}", key="kind"
-            )
+        _rule(self.kind, Kind, "kind")
 
     @property
     def finished_per_day(self) -> float:
@@ -322,6 +318,8 @@ def _non_negative(value: object, key: str) -> None:
         raise SizingError(f"{key} must be a number >= 0, got {value!r}", key=key)
 
 
-def _whole(value: object, key: str, *, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise SizingError(f"{key} must be a whole number >= {minimum}, got {value!r}", key=key)
+def _rule(value: object, type_: Any, key: str) -> None:
+    """The stack key's own rule (rules.py), without conversion: sizing computes with the value."""
+    problem = rules.problem(type_, value, strict=True)
+    if problem:
+        raise SizingError(f"{key}: {problem}, got {value!r}", key=key)

@@ -10,34 +10,51 @@ import datetime as dt
 import itertools
 import re
 import urllib.parse
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rules import INPUT_DATA_ROOTS as INPUT_DATA_ROOTS  # re-exported for the stack layer
+from rules import MOVING_IMAGE_TAGS as MOVING_IMAGE_TAGS
+from rules import SYNAPSE_NAME_PATTERN as SYNAPSE_NAME_PATTERN
+from rules import (
+    AmiId,
+    AmiSsmParameter,
+    DockerhubUsername,
+    DockerImage,
+    ExecutionStage,
+    HostDataDir,
+    InstanceTypeName,
+    JobRetentionDays,
+    Kind,
+    MaxConcurrentSubmissions,
+    NotificationMask,
+    NumericId,
+    RwVolume,
+    S3Uri,
+    SubnetId,
+    SynapseName,
+    SynapseUsername,
+    ToilCliOptions,
+    duplicate_names,
+)
+from rules import image_tag as image_tag
+from rules import input_data_dir_problem as input_data_dir_problem
+from rules import moving_image_problem as moving_image_problem
 from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, is_loopback_host
 
-#: Characters Synapse allows in entity, team and evaluation names (ModelConstants.
-#: VALID_ENTITY_NAME_REGEX in Synapse-Repository-Services: commas too).
-SYNAPSE_NAME_PATTERN = r"^[A-Za-z0-9 _\-.+'(),]+$"
 SYNAPSE_ID_PATTERN = r"^syn[0-9]+$"
 #: Upstream CI (`.github/workflows/ci.yml`: docker/metadata-action `type=sha`, build-push-action
 #: without `platforms`, so linux/amd64 only) tags every pushed commit `sha-<7 hex>`; this is master
 #: at be79fdc, the commit the `.env` contract was checked against. Immutable, unlike `:master`.
 DEFAULT_ORCHESTRATOR_IMAGE = "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:sha-be79fdc"
-#: Tags that follow a branch or "the newest": a reboot or a re-pull may change what runs.
-MOVING_IMAGE_TAGS = frozenset(
-    {"latest", "master", "main", "develop", "dev", "edge", "nightly", "stable", "head"}
-)
-#: Where `inputDataDir` may point: the template's default and a dedicated tree. Boot runs
-#: `aws s3 sync` as root into it, so a system directory (`/etc/cron.d`, `/root/.ssh`) is refused.
-INPUT_DATA_ROOTS = ("/home/user/input_data", "/data")
 DEFAULT_TOIL_CLI_OPTIONS = "--defaultMemory 100M --retryCount 0 --defaultDisk 1G"
+DEFAULT_AMI_SSM_PARAMETER = "/aws/service/debian/release/13/latest/amd64"
+#: The model-to-data template's `inputDir` default.
+DEFAULT_INPUT_DATA_DIR = INPUT_DATA_ROOTS[0]
 #: Production Synapse; the orchestrator itself talks to no other (upstream
 #: src/main/java/org/sagebionetworks/SynapseClientFactory.java hard-codes it).
 PRODUCTION_SYNAPSE_ENDPOINT = DEFAULT_SYNAPSE_ENDPOINT
-#: One RW_VOLUMES entry: two absolute paths without ':' or ',' (DockerUtils.createModelContainer
-#: splits the list on ',' and each entry on ':').
-RW_VOLUME_PATTERN = r"^/[A-Za-z0-9._/-]*:/[A-Za-z0-9._/-]*$"
 
 #: Secret keys: never part of the validated spec, only whether each is set.
 SECRET_KEYS: dict[str, str] = {
@@ -60,9 +77,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", populate_by_name=False, frozen=True, str_strip_whitespace=True
     )
-
-
-SynapseName = Annotated[str, Field(min_length=1, max_length=256, pattern=SYNAPSE_NAME_PATTERN)]
 
 
 class SubmissionLimits(_Strict):
@@ -128,10 +142,10 @@ class QueueConfig(_Strict):
 class ExistingTeamIds(_Strict):
     """Numeric IDs of Synapse teams to use instead of creating `<name> <Role>` teams."""
 
-    participants: str | None = Field(None, pattern=r"^[0-9]+$")
-    admin: str | None = Field(None, pattern=r"^[0-9]+$")
-    organizers: str | None = Field(None, pattern=r"^[0-9]+$")
-    preregistrants: str | None = Field(None, pattern=r"^[0-9]+$")
+    participants: NumericId | None = None
+    admin: NumericId | None = None
+    organizers: NumericId | None = None
+    preregistrants: NumericId | None = None
 
 
 class ChallengeSpec(_Strict):
@@ -142,7 +156,7 @@ class ChallengeSpec(_Strict):
         alias="name",
         description="Challenge name: live project `<name>`, staging `<name> - staging`, teams.",
     )
-    kind: Literal["model-to-data", "data-to-model"] = Field(
+    kind: Kind = Field(
         "model-to-data",
         alias="kind",
         description="`model-to-data`: participants submit Docker images run on the host; "
@@ -164,11 +178,8 @@ class ChallengeSpec(_Strict):
         description="Path of the CWL workflow inside the unzipped archive, e.g. "
         "`model-to-data-challenge-workflow-main/workflow.cwl` (the ROOT_TEMPLATE annotation).",
     )
-    orchestrator_synapse_username: str = Field(
+    orchestrator_synapse_username: SynapseUsername = Field(
         alias="orchestratorSynapseUsername",
-        min_length=1,
-        max_length=256,
-        pattern=r"^[A-Za-z0-9._-]+$",
         description="Synapse user name the orchestrator runs as (SYNAPSE_USERNAME).",
     )
     # --- workload, for sizing ------------------------------------------------------------------
@@ -178,11 +189,9 @@ class ChallengeSpec(_Strict):
         le=4096,
         description="Memory one submission's evaluation needs, GiB (whole number).",
     )
-    max_concurrent_submissions: int = Field(
+    max_concurrent_submissions: MaxConcurrentSubmissions = Field(
         10,
         alias="maxConcurrentSubmissions",
-        ge=1,
-        le=100,
         description="Submissions evaluated at once (MAX_CONCURRENT_WORKFLOWS).",
     )
     vcpus_per_submission: int = Field(
@@ -217,10 +226,9 @@ class ChallengeSpec(_Strict):
         description="Evaluations finished per day on average; sizes the disk for job folders kept "
         "jobRetentionDays. Empty: maxConcurrentSubmissions.",
     )
-    instance_type: str | None = Field(
+    instance_type: InstanceTypeName | None = Field(
         None,
         alias="instanceType",
-        pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$",
         description="EC2 instance type override; must fit the workload. Empty: cheapest that fits.",
     )
     monthly_budget_usd: int | None = Field(
@@ -239,10 +247,9 @@ class ChallengeSpec(_Strict):
         description="`ec2`: `pulumi up` launches the host on AWS; `self-hosted`: no AWS at all, "
         "`pulumi up` writes the bootstrap for the site's own server (output and file).",
     )
-    orchestrator_image: str = Field(
+    orchestrator_image: DockerImage = Field(
         DEFAULT_ORCHESTRATOR_IMAGE,
         alias="orchestratorImage",
-        pattern=r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$",
         description="Orchestrator image, pinned by commit tag (`:sha-<7 hex>`), version tag or "
         "digest; moving tags (`:master`, `:latest`, none) need allowMovingImageTags.",
     )
@@ -252,7 +259,7 @@ class ChallengeSpec(_Strict):
         description="Accept a branch tag such as `:master` for orchestratorImage and "
         "workflowEngineImage (what runs then changes whenever the host pulls).",
     )
-    workflow_engine_image: str | None = Field(
+    workflow_engine_image: DockerImage | None = Field(
         None,
         alias="workflowEngineImage",
         description=(
@@ -260,55 +267,47 @@ class ChallengeSpec(_Strict):
             "host from the pinned recipe in userdata/engine/ (Toil with CWL v1.2)."
         ),
     )
-    ami_ssm_parameter: str = Field(
-        "/aws/service/debian/release/13/latest/amd64",
+    ami_ssm_parameter: AmiSsmParameter = Field(
+        DEFAULT_AMI_SSM_PARAMETER,
         alias="amiSsmParameter",
-        pattern=r"^/aws/service/debian/release/13/",
         description="Public SSM parameter naming the AMI; Debian 13 is the supported OS.",
     )
-    ami_id: str | None = Field(
+    ami_id: AmiId | None = Field(
         None,
         alias="amiId",
-        pattern=r"^ami-[0-9a-f]{8,17}$",
         description="Pin the AMI instead of resolving amiSsmParameter.",
     )
-    subnet_id: str | None = Field(
+    subnet_id: SubnetId | None = Field(
         None,
         alias="subnetId",
-        pattern=r"^subnet-[0-9a-f]{8,17}$",
         description="Subnet for the host; empty: a subnet of the default VPC.",
     )
-    input_data_s3_uri: str | None = Field(
+    input_data_s3_uri: S3Uri | None = Field(
         None,
         alias="inputDataS3Uri",
-        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
         description="Sync model-to-data input from this S3 prefix at boot (read-only access).",
     )
-    input_data_dir: str = Field(
+    input_data_dir: HostDataDir = Field(
         INPUT_DATA_ROOTS[0],
         alias="inputDataDir",
         description="Host directory the workflow mounts as input (the template's inputDir): "
         "/home/user/input_data, a directory below it, or /data[/...].",
     )
-    job_retention_days: int = Field(
+    job_retention_days: JobRetentionDays = Field(
         7,
         alias="jobRetentionDays",
-        ge=1,
-        le=365,
         description="Days finished job folders stay on the host before the daily clean-up.",
     )
-    submitter_notification_mask: int = Field(
+    submitter_notification_mask: NotificationMask = Field(
         31,
         alias="submitterNotificationMask",
-        ge=0,
-        le=31,
         description="Which emails submitters get: 1 started, 2 completed, 4 failed, 8 stopped, "
         "16 timed out.",
     )
     share_results_immediately: bool = Field(
         True, alias="shareResultsImmediately", description="Share logs with submitters at once."
     )
-    toil_cli_options: str = Field(
+    toil_cli_options: ToilCliOptions = Field(
         DEFAULT_TOIL_CLI_OPTIONS,
         alias="toilCliOptions",
         description="Extra toil-cwl-runner options (TOIL_CLI_OPTIONS); no --workDir/LinkImports.",
@@ -321,7 +320,7 @@ class ChallengeSpec(_Strict):
             "(RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE); only for workflows that need it."
         ),
     )
-    execution_stage: Literal["ALL", "VALIDATION", "EXECUTION"] | None = Field(
+    execution_stage: ExecutionStage | None = Field(
         None,
         alias="executionStage",
         description=(
@@ -329,7 +328,7 @@ class ChallengeSpec(_Strict):
             "VALIDATED, EXECUTION takes VALIDATED to ACCEPTED; empty: ALL."
         ),
     )
-    rw_volumes: list[Annotated[str, Field(pattern=RW_VOLUME_PATTERN)]] = Field(
+    rw_volumes: list[RwVolume] = Field(
         default_factory=list,
         alias="rwVolumes",
         description=(
@@ -337,10 +336,9 @@ class ChallengeSpec(_Strict):
             "`/host/path:/container/path` (RW_VOLUMES)."
         ),
     )
-    dockerhub_username: str | None = Field(
+    dockerhub_username: DockerhubUsername | None = Field(
         None,
         alias="dockerhubUsername",
-        pattern=r"^[a-z0-9]{4,30}$",
         description=(
             "Docker Hub account for image pulls (DOCKERHUB_USERNAME; anonymous pulls are "
             "rate-limited per IP); needs the secret dockerhubPassword."
@@ -422,23 +420,6 @@ class ChallengeSpec(_Strict):
             )
         return value
 
-    @field_validator("toil_cli_options")
-    @classmethod
-    def _toil_options(cls, value: str) -> str:
-        if "--workDir" in value or "LinkImports" in value:
-            raise ValueError(
-                "must not contain --workDir or LinkImports (the orchestrator sets them)"
-            )
-        return value
-
-    @field_validator("input_data_dir")
-    @classmethod
-    def _input_data_dir(cls, value: str) -> str:
-        problem = input_data_dir_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value.rstrip("/")
-
     @field_validator("end_date")
     @classmethod
     def _end_date_aware(cls, value: dt.datetime | None) -> dt.datetime | None:
@@ -449,49 +430,10 @@ class ChallengeSpec(_Strict):
     @field_validator("queues")
     @classmethod
     def _unique_queue_names(cls, queues: tuple[QueueConfig, ...]) -> tuple[QueueConfig, ...]:
-        names = [q.name.casefold() for q in queues]
-        duplicates = sorted({q.name for q in queues if names.count(q.name.casefold()) > 1})
+        duplicates = duplicate_names(q.name for q in queues)
         if duplicates:
             raise ValueError(f"duplicate queue names: {', '.join(duplicates)}")
         return queues
-
-
-def input_data_dir_problem(path: str) -> str | None:
-    """Why `path` may not hold challenge input data, or None."""
-    parts = path.rstrip("/").split("/")
-    if (
-        not path.startswith("/")
-        or any(p in ("", ".", "..") or not re.fullmatch(r"[A-Za-z0-9._-]+", p) for p in parts[1:])
-        or len(parts) < 2
-    ):
-        return "must be an absolute path of letters, digits and ._- components (no '..')"
-    normal = "/".join(parts)
-    if not any(normal == root or normal.startswith(root + "/") for root in INPUT_DATA_ROOTS):
-        return (
-            "is outside the input data directories: use "
-            + " or ".join(f"{root} (or a directory below it)" for root in INPUT_DATA_ROOTS)
-            + "; boot syncs input data into it as root"
-        )
-    return None
-
-
-def image_tag(image: str) -> str | None:
-    """The tag of an image reference, None when it has none (a digest alone pins it)."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
-
-
-def moving_image_problem(image: str) -> str | None:
-    """Why `image` may change under a running challenge, or None (digest or fixed tag)."""
-    if "@sha256:" in image:
-        return None
-    tag = image_tag(image)
-    if tag is None:
-        return f"{image!r} has no tag: Docker pulls `latest`, which moves"
-    if tag.lower() in MOVING_IMAGE_TAGS:
-        return f"{image!r} follows the moving tag `{tag}`"
-    return None
 
 
 def is_production_endpoint(url: str) -> bool:

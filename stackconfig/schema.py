@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import types
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
@@ -28,6 +28,8 @@ _UNITS = {"GiB": "GiB", "Days": "days", "Minutes": "minutes", "Usd": "USD/month"
 def _base_type(annotation: Any) -> Any:
     if get_origin(annotation) in (Union, types.UnionType):
         annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is Annotated:  # a shared constrained type of rules.py
+        annotation = get_args(annotation)[0]
     return annotation
 
 

@@ -19,18 +19,18 @@ import pytest
 import yaml
 
 import userdata
+from stackconfig import load_stack
 from tests.vm import (
-    STAND_IN_IMAGE,
     TOKEN_ALLOWED_ON_DISK,
     BootRecord,
     ScenarioResult,
     boot_test_settings,
     find_on_disk,
+    rendered_user_data,
     run_boot_scenario,
     with_token_stand_in,
 )
 from tests.vm.image import GUEST_DIR
-from userdata import engine
 
 SHELLCHECK = Path(sys.executable).with_name("shellcheck")
 #: Probe copies that hold the token on purpose (the .env, docker inspect, the stand-in's record).
@@ -41,7 +41,7 @@ TOKEN_ALLOWED_IN_RESULTS = ("*/files/env", "*/containers.json", "*/records/*.env
 
 
 def test_token_stand_in_replaces_only_the_token_helper():
-    rendered = userdata.render_cloud_config(boot_test_settings())
+    rendered = rendered_user_data()
     original, replaced = yaml.safe_load(rendered), yaml.safe_load(with_token_stand_in(rendered))
     changed = [
         new["path"]
@@ -57,12 +57,15 @@ def test_token_stand_in_replaces_only_the_token_helper():
     ), "the dev stack's user data should fetch the token from SSM"
 
 
-def test_boot_settings_are_the_dev_stack_with_test_ids_and_the_stand_in_image():
+def test_the_vm_boots_what_userdata_render_prints_for_the_dev_stack():
+    """The booted document is the CLI's output; the settings the probe checks against are the
+    ones it was rendered from (the dev stack's, test IDs, the stack's own image)."""
     settings = boot_test_settings()
     assert settings.stack == "dev"
-    assert settings.orchestrator_image == STAND_IN_IMAGE
+    assert settings.orchestrator_image == load_stack("dev").spec.orchestrator_image
     assert not settings.placeholder_ids
     assert isinstance(settings.token_source, userdata.SsmParameterToken)
+    assert rendered_user_data() == userdata.render_cloud_config(settings)
 
 
 def test_guest_scripts_pass_shellcheck():
@@ -117,16 +120,6 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             f"boot {boot.number}: orchestrator unit active "
             f"{'never' if active is None else f'{active:.0f} s'} after the kernel started "
             f"(VM clock); qemu wall {boot.outcome.wall_s:.0f} s"
-        )
-    build = re.search(
-        r"challenge-build-engine: built \S+ in (\d+) s", result.boots[0].bootstrap_log()
-    )
-    progress(f"engine image build in the VM: {build[1] + ' s' if build else 'not found'}")
-    engine = result.boots[0].path("engine")
-    if (engine / "rc").is_file():
-        progress(
-            f"engine check: toil-cwl-runner exit {(engine / 'rc').read_text().strip()} after "
-            f"{(engine / 'wall_s').read_text().strip()} s; outputs {(engine / 'stdout').read_text()}"
         )
     progress(f"scenario wall time {result.wall_s:.0f} s; files in {result.workdir}")
     return result
@@ -215,8 +208,6 @@ def test_env_file_is_root_only_with_every_variable(run: ScenarioResult):
     assert (stat.mode, stat.uid, stat.gid) == (0o600, 0, 0), _step(first, step) + oct(stat.mode)
     assert run.env_file_on_disk == ("regular", 0o600, 0, 0), f"root disk: {run.env_file_on_disk}"
     expected = dict(userdata.orchestrator_env(run.settings))
-    if not run.settings.workflow_engine_image:
-        expected["WORKFLOW_ENGINE_DOCKER_IMAGE"] = _engine_image_id(run)
     expected["SYNAPSE_PAT"] = run.token
     expected["ACCEPT_NEW_SUBMISSIONS"] = ""
     actual = first.env_file()
@@ -268,7 +259,7 @@ def test_orchestrator_container_runs_under_the_unit_with_env_volume_and_docker_s
 ):
     first = _first(run)
     step = "start the orchestrator"
-    project = run.settings.compose_project_name
+    project = userdata.COMPOSE_PROJECT_NAME
     unit = first.unit(userdata.ORCHESTRATOR_UNIT)
     state = (unit["ActiveState"], unit["UnitFileState"])
     assert state == ("active", "enabled"), _step(first, step) + f": unit {state}"
@@ -278,7 +269,7 @@ def test_orchestrator_container_runs_under_the_unit_with_env_volume_and_docker_s
     labels = container["Config"]["Labels"]
     assert labels["com.docker.compose.project.working_dir"] == userdata.ORCHESTRATOR_DIR
     assert labels["com.docker.compose.project.config_files"] == userdata.COMPOSE_PATH
-    assert container["Config"]["Image"] == STAND_IN_IMAGE
+    assert container["Config"]["Image"] == run.settings.orchestrator_image
     assert container["HostConfig"]["RestartPolicy"]["Name"] == "always"
     # Started by the unit's `docker compose up`: between the unit's start and it becoming active
     # (container time is epoch, the unit's monotonic; btime has 1 s resolution).
@@ -330,14 +321,7 @@ def test_cleanup_removes_old_job_folders_and_keeps_the_running_orchestrator(run:
     result = second.unit_properties("cleanup-unit.txt")["Result"]
     assert result == "success", log[-2000:]
     jobs = second.text("cleanup-jobs.txt").split()
-    expected_after = (
-        "old=absent",
-        "new=present",
-        "image=present",
-        "engine=present",
-        "orchestrator=running",
-    )
-    for expected in expected_after:
+    for expected in ("old=absent", "new=present", "image=present", "orchestrator=running"):
         assert expected in jobs, f"after {userdata.CLEANUP_SERVICE}: {jobs}\n{log[-2000:]}"
 
 
@@ -350,7 +334,7 @@ def test_second_boot_does_not_redo_one_time_steps(run: ScenarioResult):
     calls = second.text("token-fetch-calls").splitlines()
     assert [c.split()[0] for c in calls] == [first.boot_id], f"token fetches: {calls}"
     assert second.stat(userdata.ENV_PATH) == first.stat(userdata.ENV_PATH), ".env was rewritten"
-    project = run.settings.compose_project_name
+    project = userdata.COMPOSE_PROJECT_NAME
     ids = [[c["Id"] for c in b.compose_containers(project)] for b in (first, second)]
     assert ids[0] == ids[1] and len(ids[0]) == 1, f"containers boot 1 {ids[0]}, boot 2 {ids[1]}"
     assert second.compose_containers(project)[0]["State"]["Running"], second.failure_summary()
@@ -369,50 +353,8 @@ def test_running_the_bootstrap_again_changes_nothing(run: ScenarioResult):
     )
     assert after.dpkg_this_boot() == [], "the re-run changed packages"
     assert after.stat(userdata.ENV_PATH) == second.stat(userdata.ENV_PATH), ".env was rewritten"
-    project = run.settings.compose_project_name
+    project = userdata.COMPOSE_PROJECT_NAME
     before = [(c["Id"], c["State"]["StartedAt"]) for c in second.compose_containers(project)]
     now = [(c["Id"], c["State"]["StartedAt"]) for c in after.compose_containers(project)]
     assert now == before, "the re-run recreated or restarted the orchestrator container"
     assert after.unit(userdata.ORCHESTRATOR_UNIT)["ActiveState"] == "active"
-
-
-def _engine_image_id(run: ScenarioResult) -> str:
-    """The ID of the image tagged with the engine recipe's hash, as the VM's Docker reports it."""
-    return _first(run).text("engine/tag-id").strip()
-
-
-@pytest.mark.vm
-def test_engine_image_is_built_from_the_recipe_and_passed_by_id(run: ScenarioResult):
-    first = _first(run)
-    step = "build the workflow engine image"
-    log = first.bootstrap_log()
-    assert f"step: {step}" in log, _step(first, step)
-    assert re.search(r"challenge-build-engine: built \S+ in \d+ s", log), _step(first, step)
-    image_id = _engine_image_id(run)
-    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id), _step(first, step) + image_id
-    assert first.env_file()["WORKFLOW_ENGINE_DOCKER_IMAGE"] == image_id
-    [image] = first.json("engine/image.json")
-    assert image["Config"]["Labels"][engine.RECIPE_LABEL] == engine.recipe_hash()
-    assert engine.engine_tag() in image["RepoTags"]
-
-
-@pytest.mark.vm
-def test_engine_runs_the_template_shaped_workflow(run: ScenarioResult):
-    first = _first(run)
-    stderr = first.text("engine/stderr")
-    assert first.text("engine/rc").strip() == "0", stderr[-4000:]
-    outputs = json.loads(first.text("engine/stdout"))
-    assert outputs["status"] == "VALIDATED", outputs
-    results = first.json("engine/results.json")
-    pins = engine.pinned_requirements()
-    assert tuple(results["python"]) >= (3, 10)
-    for module in ("docker", "requests", "synapseclient"):
-        assert results[module] == pins[module], module
-    assert results["synapse_config_readable"] is True
-
-
-@pytest.mark.vm
-def test_the_bootstrap_rerun_reuses_the_engine_image(run: ScenarioResult):
-    output = _second(run).text("rerun.log")
-    assert "step: build the workflow engine image" in output, output[-2000:]
-    assert "challenge-build-engine: building" not in output, "same recipe, built again"

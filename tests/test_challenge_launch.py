@@ -102,9 +102,16 @@ def test_staging_registers_nothing_but_the_component(mocks):
     ).apply(check)
 
 
-def test_the_plan_leaves_out_publishing_and_the_wiki_when_asked():
-    keys = [p.key for p in plan_launch(args("live", publish_live_project=False, copy_wiki=False))]
-    assert keys == ["submit-task-1", "submit-task-2"]
+def test_live_always_publishes_and_copies_the_wiki_and_staging_plans_nothing():
+    keys = [p.key for p in plan_launch(args("live"))]
+    assert keys == [
+        "submit-task-1",
+        "submit-task-2",
+        "live-project-public-view",
+        "live-project-registered-view",
+        "wiki-copy",
+    ]
+    assert plan_launch(args("staging")) == []
 
 
 @pytest.mark.parametrize(

@@ -266,7 +266,7 @@ def test_no_credential_in_any_input_or_the_pickled_providers(mocks):
         ({"queues": ()}, "queues", "at least one"),
         ({"queues": (QueueSpec("A", key="x"), QueueSpec("B", key="x"))}, "queues[1].key", "unique"),
         (
-            {"queues": (QueueSpec("Same"), QueueSpec("Same", key="other"))},
+            {"queues": (QueueSpec("Same"), QueueSpec("same", key="other"))},
             "queues[1].name",
             "two queues",
         ),

@@ -53,7 +53,6 @@ def inputs(**changes: Any) -> dict[str, Any]:
         "synapse_endpoint": "http://127.0.0.1:8080",
         "drain_timeout_minutes": 120,
         "force_replace": False,
-        "poll_seconds": 30,
     }
     return {**base, **changes}
 
@@ -84,8 +83,8 @@ def test_settings_changes_update_in_place_and_never_drain():
         assert diff.changes and diff.replaces == [], change
     assert not provider.diff("guard", olds, checked(provider, inputs())).changes
     assert (
-        provider.update("guard", olds, checked(provider, inputs(poll_seconds=5))).outs[
-            "poll_seconds"
+        provider.update("guard", olds, checked(provider, inputs(drain_timeout_minutes=5))).outs[
+            "drain_timeout_minutes"
         ]
         == 5
     )
@@ -99,7 +98,6 @@ def test_settings_changes_update_in_place_and_never_drain():
         ({"evaluation_ids": []}, "evaluation_ids"),
         ({"evaluation_ids": ["syn1"]}, "evaluation_ids"),
         ({"drain_timeout_minutes": -1}, "drain_timeout_minutes"),
-        ({"poll_seconds": 0}, "poll_seconds"),
     ],
 )
 def test_bad_inputs_are_named(change, prop):
@@ -188,7 +186,8 @@ def test_the_resource_is_replaced_on_a_new_instance_and_keeps_the_callers_option
 
 
 @pytest.fixture
-def guard_state(synapse_emulator, aws, instance_id, ssm_runs_in) -> dict[str, Any]:
+def guard_state(synapse_emulator, aws, instance_id, ssm_runs_in, monkeypatch) -> dict[str, Any]:
+    monkeypatch.setattr(drain_guard_module, "POLL_SECONDS", 1)
     challenge = SubmissionQueues(synapse_emulator)
     provider = configured({})
     props = checked(
@@ -197,7 +196,6 @@ def guard_state(synapse_emulator, aws, instance_id, ssm_runs_in) -> dict[str, An
             instance_id=instance_id,
             evaluation_ids=challenge.queues,
             synapse_endpoint=synapse_emulator.base_url,
-            poll_seconds=1,
         ),
     )
     created = provider.create(props)

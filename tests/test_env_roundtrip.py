@@ -25,7 +25,7 @@ from tests.fixtures.scratch_host import commands, scratch_host
 from tests.fixtures.stacks import NOW, stack_with
 from tests.fixtures.userdata import TOKEN
 from userdata import ENV_PATH, ORCHESTRATOR_DIR, UserDataError, render_cloud_config
-from userdata.cli import settings_for_stack
+from userdata.cli import bootstrap_settings
 from userdata.render import env_quote, orchestrator_env
 
 #: Printable text as `str.isprintable` means it: any script, punctuation, space; no control
@@ -51,11 +51,18 @@ SHAPED = {
 }
 
 
+def _is_str(annotation: object) -> bool:
+    """`str`, or a constrained string of rules.py (`Annotated[str, ...]`)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is str
+
+
 def string_keys() -> list[str]:
     keys = []
     for alias, name in STACK_KEYS.items():
         annotation = ChallengeSpec.model_fields[name].annotation
-        if annotation is str or str in typing.get_args(annotation):
+        if _is_str(annotation) or any(_is_str(a) for a in typing.get_args(annotation)):
             keys.append(alias)
     return keys
 
@@ -70,7 +77,7 @@ def render_or_reject(key: str, value: str):
     the key."""
     try:
         config = parse_config("dev", stack_with({key: value}), env={}, now=NOW)
-        settings = settings_for_stack(config)
+        settings = bootstrap_settings(config)
         return settings, render_cloud_config(settings)
     except ConfigError as error:
         assert any(p.startswith(f"challenge:{key}") for p in error.problems), error.problems

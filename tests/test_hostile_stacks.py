@@ -269,6 +269,14 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
         "challenge:queues: rendered user data is",
     ),
     (
+        "user data overflow and a bad AMI ID, one problem each",
+        {
+            "toilCliOptions": " ".join(f"--x{hash_hex(i)}" for i in range(700)),
+            "amiId": "ami-zz",
+        },
+        "challenge:amiId: ",
+    ),
+    (
         "two queues with the same key",
         {"queues": [{"name": "A", "key": "same"}, {"name": "B", "key": "same"}]},
         "challenge:queues[1].key: 'same' is used by two queues",
@@ -460,6 +468,14 @@ def test_make_check_reports_every_layer_in_one_run():
         "challenge:instanceType",  # sizing, with the remaining keys
         "challenge:workflowArchiveUrl",  # the Synapse side's own check
     ], problems
+
+
+def test_a_user_data_overflow_is_one_problem_with_its_advice():
+    options = " ".join(f"--x{hash_hex(i)}" for i in range(700))
+    problems = problems_of({"toilCliOptions": options})
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("challenge:queues: rendered user data is ")
+    assert problems[0].endswith("shorten challenge:toilCliOptions")
 
 
 def test_component_messages_name_stack_keys_not_fields():

@@ -178,14 +178,12 @@ def test_an_end_date_without_a_zone_is_refused():
 
 
 def test_user_data_carries_the_end_date_check_only_when_an_end_date_is_set():
-    import dataclasses
-
     import yaml
 
     from userdata import render_bootstrap_script, render_cloud_config
 
     plain = host_settings()
-    ending = dataclasses.replace(plain, end_date=END, stop_host_after_end=False)
+    ending = plain.replace(end_date=END, stop_host_after_end=False)
     paths = {f["path"] for f in yaml.safe_load(render_cloud_config(ending))["write_files"]}
     assert {END_DATE_SCRIPT_PATH, f"/etc/systemd/system/{END_DATE_TIMER}"} <= paths
     assert f"enable_now {END_DATE_TIMER}" in render_bootstrap_script(ending)

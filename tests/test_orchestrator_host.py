@@ -26,7 +26,15 @@ from components.orchestrator_host import (
     tag_value,
 )
 from sizing import Workload, estimate_host, load_catalog
-from userdata import BOOTSTRAP_PATH, TOKEN_HELPER_PATH, UserDataError, write_files_of
+from userdata import (
+    BOOTSTRAP_PATH,
+    TOKEN_HELPER_PATH,
+    HostSettings,
+    SsmParameterToken,
+    UserDataError,
+    token_parameter_name,
+    write_files_of,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -90,23 +98,39 @@ def mocks() -> HostMocks:
     return recorder
 
 
-def make_args(**overrides: Any) -> OrchestratorHostArgs:
+def make_settings(**overrides: Any) -> HostSettings:
     values: dict[str, Any] = {
         "challenge_name": "Host Test Challenge",
         "stack": "test",
         "region": REGION,
-        "instance_type": "r7i.2xlarge",
-        "root_volume_gib": 120,
-        "monthly_price_usd": 387.6,
         "orchestrator_synapse_username": "host-test-bot",
-        "orchestrator_auth_token": pulumi.Output.secret(TOKEN),
-        "logs_folder_id": pulumi.Output.from_input("syn52000001"),
-        "evaluation_templates": pulumi.Output.from_input({"9616001": "syn52000002"}),
         "max_concurrent_submissions": 4,
         "kind": "model-to-data",
         "orchestrator_image": "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:sha-1a2b3c4",
         "workflow_engine_image": None,
         "input_data_s3_uri": "s3://host-test-data/inputs/",
+    }
+    values.update(overrides)
+    values.setdefault(
+        "token_source",
+        SsmParameterToken(
+            token_parameter_name(values["challenge_name"], values["stack"]), values["region"]
+        ),
+    )
+    return HostSettings(**values)
+
+
+def make_args(**overrides: Any) -> OrchestratorHostArgs:
+    """Args with test values; overrides of a host setting go to the settings."""
+    settings = {k: overrides.pop(k) for k in list(overrides) if k in HostSettings.model_fields}
+    values: dict[str, Any] = {
+        "settings": make_settings(**settings),
+        "instance_type": "r7i.2xlarge",
+        "root_volume_gib": 120,
+        "monthly_price_usd": 387.6,
+        "orchestrator_auth_token": pulumi.Output.secret(TOKEN),
+        "logs_folder_id": pulumi.Output.from_input("syn52000001"),
+        "evaluation_templates": pulumi.Output.from_input({"9616001": "syn52000002"}),
     }
     values.update(overrides)
     return OrchestratorHostArgs(**values)
@@ -336,7 +360,6 @@ def test_pinned_ami_and_explicit_subnet(mocks: HostMocks):
     args = make_args(
         ami_id="ami-0123456789abcdef0",
         subnet_id="subnet-0ccccccccccccccc1",
-        replace_on_user_data_change=False,
     )
     host = OrchestratorHost("host", args)
 
@@ -344,7 +367,7 @@ def test_pinned_ami_and_explicit_subnet(mocks: HostMocks):
         [instance] = mocks.of_type("aws:ec2/instance:Instance")
         assert instance["ami"] == "ami-0123456789abcdef0"
         assert instance["subnetId"] == "subnet-0ccccccccccccccc1"
-        assert instance["userDataReplaceOnChange"] is False
+        assert instance["userDataReplaceOnChange"] is True, "no key opts out of replacement"
         [group] = mocks.of_type("aws:ec2/securityGroup:SecurityGroup")
         assert group["vpcId"] == "vpc-0custom000000000001"
         tokens = [t for t, _ in mocks.invokes]
@@ -356,14 +379,10 @@ def test_pinned_ami_and_explicit_subnet(mocks: HostMocks):
 
 def test_ignore_changes_protect_a_running_host() -> None:
     instance_inputs = inspect.signature(aws.ec2.InstanceArgs.__init__).parameters
-    for name in instance_ignore_changes(make_args(replace_on_user_data_change=False)):
+    for name in instance_ignore_changes(make_args()):
         assert name in instance_inputs, f"{name} is not an Instance input"
     assert instance_ignore_changes(make_args()) == ["ami"]
     assert instance_ignore_changes(make_args(ami_id="ami-0123456789abcdef0")) == []
-    assert instance_ignore_changes(make_args(replace_on_user_data_change=False)) == [
-        "ami",
-        "user_data",
-    ]
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -373,6 +392,8 @@ def test_ignore_changes_protect_a_running_host() -> None:
     ("overrides", "expected"),
     [
         ({"root_volume_gib": 4}, "root_volume_gib"),
+        ({"root_volume_gib": 19}, "greater than or equal to 20"),
+        ({"root_volume_gib": True}, "root_volume_gib"),
         ({"instance_type": ""}, "instance_type"),
         (
             {
@@ -380,9 +401,10 @@ def test_ignore_changes_protect_a_running_host() -> None:
             },
             "Debian 13",
         ),
-        ({"orchestrator_image": "ghcr.io/sage-bionetworks/synapseworkfloworchestrator"}, "no tag"),
-        ({"kind": "data-to-model"}, "model-to-data only"),
-        ({"max_concurrent_submissions": 0}, "maxConcurrentSubmissions"),
+        (
+            {"settings": make_settings(token_source=SsmParameterToken("/elsewhere", REGION))},
+            "settings.token_source",
+        ),
         ({"monthly_price_usd": -1.0}, "monthly_price_usd"),
         ({"ami_id": "debian-13"}, "ami_id"),
         ({"subnet_id": "default"}, "subnet_id"),
@@ -394,6 +416,21 @@ def test_bad_args_fail_before_any_resource(
     with pytest.raises(OrchestratorHostError, match=expected):
         OrchestratorHost("host", make_args(**overrides))
     assert mocks.resources == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"orchestrator_image": "ghcr.io/Sage/Orchestrator:1"}, "not a Docker image reference"),
+        ({"kind": "data-to-model"}, "model-to-data only"),
+        ({"max_concurrent_submissions": 0}, "maxConcurrentSubmissions"),
+    ],
+)
+def test_bad_host_settings_fail_before_the_args_exist(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(UserDataError, match=expected):
+        make_settings(**overrides)
 
 
 def test_bad_synapse_ids_fail_at_render() -> None:

@@ -97,7 +97,7 @@ def test_root_volume_has_a_floor_and_rounds_up():
         max_concurrent_submissions=1,
         docker_image_gib=0.1,
         output_per_submission_gib=0,
-        job_retention_days=0,
+        job_retention_days=1,
     )
     assert compute_requirements(tiny).root_volume_gib == MIN_ROOT_VOLUME_GIB
     big = Workload(
@@ -138,6 +138,8 @@ def test_usable_memory_matches_the_documented_overhead():
         ("input_data_gib", -1, "inputDataGiB"),
         ("output_per_submission_gib", float("inf"), "outputPerSubmissionGiB"),
         ("job_retention_days", -1, "jobRetentionDays"),
+        ("job_retention_days", 0, "jobRetentionDays"),
+        ("max_concurrent_submissions", 101, "maxConcurrentSubmissions"),
         ("submissions_per_day", -3, "submissionsPerDay"),
         ("kind", "model-to-model", "kind"),
     ],

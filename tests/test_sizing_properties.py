@@ -34,7 +34,7 @@ workloads = st.builds(
     input_data_gib=st.floats(0, 2000),
     output_per_submission_gib=st.floats(0, 50),
     kind=st.sampled_from(["model-to-data", "data-to-model"]),
-    job_retention_days=st.integers(0, 30),
+    job_retention_days=st.integers(1, 30),
     submissions_per_day=st.none() | st.floats(0, 500),
 )
 

@@ -158,9 +158,7 @@ def test_env_has_every_orchestrator_variable_and_no_password() -> None:
         "SUBMITTER_NOTIFICATION_MASK": "6",
         "SHARE_RESULTS_IMMEDIATELY": "false",
         "WORKFLOW_ENGINE_DOCKER_IMAGE": "sagebionetworks/synapse-workflow-orchestrator-toil:1.0",
-        "NOTIFICATION_PRINCIPAL_ID": "",
-        "DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID": "",
-        "RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE": "",
+        "RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE": "false",
         "EXECUTION_STAGE": "",
         "RW_VOLUMES": "",
         "DOCKERHUB_USERNAME": "",
@@ -360,12 +358,13 @@ def test_inline_token_needs_an_explicit_allowance() -> None:
 BAD_SETTINGS = [
     ({"logs_folder_id": "12345"}, "logs_folder_id"),
     ({"evaluation_templates": {}}, "evaluation_templates"),
-    ({"evaluation_templates": {"9615001": "https://x/y.zip"}}, "does not match syn"),
-    ({"evaluation_templates": {"queue-a": "syn1"}}, "not an evaluation ID"),
-    ({"max_concurrent_workflows": 0}, "max_concurrent_workflows"),
-    ({"max_concurrent_workflows": True}, "max_concurrent_workflows"),
-    ({"orchestrator_image": "ghcr.io/sage-bionetworks/synapseworkfloworchestrator"}, "no tag"),
-    ({"orchestrator_image": "sagebionetworks/synapse-workflow-orchestrator:latest"}, "latest"),
+    ({"evaluation_templates": {"9615001": "https://x/y.zip"}}, "'^syn[0-9]+$'"),
+    (
+        {"evaluation_templates": {"queue-a": "syn1"}},
+        "'queue-a' String should match pattern '^[0-9]+$'",
+    ),
+    ({"max_concurrent_submissions": 0}, "max_concurrent_submissions"),
+    ({"max_concurrent_submissions": True}, "max_concurrent_submissions"),
     ({"orchestrator_image": "Not An Image"}, "orchestrator_image"),
     ({"workflow_engine_image": "toil engine"}, "workflow_engine_image"),
     ({"kind": "model-to-model"}, "kind"),
@@ -384,7 +383,6 @@ BAD_SETTINGS = [
     ({"orchestrator_synapse_username": "bot name"}, "orchestrator_synapse_username"),
     ({"challenge_name": "line\nbreak"}, "challenge_name"),
     ({"target_os": "amazon-linux-2023"}, "target_os"),
-    ({"notification_principal_id": "team-x"}, "notification_principal_id"),
 ]
 
 
@@ -503,9 +501,9 @@ def test_cli_renders_from_the_stack_file_alone(
     bootstrap = files_of(document)[BOOTSTRAP_PATH]["content"]
     env = env_lines(bootstrap)
     assert json.loads(env["EVALUATION_TEMPLATES"]) == {
-        "9000001": "syn00000001",
-        "9000002": "syn00000001",
-        "9000003": "syn00000001",
+        "999000000": "syn999999998",
+        "999000001": "syn999999998",
+        "999000002": "syn999999998",
     }
     assert env["MAX_CONCURRENT_WORKFLOWS"] == "3"
     assert env["SYNAPSE_USERNAME"] == "cli-bot"

@@ -1,9 +1,10 @@
 """`python -m userdata render --stack dev`: the host's user data from the stack file alone.
 
-No secrets and no cloud: the Synapse IDs that `pulumi up` creates are clearly marked placeholders,
-and the token is read on the host at boot (SSM by default; a local file or an environment variable
-for a self-hosted "sensitive data" site). Only `--include-token-insecurely` writes it in, warning.
-"""
+No secrets and no cloud. The Synapse IDs that `pulumi up` creates are marked placeholders unless
+given (`--outputs-file`, the JSON of `pulumi stack output --json`): then the output is byte for
+byte the user data `pulumi up` ships (tests/test_render_matches_program.py). The token is
+read on the host at boot (SSM by default; a local file or an environment variable for a
+self-hosted "sensitive data" site). Only `--include-token-insecurely` writes it in, warning."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,76 +21,35 @@ from stackconfig import ConfigError, StackConfig, load_stack
 from .errors import UserDataError
 from .render import MAX_USER_DATA_BYTES, render_cloud_config
 from .settings import (
+    PLACEHOLDER_LOGS_FOLDER_ID,
     BootstrapSettings,
     EnvToken,
     FileToken,
     InlineToken,
-    SsmParameterToken,
     TokenSource,
-    dockerhub_password_source,
-    os_for_ami_parameter,
-    token_parameter_name,
+    host_settings,
+    placeholder_evaluation_templates,
 )
 
-#: Stand-ins for IDs the Synapse side creates; `placeholder_ids` marks the document.
-PLACEHOLDER_LOGS_FOLDER_ID = "syn00000000"
-PLACEHOLDER_WORKFLOW_FILE_ID = "syn00000001"
-PLACEHOLDER_FIRST_EVALUATION_ID = 9000001
 
-
-def placeholder_evaluation_templates(queue_count: int) -> dict[str, str]:
-    """One placeholder evaluation ID per queue, all pointing at the placeholder workflow file."""
-    return {
-        str(PLACEHOLDER_FIRST_EVALUATION_ID + i): PLACEHOLDER_WORKFLOW_FILE_ID
-        for i in range(queue_count)
-    }
-
-
-def settings_for_stack(
+def bootstrap_settings(
     config: StackConfig,
     token_source: TokenSource | None = None,
     *,
     logs_folder_id: str | None = None,
-    evaluation_templates: dict[str, str] | None = None,
+    evaluation_templates: Mapping[str, str] | None = None,
 ) -> BootstrapSettings:
-    """BootstrapSettings of a validated stack; placeholders where Synapse IDs are not given."""
-    spec = config.spec
-    os_for_ami_parameter(spec.ami_ssm_parameter)
-    placeholders = logs_folder_id is None or evaluation_templates is None
-    source = token_source or SsmParameterToken(
-        token_parameter_name(spec.name, config.stack), config.region
-    )
-    return BootstrapSettings(
-        challenge_name=spec.name,
-        stack=config.stack,
-        region=config.region,
-        orchestrator_synapse_username=spec.orchestrator_synapse_username,
-        token_source=source,
-        logs_folder_id=logs_folder_id or PLACEHOLDER_LOGS_FOLDER_ID,
-        evaluation_templates=evaluation_templates
-        or placeholder_evaluation_templates(len(spec.queues)),
-        max_concurrent_workflows=spec.max_concurrent_submissions,
-        orchestrator_image=spec.orchestrator_image,
-        kind=spec.kind,
-        workflow_engine_image=spec.workflow_engine_image,
-        input_data_dir=spec.input_data_dir,
-        input_data_s3_uri=spec.input_data_s3_uri,
-        job_retention_days=spec.job_retention_days,
-        submitter_notification_mask=spec.submitter_notification_mask,
-        share_results_immediately=spec.share_results_immediately,
-        toil_cli_options=spec.toil_cli_options,
-        install_ssm_agent=isinstance(source, SsmParameterToken),
-        run_workflow_container_in_privileged_mode=spec.run_workflow_container_in_privileged_mode,
-        execution_stage=spec.execution_stage,
-        rw_volumes=tuple(spec.rw_volumes),
-        dockerhub_username=spec.dockerhub_username,
-        dockerhub_password_source=(
-            dockerhub_password_source(source, spec.name, config.stack)
-            if spec.dockerhub_username and not isinstance(source, InlineToken)
-            else None
-        ),
-        placeholder_ids=placeholders,
-    )
+    """The stack's settings with the given Synapse IDs, or marked placeholders without them."""
+    settings = host_settings(config, token_source)
+    if logs_folder_id is None and evaluation_templates is None:
+        return settings.with_synapse_ids(
+            PLACEHOLDER_LOGS_FOLDER_ID,
+            placeholder_evaluation_templates(len(config.spec.queues)),
+            placeholder_ids=True,
+        )
+    if logs_folder_id is None or evaluation_templates is None:
+        raise UserDataError("logs_folder_id and evaluation_templates go together")
+    return settings.with_synapse_ids(logs_folder_id, evaluation_templates)
 
 
 def _read_token_now(args: argparse.Namespace) -> str:
@@ -151,7 +111,7 @@ def _created_ids(outputs_file: str | None) -> dict[str, Any]:
 def _render(args: argparse.Namespace) -> int:
     config = load_stack(args.stack, Path(args.project_dir) if args.project_dir else None)
     source = _token_source(args)
-    settings = settings_for_stack(config, source, **_created_ids(args.outputs_file))
+    settings = bootstrap_settings(config, source, **_created_ids(args.outputs_file))
     inline = isinstance(source, InlineToken)
     if inline:
         print(

@@ -22,12 +22,15 @@ import yaml
 from . import engine
 from .errors import UserDataError
 from .settings import (
+    COMPOSE_PROJECT_NAME,
     BootstrapSettings,
     EnvToken,
     FileToken,
     InlineToken,
     SsmParameterToken,
     TokenSource,
+    compose_environment,
+    orchestrator_env,
 )
 
 #: EC2 refuses user data above 16 KB; the limit is checked on the rendered document.
@@ -67,27 +70,7 @@ LOG_MAX_SIZE = "50m"
 LOG_MAX_FILES = 5
 
 #: Variables the compose file passes to the orchestrator, all read from .env.
-COMPOSE_ENVIRONMENT = (
-    "COMPOSE_PROJECT_NAME",
-    "DOCKER_ENGINE_URL",
-    "SYNAPSE_USERNAME",
-    "SYNAPSE_PAT",
-    "WORKFLOW_OUTPUT_ROOT_ENTITY_ID",
-    "EVALUATION_TEMPLATES",
-    "MAX_CONCURRENT_WORKFLOWS",
-    "TOIL_CLI_OPTIONS",
-    "SUBMITTER_NOTIFICATION_MASK",
-    "SHARE_RESULTS_IMMEDIATELY",
-    "WORKFLOW_ENGINE_DOCKER_IMAGE",
-    "NOTIFICATION_PRINCIPAL_ID",
-    "DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID",
-    "ACCEPT_NEW_SUBMISSIONS",
-    "RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE",
-    "EXECUTION_STAGE",
-    "RW_VOLUMES",
-    "DOCKERHUB_USERNAME",
-    "DOCKERHUB_PASSWORD",
-)
+COMPOSE_ENVIRONMENT = compose_environment()
 
 
 @dataclass(frozen=True)
@@ -166,46 +149,18 @@ _ENVIRONMENT.filters.update(
 )
 
 
-def _render(template: str, **variables: object) -> str:
+def _render(
+    template: str, settings: BootstrapSettings | None = None, /, **variables: object
+) -> str:
+    """A template with its variables; `settings` is there too, so a template can use a new
+    setting as `settings.<name>` without a change here."""
     try:
-        text = _ENVIRONMENT.get_template(template).render(**variables)
+        text = _ENVIRONMENT.get_template(template).render(settings=settings, **variables)
     except jinja2.UndefinedError as exc:
         raise UserDataError(f"template {template}: {exc.message}") from exc
     except jinja2.TemplateError as exc:
         raise UserDataError(f"template {template}: {exc}") from exc
     return text.rstrip("\n") + "\n"
-
-
-def orchestrator_env(settings: BootstrapSettings) -> list[tuple[str, str]]:
-    """The non-secret .env entries in file order; SYNAPSE_PAT and the drain switch follow them."""
-    s = settings
-    return [
-        ("COMPOSE_PROJECT_NAME", s.compose_project_name),
-        ("DOCKER_ENGINE_URL", s.docker_engine_url),
-        ("SYNAPSE_USERNAME", s.orchestrator_synapse_username),
-        ("WORKFLOW_OUTPUT_ROOT_ENTITY_ID", s.logs_folder_id),
-        ("EVALUATION_TEMPLATES", json.dumps(dict(s.evaluation_templates), separators=(",", ":"))),
-        ("MAX_CONCURRENT_WORKFLOWS", str(s.max_concurrent_workflows)),
-        ("TOIL_CLI_OPTIONS", s.toil_cli_options),
-        ("SUBMITTER_NOTIFICATION_MASK", str(s.submitter_notification_mask)),
-        ("SHARE_RESULTS_IMMEDIATELY", "true" if s.share_results_immediately else "false"),
-        # Without an override the bootstrap adds the ID of the image it built (BUILD_ENGINE_PATH).
-        *(
-            [("WORKFLOW_ENGINE_DOCKER_IMAGE", s.workflow_engine_image)]
-            if s.workflow_engine_image
-            else []
-        ),
-        ("NOTIFICATION_PRINCIPAL_ID", s.notification_principal_id or ""),
-        ("DATA_UNLOCK_SYNAPSE_PRINCIPAL_ID", s.data_unlock_synapse_principal_id or ""),
-        # Read with Boolean.valueOf: "true" or empty.
-        (
-            "RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE",
-            "true" if s.run_workflow_container_in_privileged_mode else "",
-        ),
-        ("EXECUTION_STAGE", s.execution_stage or ""),
-        ("RW_VOLUMES", ",".join(s.rw_volumes)),
-        ("DOCKERHUB_USERNAME", s.dockerhub_username or ""),
-    ]
 
 
 def packages(settings: BootstrapSettings) -> tuple[str, ...]:
@@ -222,6 +177,7 @@ def render_bootstrap_script(settings: BootstrapSettings) -> str:
     """`challenge-bootstrap`: the idempotent first-boot script (runcmd)."""
     return _render(
         "bootstrap.sh.j2",
+        settings,
         stack=settings.stack,
         region=settings.region,
         packages=packages(settings),
@@ -295,6 +251,7 @@ def render_compose_file(settings: BootstrapSettings) -> str:
     """`docker-compose.yaml`: the pinned orchestrator image, shared volume, docker.sock, env."""
     return _render(
         "docker-compose.yaml.j2",
+        settings,
         stack=settings.stack,
         orchestrator_image=settings.orchestrator_image,
         environment=COMPOSE_ENVIRONMENT,
@@ -309,6 +266,7 @@ def render_orchestrator_unit(settings: BootstrapSettings) -> str:
     """`challenge-orchestrator.service`: `docker compose up` at every boot."""
     return _render(
         "challenge-orchestrator.service.j2",
+        settings,
         stack=settings.stack,
         orchestrator_dir=ORCHESTRATOR_DIR,
         stop_grace_s=STOP_GRACE_S,
@@ -320,8 +278,9 @@ def render_cleanup_script(settings: BootstrapSettings) -> str:
     """`challenge-cleanup`: old job folders out of the shared volume, unused images pruned."""
     return _render(
         "cleanup.sh.j2",
+        settings,
         retention_days=settings.job_retention_days,
-        volume=f"{settings.compose_project_name}_shared",
+        volume=f"{COMPOSE_PROJECT_NAME}_shared",
         cleanup_timer=CLEANUP_TIMER,
         engine_label=engine.RECIPE_LABEL,
     )
@@ -331,6 +290,7 @@ def render_cleanup_service(settings: BootstrapSettings) -> str:
     """`challenge-cleanup.service`: runs the clean-up script once."""
     return _render(
         "challenge-cleanup.service.j2",
+        settings,
         retention_days=settings.job_retention_days,
         cleanup_path=CLEANUP_PATH,
     )
@@ -338,14 +298,14 @@ def render_cleanup_service(settings: BootstrapSettings) -> str:
 
 def render_cleanup_timer(settings: BootstrapSettings) -> str:
     """`challenge-cleanup.timer`: daily, caught up after downtime."""
-    return _render("challenge-cleanup.timer.j2", stack=settings.stack)
+    return _render("challenge-cleanup.timer.j2", settings, stack=settings.stack)
 
 
 def render_accept_submissions_script(settings: BootstrapSettings) -> str:
     """`challenge-accept-submissions yes|no|status`: the drain switch (issue 7 calls it via SSM)."""
-    del settings  # same script for every stack; the signature matches its siblings
     return _render(
         "accept-submissions.sh.j2",
+        settings,
         accept_path=ACCEPT_SUBMISSIONS_PATH,
         orchestrator_dir=ORCHESTRATOR_DIR,
         bootstrap_path=BOOTSTRAP_PATH,
@@ -460,6 +420,7 @@ def render_cloud_config(settings: BootstrapSettings, *, allow_inline_token: bool
     """The `#cloud-config` user data; a UserDataError if it would exceed EC2's 16 KB."""
     document = _render(
         "cloud-config.yaml.j2",
+        settings,
         challenge_name=settings.challenge_name,
         stack=settings.stack,
         target_os=settings.target_os,

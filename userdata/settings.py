@@ -1,88 +1,80 @@
-"""What the orchestrator host's user data is rendered from: plain values, validated up front.
+"""What the orchestrator host's user data is rendered from, and the one mapping from a stack to it.
 
-Every problem is reported at once, naming the setting (and its stack key) and what is allowed, so
-a bad value is an error at preview time instead of a host that fails at boot.
+`host_settings(config)` is the only place a validated stack becomes host settings: the Pulumi
+program (components/orchestrator_host.py), `python -m userdata render` and the VM boot test all
+call it, then add the Synapse IDs with `with_synapse_ids`. A setting named like a `ChallengeSpec`
+field is copied from the stack by that name; a field marked `OrchestratorEnv("NAME")` goes into the
+orchestrator's `.env` and its compose `environment:` list. So a new host setting is the stack key
+(stackconfig/model.py), its field here, and the template that uses it (`settings.<name>`).
+
+Values are checked by the shared rules in `rules.py`; every problem is reported at once, naming the
+setting and its stack key. No Pulumi in here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import re
-import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+import rules
+from rules import (
+    AwsRegion,
+    DockerhubUsername,
+    DockerImage,
+    ExecutionStage,
+    HostDataDir,
+    JobRetentionDays,
+    Kind,
+    MaxConcurrentSubmissions,
+    NotificationMask,
+    NumericId,
+    RwVolume,
+    S3Uri,
+    StackName,
+    SynapseId,
+    SynapseName,
+    SynapseUsername,
+    ToilCliOptions,
+)
+from stackconfig.model import (
+    DEFAULT_AMI_SSM_PARAMETER,
+    DEFAULT_INPUT_DATA_DIR,
+    DEFAULT_TOIL_CLI_OPTIONS,
+    STACK_KEYS,
+    ChallengeSpec,
+)
 
 from .errors import UserDataError
 
+if TYPE_CHECKING:
+    from stackconfig import StackConfig
+
 #: The one OS family the bootstrap supports (its packages and paths are Debian 13's).
 SUPPORTED_OS = ("debian-13",)
-DEFAULT_AMI_SSM_PARAMETER = "/aws/service/debian/release/13/latest/amd64"
-DEFAULT_INPUT_DATA_DIR = "/home/user/input_data"
-DEFAULT_TOIL_CLI_OPTIONS = "--defaultMemory 100M --retryCount 0 --defaultDisk 1G"
-DEFAULT_COMPOSE_PROJECT_NAME = "workflow_orchestrator"
-DEFAULT_DOCKER_ENGINE_URL = "unix:///var/run/docker.sock"
-KINDS = ("model-to-data", "data-to-model")
-#: EXECUTION_STAGE values (EvaluationUtils); None means ALL.
-EXECUTION_STAGES = ("ALL", "VALIDATION", "EXECUTION")
-#: One RW_VOLUMES entry: the orchestrator splits the list on ',' and each entry on ':'.
-_RW_VOLUME = re.compile(r"^/[A-Za-z0-9._/-]*:/[A-Za-z0-9._/-]*$")
-_DOCKERHUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
+#: The orchestrator finds its job volume as `<COMPOSE_PROJECT_NAME>_shared` (upstream
+#: src/main/java/org/sagebionetworks/Utils.java, getProperty("COMPOSE_PROJECT_NAME")).
+COMPOSE_PROJECT_NAME = "workflow_orchestrator"
+#: The host's own Docker engine, through the socket the compose file mounts.
+DOCKER_ENGINE_URL = "unix:///var/run/docker.sock"
 
-_AMI_PARAMETER = re.compile(
-    r"^/aws/service/debian/(release|daily)/(13|trixie)/[^/\s]+/(amd64|arm64)$"
-)
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
-_STACK = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-_USERNAME = re.compile(r"^[A-Za-z0-9._@+-]{1,256}$")
-_SYNAPSE_ID = re.compile(r"^syn[0-9]+$")
-_EVALUATION_ID = re.compile(r"^[0-9]+$")
-_PRINCIPAL_ID = re.compile(r"^[0-9]+$")
-#: A Docker image reference: repository (optional registry with port), then tag and/or digest.
-_IMAGE = re.compile(
-    r"^(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+(?=/))?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
-_S3_URI = re.compile(
-    r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>[A-Za-z0-9!_.*()/=+-]*))?$"
-)
-_ENV_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SSM_NAME = re.compile(r"^/[A-Za-z0-9_.\-/]{1,1010}$")
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+_ENV_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Characters of a Synapse personal access token (a JWT: base64url parts joined by dots).
 TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
-_COMPOSE_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_DOCKER_URL = re.compile(r"^(unix|tcp)://[A-Za-z0-9._:/-]+$")
-_SYSTEM_DIRS = {"/", "/bin", "/boot", "/etc", "/opt", "/opt/orchestrator", "/usr", "/var", "/root"}
-
-#: Setting -> the stack key (or source) an organiser changes to fix it.
-SOURCE_KEYS = {
-    "challenge_name": "challenge:name",
-    "stack": "the stack name",
-    "region": "aws:region",
-    "orchestrator_synapse_username": "challenge:orchestratorSynapseUsername",
-    "logs_folder_id": "the Logs folder's Synapse ID",
-    "evaluation_templates": "the queues' evaluation IDs and the workflow file's Synapse ID",
-    "max_concurrent_workflows": "challenge:maxConcurrentSubmissions",
-    "orchestrator_image": "challenge:orchestratorImage",
-    "workflow_engine_image": "challenge:workflowEngineImage",
-    "kind": "challenge:kind",
-    "input_data_dir": "challenge:inputDataDir",
-    "input_data_s3_uri": "challenge:inputDataS3Uri",
-    "job_retention_days": "challenge:jobRetentionDays",
-    "submitter_notification_mask": "challenge:submitterNotificationMask",
-    "share_results_immediately": "challenge:shareResultsImmediately",
-    "toil_cli_options": "challenge:toilCliOptions",
-    "execution_stage": "challenge:executionStage",
-    "rw_volumes": "challenge:rwVolumes",
-    "dockerhub_username": "challenge:dockerhubUsername",
-    "dockerhub_password_source": "challenge:dockerhubPassword",
-    "target_os": "challenge:amiSsmParameter",
-}
-
-
-def _problem(setting: str, message: str) -> str:
-    source = SOURCE_KEYS.get(setting)
-    return f"{setting} ({source}): {message}" if source else f"{setting}: {message}"
 
 
 # --- where the orchestrator's Synapse token comes from at boot --------------------------------
@@ -101,7 +93,7 @@ class SsmParameterToken:
                 f"token_source: SSM parameter name {self.name!r} must start with '/' and use only "
                 "letters, digits and _.-/"
             )
-        if not _REGION.fullmatch(self.region):
+        if rules.problem(AwsRegion, self.region):
             raise UserDataError(f"token_source: {self.region!r} is not an AWS region name")
 
 
@@ -152,65 +144,226 @@ TokenSource = SsmParameterToken | FileToken | EnvToken | InlineToken
 
 
 @dataclass(frozen=True)
-class BootstrapSettings:
-    """Everything the host's bootstrap needs, as plain values; never the token itself.
+class OrchestratorEnv:
+    """Marks a setting as the orchestrator's `.env` variable `name` (and its compose list).
 
-    `evaluation_templates` maps an evaluation (queue) ID to the Synapse ID of the workflow file.
+    `omit_unset`: no entry at all when the setting is None (the bootstrap may add one itself).
     """
 
-    challenge_name: str
-    stack: str
-    region: str
-    orchestrator_synapse_username: str
+    name: str
+    omit_unset: bool = False
+
+
+class HostSettings(BaseModel):
+    """Everything the host's bootstrap takes from the stack, as plain values; never the token.
+
+    Fields named like a `ChallengeSpec` field are filled from the stack by `host_settings()`; the
+    others (challenge_name .. target_os) are derived there.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    # --- derived from the stack and the deployment
+    challenge_name: SynapseName
+    stack: StackName
+    region: AwsRegion
     token_source: TokenSource
-    logs_folder_id: str
-    evaluation_templates: Mapping[str, str]
-    max_concurrent_workflows: int
-    orchestrator_image: str
-    kind: str = "model-to-data"
-    workflow_engine_image: str | None = None
-    input_data_dir: str = DEFAULT_INPUT_DATA_DIR
-    input_data_s3_uri: str | None = None
-    job_retention_days: int = 7
-    submitter_notification_mask: int = 31
-    share_results_immediately: bool = True
-    toil_cli_options: str = DEFAULT_TOIL_CLI_OPTIONS
-    #: Initial drain state; afterwards `challenge-accept-submissions` on the host owns it.
-    accept_new_submissions: bool = True
-    notification_principal_id: str | None = None
-    data_unlock_synapse_principal_id: str | None = None
-    compose_project_name: str = DEFAULT_COMPOSE_PROJECT_NAME
-    docker_engine_url: str = DEFAULT_DOCKER_ENGINE_URL
     #: Install the SSM agent when absent (EC2, for Session Manager); off for self-hosted sites.
     install_ssm_agent: bool = True
-    target_os: str = "debian-13"
-    #: True when the Synapse IDs are stand-ins (rendered for review before they exist).
-    placeholder_ids: bool = False
-    #: After this instant the host stops taking submissions (`endDate`); None: never.
-    end_date: dt.datetime | None = None
-    #: With an end date: power the host off once no evaluation runs (`stopHostAfterEnd`).
+    target_os: Literal["debian-13"] = "debian-13"
+    #: Initial drain state; afterwards `challenge-accept-submissions` on the host owns it.
+    accept_new_submissions: bool = True
+    # --- copied from the stack key of the same name
+    orchestrator_synapse_username: Annotated[SynapseUsername, OrchestratorEnv("SYNAPSE_USERNAME")]
+    orchestrator_image: DockerImage
+    kind: Kind = "model-to-data"
+    max_concurrent_submissions: Annotated[
+        MaxConcurrentSubmissions, OrchestratorEnv("MAX_CONCURRENT_WORKFLOWS")
+    ] = 10
+    toil_cli_options: Annotated[ToilCliOptions, OrchestratorEnv("TOIL_CLI_OPTIONS")] = (
+        DEFAULT_TOIL_CLI_OPTIONS
+    )
+    submitter_notification_mask: Annotated[
+        NotificationMask, OrchestratorEnv("SUBMITTER_NOTIFICATION_MASK")
+    ] = 31
+    share_results_immediately: Annotated[bool, OrchestratorEnv("SHARE_RESULTS_IMMEDIATELY")] = True
+    #: Without an override the bootstrap adds the ID of the engine image it built.
+    workflow_engine_image: Annotated[
+        DockerImage | None, OrchestratorEnv("WORKFLOW_ENGINE_DOCKER_IMAGE", omit_unset=True)
+    ] = None
+    input_data_dir: HostDataDir = DEFAULT_INPUT_DATA_DIR
+    input_data_s3_uri: S3Uri | None = None
+    job_retention_days: JobRetentionDays = 7
+    #: After this instant the host stops taking submissions; None: never.
+    end_date: AwareDatetime | None = None
+    #: With an end date: power the host off once no evaluation runs.
     stop_host_after_end: bool = True
-    #: RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE, EXECUTION_STAGE (None: ALL), RW_VOLUMES entries.
-    run_workflow_container_in_privileged_mode: bool = False
-    execution_stage: str | None = None
-    rw_volumes: tuple[str, ...] = ()
-    #: DOCKERHUB_USERNAME, and where the host reads DOCKERHUB_PASSWORD at boot (never the value).
-    dockerhub_username: str | None = None
+    run_workflow_container_in_privileged_mode: Annotated[
+        bool, OrchestratorEnv("RUN_WORKFLOW_CONTAINER_IN_PRIVILEGED_MODE")
+    ] = False
+    #: None: ALL (the orchestrator's default).
+    execution_stage: Annotated[ExecutionStage | None, OrchestratorEnv("EXECUTION_STAGE")] = None
+    rw_volumes: Annotated[tuple[RwVolume, ...], OrchestratorEnv("RW_VOLUMES")] = ()
+    dockerhub_username: Annotated[
+        DockerhubUsername | None, OrchestratorEnv("DOCKERHUB_USERNAME")
+    ] = None
+    # --- derived: where the host reads DOCKERHUB_PASSWORD at boot (never the value)
     dockerhub_password_source: TokenSource | None = None
 
-    def __post_init__(self) -> None:
-        templates = self.evaluation_templates
-        if isinstance(templates, Mapping):
-            frozen = types.MappingProxyType({str(k): v for k, v in sorted(templates.items())})
-            object.__setattr__(self, "evaluation_templates", frozen)
-        problems = list(_check(self))
-        if problems:
-            raise UserDataError("; ".join(problems))
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise UserDataError("; ".join(_problems(exc))) from None
+
+    @model_validator(mode="after")
+    def _dockerhub_username_with_its_password(self) -> HostSettings:
+        if (self.dockerhub_username is None) != (self.dockerhub_password_source is None):
+            raise ValueError("dockerhub_username: needs the Docker Hub password too, and back")
+        if isinstance(self.dockerhub_password_source, InlineToken):
+            raise ValueError("dockerhub_password_source: must not be written into user data")
+        return self
+
+    @model_validator(mode="after")
+    def _input_data_is_for_model_to_data(self) -> HostSettings:
+        if self.input_data_s3_uri is not None and self.kind != "model-to-data":
+            raise ValueError("input_data_s3_uri: input data is for model-to-data only")
+        return self
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with `changes`, validated like a new one (`model_copy` would not check them)."""
+        return type(self)(**{**dict(self), **changes})
 
     @property
     def input_data_bucket_and_prefix(self) -> tuple[str, str] | None:
         """(bucket, prefix without slashes) of `input_data_s3_uri`, or None."""
         return None if self.input_data_s3_uri is None else parse_s3_uri(self.input_data_s3_uri)
+
+    def with_synapse_ids(
+        self,
+        logs_folder_id: str,
+        evaluation_templates: Mapping[str, str],
+        *,
+        placeholder_ids: bool = False,
+    ) -> BootstrapSettings:
+        """These settings plus the IDs the Synapse side has (or placeholders for a review)."""
+        return BootstrapSettings(
+            **dict(self),
+            logs_folder_id=logs_folder_id,
+            evaluation_templates=dict(evaluation_templates),
+            placeholder_ids=placeholder_ids,
+        )
+
+
+class BootstrapSettings(HostSettings):
+    """Host settings plus the Synapse IDs: all the user data is rendered from.
+
+    `evaluation_templates` maps an evaluation (queue) ID to the Synapse ID of the workflow file.
+    """
+
+    logs_folder_id: Annotated[SynapseId, OrchestratorEnv("WORKFLOW_OUTPUT_ROOT_ENTITY_ID")]
+    evaluation_templates: Annotated[
+        dict[NumericId, SynapseId],
+        Field(min_length=1),
+        AfterValidator(lambda templates: dict(sorted(templates.items()))),
+        OrchestratorEnv("EVALUATION_TEMPLATES"),
+    ]
+    #: True when the Synapse IDs are stand-ins (rendered for review before they exist).
+    placeholder_ids: bool = False
+
+
+def host_settings(config: StackConfig, token_source: TokenSource | None = None) -> HostSettings:
+    """The host settings of a validated stack: the one mapping from stack keys to the host.
+
+    The token is read at boot from SSM (the parameter `pulumi up` creates) unless a self-hosted
+    `token_source` says otherwise.
+    """
+    spec = config.spec
+    source = token_source or SsmParameterToken(
+        token_parameter_name(spec.name, config.stack), config.region
+    )
+    dockerhub = (
+        dockerhub_password_source(source, spec.name, config.stack)
+        if spec.dockerhub_username and not isinstance(source, InlineToken)
+        else None
+    )
+    same_name = {
+        name: getattr(spec, name)
+        for name in HostSettings.model_fields
+        if name in ChallengeSpec.model_fields
+    }
+    return HostSettings(
+        **same_name,
+        challenge_name=spec.name,
+        stack=config.stack,
+        region=config.region,
+        token_source=source,
+        install_ssm_agent=isinstance(source, SsmParameterToken),
+        target_os=os_for_ami_parameter(spec.ami_ssm_parameter),
+        dockerhub_password_source=dockerhub,
+    )
+
+
+#: Stand-ins for the Synapse IDs before they exist (`make check`, a review render): one digit
+#: wider than Synapse's IDs today, so user data that fits EC2's 16 KB with them fits with the real
+#: ones.
+PLACEHOLDER_LOGS_FOLDER_ID = "syn999999999"
+PLACEHOLDER_WORKFLOW_FILE_ID = "syn999999998"
+PLACEHOLDER_FIRST_EVALUATION_ID = 999_000_000
+
+
+def placeholder_evaluation_templates(queue_count: int) -> dict[str, str]:
+    """One placeholder evaluation ID per queue, all pointing at the placeholder workflow file."""
+    return {
+        str(PLACEHOLDER_FIRST_EVALUATION_ID + i): PLACEHOLDER_WORKFLOW_FILE_ID
+        for i in range(queue_count)
+    }
+
+
+def orchestrator_env(settings: BootstrapSettings) -> list[tuple[str, str]]:
+    """The non-secret .env entries in file order; SYNAPSE_PAT and the drain switch follow them."""
+    return [
+        ("COMPOSE_PROJECT_NAME", COMPOSE_PROJECT_NAME),
+        ("DOCKER_ENGINE_URL", DOCKER_ENGINE_URL),
+        *(
+            (marker.name, _env_value(getattr(settings, name)))
+            for name, marker in _env_fields()
+            if not (marker.omit_unset and getattr(settings, name) is None)
+        ),
+    ]
+
+
+def compose_environment() -> tuple[str, ...]:
+    """Variables the compose file passes to the orchestrator, all read from .env."""
+    return (
+        "COMPOSE_PROJECT_NAME",
+        "DOCKER_ENGINE_URL",
+        "SYNAPSE_PAT",
+        *(marker.name for _, marker in _env_fields()),
+        "ACCEPT_NEW_SUBMISSIONS",
+        "DOCKERHUB_PASSWORD",
+    )
+
+
+def _env_fields() -> Iterator[tuple[str, OrchestratorEnv]]:
+    """(setting, marker) of every BootstrapSettings field marked OrchestratorEnv."""
+    for name, info in BootstrapSettings.model_fields.items():
+        for marker in info.metadata:
+            if isinstance(marker, OrchestratorEnv):
+                yield name, marker
+
+
+def _env_value(value: object) -> str:
+    """The orchestrator's spelling: booleans lower-case, mappings JSON, None empty (= unset)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value), separators=(",", ":"))
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))  # RW_VOLUMES: the orchestrator splits on ','
+    return str(value)
 
 
 def token_parameter_name(challenge_name: str, stack: str) -> str:
@@ -244,7 +397,7 @@ def dockerhub_password_source(
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """(bucket, prefix) of `s3://bucket/prefix/`; the prefix has no leading or trailing '/'."""
-    match = _S3_URI.fullmatch(uri)
+    match = re.fullmatch(rules.S3_URI_PATTERN, uri)
     if not match:
         raise UserDataError(
             _problem("input_data_s3_uri", f"{uri!r} is not an s3://bucket[/prefix] URI")
@@ -252,9 +405,9 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return match["bucket"], (match["prefix"] or "").strip("/")
 
 
-def os_for_ami_parameter(name: str) -> str:
+def os_for_ami_parameter(name: str) -> Literal["debian-13"]:
     """The OS an AMI's public SSM parameter stands for, if the bootstrap supports it."""
-    if not _AMI_PARAMETER.fullmatch(name):
+    if rules.problem(rules.AmiSsmParameter, name):
         raise UserDataError(
             _problem(
                 "target_os",
@@ -265,132 +418,34 @@ def os_for_ami_parameter(name: str) -> str:
     return "debian-13"
 
 
-def image_problem(setting: str, image: str) -> str | None:
-    """Why an image reference is not pinned and well formed, or None."""
-    match = _IMAGE.fullmatch(image)
-    if not match:
-        return _problem(setting, f"{image!r} is not a Docker image reference")
-    if not match["tag"] and not match["digest"]:
-        return _problem(
-            setting, f"{image!r} has no tag or digest; pin one, e.g. {image}:sha-abc1234"
-        )
-    if match["tag"] == "latest" and not match["digest"]:
-        return _problem(setting, f"{image!r} follows 'latest'; pin a tag or digest")
-    return None
+#: Settings that are not a stack key of the same name -> where an organiser fixes them.
+_DERIVED_SOURCES = {
+    "challenge_name": "challenge:name",
+    "stack": "the stack name",
+    "region": "aws:region",
+    "target_os": "challenge:amiSsmParameter",
+    "dockerhub_password_source": "challenge:dockerhubPassword",
+    "logs_folder_id": "the Logs folder's Synapse ID",
+    "evaluation_templates": "the queues' evaluation IDs and the workflow file's Synapse ID",
+}
+_ALIASES = {name: alias for alias, name in STACK_KEYS.items()}
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _problem(setting: str, message: str) -> str:
+    alias = _ALIASES.get(setting)
+    source = f"challenge:{alias}" if alias else _DERIVED_SOURCES.get(setting)
+    return f"{setting} ({source}): {message}" if source else f"{setting}: {message}"
 
 
-def _check(s: BootstrapSettings) -> list[str]:
-    out: list[str] = []
-    if s.end_date is not None and (
-        not isinstance(s.end_date, dt.datetime) or s.end_date.tzinfo is None
-    ):
-        out.append(_problem("end_date", "must be a date and time with a zone (endDate)"))
-    if not s.challenge_name or len(s.challenge_name) > 256 or not s.challenge_name.isprintable():
-        out.append(_problem("challenge_name", "must be 1..256 printable characters, one line"))
-    if not _STACK.fullmatch(s.stack):
-        out.append(_problem("stack", f"{s.stack!r} may use only letters, digits and _.-"))
-    if not _REGION.fullmatch(s.region):
-        out.append(_problem("region", f"{s.region!r} is not an AWS region name, e.g. us-east-1"))
-    if not _USERNAME.fullmatch(s.orchestrator_synapse_username):
-        out.append(
-            _problem(
-                "orchestrator_synapse_username",
-                f"{s.orchestrator_synapse_username!r} is not a Synapse user name",
-            )
-        )
-    if not isinstance(s.token_source, SsmParameterToken | FileToken | EnvToken | InlineToken):
-        out.append(_problem("token_source", "must be SsmParameterToken, FileToken or EnvToken"))
-    if not isinstance(s.logs_folder_id, str) or not _SYNAPSE_ID.fullmatch(s.logs_folder_id):
-        out.append(_problem("logs_folder_id", f"{s.logs_folder_id!r} does not match syn[0-9]+"))
-    if not isinstance(s.evaluation_templates, Mapping) or not s.evaluation_templates:
-        out.append(_problem("evaluation_templates", "needs at least one evaluation ID"))
-    else:
-        for evaluation, workflow in s.evaluation_templates.items():
-            if not _EVALUATION_ID.fullmatch(evaluation):
-                out.append(
-                    _problem("evaluation_templates", f"{evaluation!r} is not an evaluation ID")
-                )
-            if not isinstance(workflow, str) or not _SYNAPSE_ID.fullmatch(workflow):
-                out.append(
-                    _problem(
-                        "evaluation_templates",
-                        f"{evaluation}: {workflow!r} does not match syn[0-9]+ (URLs are rejected)",
-                    )
-                )
-    if not _is_int(s.max_concurrent_workflows) or not 1 <= s.max_concurrent_workflows <= 100:
-        out.append(
-            _problem("max_concurrent_workflows", f"{s.max_concurrent_workflows!r} not in 1..100")
-        )
-    out.extend(p for p in [image_problem("orchestrator_image", s.orchestrator_image)] if p)
-    if s.workflow_engine_image is not None:
-        problem = image_problem("workflow_engine_image", s.workflow_engine_image)
-        if problem:
-            out.append(problem)
-    if s.kind not in KINDS:
-        out.append(_problem("kind", f"{s.kind!r} is not one of {', '.join(KINDS)}"))
-    path = s.input_data_dir
-    if (
-        not _SAFE_PATH.fullmatch(path)
-        or ".." in path.split("/")
-        or path.rstrip("/") in _SYSTEM_DIRS
-    ):
-        out.append(
-            _problem(
-                "input_data_dir",
-                f"{path!r} must be an absolute path of letters, digits and ._/- outside system "
-                "directories",
-            )
-        )
-    if s.input_data_s3_uri is not None:
-        if not _S3_URI.fullmatch(s.input_data_s3_uri):
-            out.append(
-                _problem(
-                    "input_data_s3_uri", f"{s.input_data_s3_uri!r} is not an s3://bucket[/prefix]"
-                )
-            )
-        if s.kind != "model-to-data":
-            out.append(_problem("input_data_s3_uri", "input data is for model-to-data only"))
-    if not _is_int(s.job_retention_days) or not 1 <= s.job_retention_days <= 365:
-        out.append(_problem("job_retention_days", f"{s.job_retention_days!r} not in 1..365"))
-    mask = s.submitter_notification_mask
-    if not _is_int(mask) or not 0 <= mask <= 31:
-        out.append(_problem("submitter_notification_mask", f"{mask!r} not in 0..31"))
-    if not isinstance(s.share_results_immediately, bool):
-        out.append(_problem("share_results_immediately", "must be true or false"))
-    options = s.toil_cli_options
-    if not isinstance(options, str) or not options.isprintable() or "'" in options:
-        out.append(_problem("toil_cli_options", "must be one line without single quotes"))
-    elif "workdir" in options.lower() or "linkimports" in options.lower():
-        out.append(
-            _problem("toil_cli_options", "must not contain --workDir or LinkImports (set by it)")
-        )
-    for name in ("notification_principal_id", "data_unlock_synapse_principal_id"):
-        value = getattr(s, name)
-        if value is not None and not _PRINCIPAL_ID.fullmatch(value):
-            out.append(_problem(name, f"{value!r} is not a numeric Synapse principal ID"))
-    if not _COMPOSE_PROJECT.fullmatch(s.compose_project_name):
-        out.append(_problem("compose_project_name", "lower-case letters, digits, _ and - only"))
-    if not _DOCKER_URL.fullmatch(s.docker_engine_url):
-        out.append(_problem("docker_engine_url", "must be a unix:// or tcp:// URL"))
-    if s.execution_stage not in (None, *EXECUTION_STAGES):
-        out.append(
-            _problem("execution_stage", f"{s.execution_stage!r} not one of {EXECUTION_STAGES}")
-        )
-    for volume in s.rw_volumes:
-        if not _RW_VOLUME.fullmatch(volume):
-            out.append(_problem("rw_volumes", f"{volume!r} is not /host/path:/container/path"))
-    if (s.dockerhub_username is None) != (s.dockerhub_password_source is None):
-        out.append(_problem("dockerhub_username", "needs the Docker Hub password too, and back"))
-    if s.dockerhub_username is not None and not _DOCKERHUB_USER.fullmatch(s.dockerhub_username):
-        out.append(_problem("dockerhub_username", f"{s.dockerhub_username!r} is not one"))
-    if isinstance(s.dockerhub_password_source, InlineToken):
-        out.append(_problem("dockerhub_password_source", "must not be written into user data"))
-    if s.target_os not in SUPPORTED_OS:
-        out.append(
-            _problem("target_os", f"{s.target_os!r} is not supported; supported: {SUPPORTED_OS}")
-        )
-    return out
+def _problems(exc: ValidationError) -> Iterator[str]:
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not loc:  # a rule across settings says which one it is about: "<setting>: ..."
+            setting, _, message = message.partition(": ")
+            yield _problem(setting, message)
+            continue
+        setting, where = loc[0], ".".join(loc[1:])
+        value = error.get("input")
+        shown = "" if setting == "token_source" else f"{value!r} "
+        yield _problem(setting, f"{where + ': ' if where else ''}{shown}{message}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CreateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import entity_name_problem, syn_id_problem
@@ -71,16 +71,11 @@ class EntityProvider(SynapseProvider):
             return None
         return session.get(f"/entity/{existing_id}", object_id=existing_id)
 
-    def observe(self, session: SynapseSession, entity: Mapping[str, Any]) -> dict[str, Any]:
-        """The input-shaped view of what Synapse holds (for drift after a refresh)."""
-        seen = observed(entity)
+    def observe(self, session: SynapseSession, found: Mapping[str, Any]) -> dict[str, Any]:
+        seen = observed(found)
         if any(p.name == "parent_id" for p in self.PROPS):
-            seen["parent_id"] = entity.get("parentId")
+            seen["parent_id"] = found.get("parentId")
         return seen
-
-    def computed(self, props: Mapping[str, Any], id_: str) -> dict[str, Any]:
-        """Outputs beyond the inputs (e.g. a project's web address)."""
-        return {}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         session = self.session(props)
@@ -90,16 +85,3 @@ class EntityProvider(SynapseProvider):
         if adopted:
             self.settle(session, entity, wanted)
         return CreateResult(entity["id"], self.outputs(props, **self.computed(props, entity["id"])))
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        session = self.session(props)
-        entity = self.fetch(session, id_)
-        if entity is None:
-            return ReadResult("", {})
-        seen = {**props, **self.observe(session, entity)}
-        return ReadResult(id_, self.outputs(seen, **self.computed(seen, id_)))
-
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if self.server_changes(olds, news):
-            self.write(self.session(news), id_, self.wanted(news))
-        return UpdateResult(self.outputs(news, **self.computed(news, id_)))

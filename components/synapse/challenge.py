@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CreateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import numeric_id_problem, syn_id_problem
@@ -30,7 +31,7 @@ class ChallengeProvider(SynapseProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         session = self.session(props)
-        body = {"projectId": props["project_id"], "participantTeamId": props["participant_team_id"]}
+        body = self.wanted(props)
         try:
             challenge = session.post("/challenge", body, object_id=props["project_id"])
         except SynapseProvisioningError as exc:
@@ -43,24 +44,14 @@ class ChallengeProvider(SynapseProvider):
                 challenge = self.write(session, str(challenge["id"]), body, first=challenge)
         return CreateResult(str(challenge["id"]), self.outputs(props))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        challenge = self.fetch(self.session(props), id_)
-        if challenge is None:
-            return ReadResult("", {})
-        seen = {
-            "project_id": challenge.get("projectId"),
-            "participant_team_id": str(challenge.get("participantTeamId")),
+    def observe(self, session: SynapseSession, found: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "project_id": found.get("projectId"),
+            "participant_team_id": str(found.get("participantTeamId")),
         }
-        return ReadResult(id_, self.outputs({**props, **seen}))
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if self.server_changes(olds, news):
-            body = {
-                "projectId": news["project_id"],
-                "participantTeamId": news["participant_team_id"],
-            }
-            self.write(self.session(news), id_, body)
-        return UpdateResult(self.outputs(news))
+    def wanted(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        return {"projectId": props["project_id"], "participantTeamId": props["participant_team_id"]}
 
 
 def _challenge_of(session: SynapseSession, project_id: str) -> dict[str, Any] | None:

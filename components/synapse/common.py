@@ -21,7 +21,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 from pulumi.output import Unknown
 
 from components.sdk_internals import UNKNOWN
@@ -300,6 +308,27 @@ class SynapseProvider(ResourceProvider):
         """Bring an adopted object to the wanted state."""
         if self.differs(found, wanted):
             self.write(session, str(found["id"]), wanted, first=found)
+
+    def observe(self, session: SynapseSession, found: Mapping[str, Any]) -> dict[str, Any]:
+        """The input-shaped view of what Synapse holds (drift shows after a refresh)."""
+        return observed(found)
+
+    def computed(self, props: Mapping[str, Any], id_: str) -> dict[str, Any]:
+        """Outputs beyond the inputs (e.g. a project's web address)."""
+        return {}
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        session = self.session(props)
+        found = self.fetch(session, id_)
+        if found is None:
+            return ReadResult("", {})
+        seen = {**props, **self.observe(session, found)}
+        return ReadResult(id_, self.outputs(seen, **self.computed(seen, id_)))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.server_changes(olds, news):
+            self.write(self.session(news), id_, self.wanted(news))
+        return UpdateResult(self.outputs(news, **self.computed(news, id_)))
 
     def fetch(self, session: SynapseSession, id_: str) -> dict[str, Any] | None:
         """The object as Synapse has it, or None when it is gone."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import rules
 from synapse_client.access import AccessLevel
 from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, endpoint_problem
 from synapse_client.errors import SynapseProvisioningError
@@ -202,10 +203,10 @@ def _validate_queues(queues: Iterable[QueueSpec]) -> None:
             )
         if key in keys:
             raise _fail(f"{where}.key", f"{key!r} is used by two queues; give each a unique key")
-        if queue.name in names:
-            raise _fail(f"{where}.name", f"{queue.name!r} is used by two queues")
+        if rules.name_key(queue.name) in names:
+            raise _fail(f"{where}.name", f"{queue.name!r} is used by two queues (case ignored)")
         keys.add(key)
-        names.add(queue.name)
+        names.add(rules.name_key(queue.name))
         problems = round_problems([r.as_input() for r in queue.rounds])
         if problems:
             raise _fail(f"{where}.rounds", "; ".join(problems))

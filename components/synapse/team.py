@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CreateResult
 
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import validate_name
@@ -51,20 +51,8 @@ class TeamProvider(SynapseProvider):
         team, _ = self.create_owned(session, "/team", props)
         return CreateResult(str(team["id"]), self.outputs(props))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        team = self.fetch(self.session(props), id_)
-        if team is None:
-            return ReadResult("", {})
-        seen = {
-            **observed(team),
-            "can_public_join": bool(team.get("canPublicJoin", False)),
-        }
-        return ReadResult(id_, self.outputs({**props, **seen}))
-
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if self.server_changes(olds, news):
-            self.write(self.session(news), id_, self.wanted(news))
-        return UpdateResult(self.outputs(news))
+    def observe(self, session: SynapseSession, found: Mapping[str, Any]) -> dict[str, Any]:
+        return {**observed(found), "can_public_join": bool(found.get("canPublicJoin", False))}
 
     def wanted(self, props: Mapping[str, Any]) -> dict[str, Any]:
         return {

@@ -1,8 +1,10 @@
 """The cached Debian 13 base image: debootstrap once, keyed by what goes into it.
 
-Built without loop devices or mounts: `debootstrap` into a directory, `mkfs.ext4 -d` turns the
-directory into a raw ext4 image, and the kernel and initrd are copied out so QEMU boots them
-directly (`root=/dev/vda`). Runs get a qcow2 overlay, so the cached image stays clean.
+Built without loop devices: `debootstrap` into a directory, `mkfs.ext4 -d` turns the directory
+into a raw ext4 image, and the kernel and initrd are copied out so QEMU boots them directly
+(`root=/dev/vda`). Runs get a qcow2 overlay, so the cached image stays clean. debootstrap mounts
+`proc` (and `sys`) inside the tree while it runs; an interrupted build leaves them mounted, so a
+build directory is only ever removed by `remove_build_dir`, which unmounts first.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -43,7 +46,7 @@ PACKAGES = (
     "busybox-static",
 )
 #: Bump when the build steps below change in a way the package list does not show.
-RECIPE_VERSION = 3
+RECIPE_VERSION = 2
 #: Apparent size of the root file system; the file is sparse (about 0.7 GB used when built).
 DISK_SIZE_GIB = 8
 DEBOOTSTRAP_TIMEOUT_S = 1200
@@ -126,7 +129,7 @@ def _install_assets(rootfs: Path, log: Path) -> None:
     (etc / "machine-id").write_text("")
     (etc / "fstab").write_text(
         "/dev/vda / ext4 defaults,errors=remount-ro 0 1\n"
-        "LABEL=VMTEST /vmtest ext4 defaults,nofail,x-systemd.device-timeout=180s 0 0\n"
+        "LABEL=VMTEST /vmtest ext4 defaults,nofail,x-systemd.device-timeout=30s 0 0\n"
     )
     for name, mode in (
         ("resolv.conf", 0o644),
@@ -190,6 +193,35 @@ def _install_assets(rootfs: Path, log: Path) -> None:
     (rootfs / "tmp" / "amazon-ssm-agent.deb").unlink()
 
 
+def _mounts_under(path: Path) -> list[Path]:
+    """Mount points at or below `path`, deepest first (from /proc/self/mountinfo)."""
+    root = path.resolve()
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        # Field 5 is the mount point, with space, tab, newline and backslash octal-escaped.
+        point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4]))
+        if point == root or root in point.parents:
+            mounts.append(point)
+    return sorted(mounts, key=lambda p: len(p.parts), reverse=True)
+
+
+def remove_build_dir(path: Path) -> None:
+    """Unmount what an interrupted debootstrap left mounted under `path`, then delete it.
+
+    `shutil.rmtree(ignore_errors=True)` on a tree with a live `proc` mount walks into the host's
+    /proc, fails on every entry and says nothing, leaving the mount and the directory behind.
+    """
+    if not path.exists():
+        return
+    for point in _mounts_under(path):
+        done = subprocess.run(["umount", str(point)], capture_output=True, text=True)
+        if done.returncode != 0:
+            done = subprocess.run(["umount", "--lazy", str(point)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise VmTestError(f"cannot unmount {point} left by a build: {done.stderr.strip()}")
+    shutil.rmtree(path)
+
+
 def _build(target: Path, progress: Progress) -> None:
     if os.geteuid() != 0:
         raise VmTestError(
@@ -245,7 +277,7 @@ def _build(target: Path, progress: Progress) -> None:
         log,
         600,
     )
-    shutil.rmtree(rootfs)
+    remove_build_dir(rootfs)
 
 
 def ensure_base_image(progress: Progress = print) -> BaseImage:
@@ -259,15 +291,17 @@ def ensure_base_image(progress: Progress = print) -> BaseImage:
         built_in_s = None
         if not (final / "complete").exists():
             started = time.monotonic()
+            # Under the lock no other build runs: any staging directory is an interrupted one's.
+            for leftover in root.glob(".build-*"):
+                remove_build_dir(leftover)
             staging = root / f".build-{key}-{os.getpid()}"
-            shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
             try:
                 _build(staging, progress)
             except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
+                remove_build_dir(staging)
                 raise
-            shutil.rmtree(final, ignore_errors=True)
+            remove_build_dir(final)
             staging.rename(final)
             built_in_s = time.monotonic() - started
             (final / "complete").write_text(f"built in {built_in_s:.0f} s\n")
@@ -275,7 +309,7 @@ def ensure_base_image(progress: Progress = print) -> BaseImage:
             for stale in root.glob(f"{SUITE}-*"):
                 if stale != final:
                     progress(f"base image: removing the outdated {stale.name}")
-                    shutil.rmtree(stale, ignore_errors=True)
+                    remove_build_dir(stale)
         else:
             progress(f"base image: cached at {final}")
     return BaseImage(
@@ -285,71 +319,3 @@ def ensure_base_image(progress: Progress = print) -> BaseImage:
         initrd=final / "initrd.img",
         built_in_s=built_in_s,
     )
-
-
-# --- the engine image's base, from Debian's archive (Docker Hub is unreachable here) -----------
-
-#: Bump when the steps of `ensure_engine_base` change.
-ENGINE_BASE_RECIPE_VERSION = 1
-
-
-def engine_base_key() -> str:
-    digest = hashlib.sha256(
-        json.dumps([SUITE, MIRROR, "minbase", ENGINE_BASE_RECIPE_VERSION]).encode()
-    )
-    return f"engine-base-{SUITE}-{digest.hexdigest()[:16]}"
-
-
-def ensure_engine_base(progress: Progress = print) -> Path:
-    """A gzipped root file system of Debian `SUITE` minbase, cached: the VM `docker import`s it
-    under the engine recipe's FROM reference, standing in for Docker Hub's `debian:*-slim`
-    (the same distribution and release, debootstrapped from the same archive)."""
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"{engine_base_key()}.tar.gz"
-    with (root / ".lock-engine-base").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if final.exists():
-            progress(f"engine base: cached at {final}")
-            return final
-        if os.geteuid() != 0:
-            raise VmTestError("building the engine base needs root (debootstrap)")
-        require_tools("debootstrap", "tar")
-        staging = root / f".build-{engine_base_key()}-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        started = time.monotonic()
-        progress(f"engine base: debootstrap {SUITE} minbase (about 60 s)")
-        try:
-            log = staging / "build.log"
-            rootfs = staging / "rootfs"
-            _run(
-                "debootstrap (engine base)",
-                [tool_path("debootstrap"), "--variant=minbase", SUITE, str(rootfs), MIRROR],
-                log,
-                DEBOOTSTRAP_TIMEOUT_S,
-            )
-            for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
-                for entry in (rootfs / cache).glob("*"):
-                    if entry.is_file():
-                        entry.unlink()
-            tarball = staging / final.name
-            _run(
-                "tar (engine base)",
-                [
-                    "tar",
-                    "--numeric-owner",
-                    "-C",
-                    str(rootfs),
-                    "-czf",
-                    str(tarball),
-                    ".",
-                ],
-                log,
-                600,
-            )
-            tarball.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        progress(f"engine base: built in {time.monotonic() - started:.0f} s, cached at {final}")
-    return final

@@ -10,7 +10,7 @@ from pathlib import Path
 import userdata
 
 from .errors import VmTestError
-from .image import BaseImage, Progress, ensure_base_image, ensure_engine_base
+from .image import BaseImage, Progress, ensure_base_image
 from .machine import BootOutcome, boot, console_text, create_overlay
 from .results import BootRecord, find_on_disk, flatten, guest_file_mode, read_harness_disk
 from .seed import (
@@ -19,6 +19,7 @@ from .seed import (
     make_harness_disk,
     make_seed,
     new_test_token,
+    rendered_user_data,
     with_token_stand_in,
 )
 
@@ -60,17 +61,18 @@ def run_boot_scenario(
 ) -> ScenarioResult:
     """Boots the rendered user data `boots` times on one disk and reads back what happened.
 
-    `edit_user_data` changes the document after the stand-ins are in (e.g. to break a step on
-    purpose); the default settings are the dev stack's with test IDs and the stand-in image.
+    `edit_user_data` changes the document after the stand-in is in (e.g. to break a step on
+    purpose). By default the document is the dev stack's as `python -m userdata render` prints
+    it (test Synapse IDs); with `settings`, those rendered.
     The run's root disk overlay (~0.8 GB) is deleted once read unless `keep_root_disk`.
     """
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     base = ensure_base_image(progress)
-    engine_base = ensure_engine_base(progress)
+    document = userdata.render_cloud_config(settings) if settings else rendered_user_data()
     settings = settings or boot_test_settings()
     plan = plan or GuestPlan.for_settings(settings)
-    user_data = with_token_stand_in(userdata.render_cloud_config(settings))
+    user_data = with_token_stand_in(document)
     if edit_user_data is not None:
         user_data = edit_user_data(user_data)
     token = new_test_token()
@@ -79,14 +81,9 @@ def run_boot_scenario(
     (workdir / "user-data").write_text(user_data)
     seed, harness, overlay = workdir / "seed.img", workdir / "harness.ext4", workdir / "root.qcow2"
     make_seed(seed, user_data, instance_id=f"i-vmtest{int(time.time())}", hostname="orchestrator")
-    make_harness_disk(harness, plan, token, engine_base)
+    make_harness_disk(harness, plan, token)
     create_overlay(base, overlay)
-    boot_timeout_s = (
-        plan.cloud_init_timeout_s
-        + plan.orchestrator_timeout_s
-        + plan.engine_run_timeout_s
-        + SLACK_S
-    )
+    boot_timeout_s = plan.cloud_init_timeout_s + plan.orchestrator_timeout_s + SLACK_S
     outcomes = []
     for number in range(1, boots + 1):
         outcome = boot(

@@ -1,40 +1,37 @@
-"""What a run boots with: the dev stack's rendered user data with the two offline stand-ins, the
-NoCloud seed (`cloud-localds`) and the harness disk (per-run scripts, the test token, results).
+"""What a run boots with: the document `python -m userdata render --stack dev` prints (with test
+Synapse IDs), the token helper swapped for a stand-in, the NoCloud seed (`cloud-localds`) and the
+harness disk (per-run scripts, the test token, the stand-in orchestrator image's name, results).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import secrets
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 import userdata
 from stackconfig import load_stack
-from tests.engine_job import lay_out_job
-from userdata import engine
-from userdata.cli import settings_for_stack
+from userdata.cli import bootstrap_settings
 
 from .errors import VmTestError
 from .image import GUEST_DIR, require_tools
 
-#: The stand-in orchestrator image, made in the VM with `docker import` (nothing is pullable).
-STAND_IN_IMAGE = "challenge-vmtest/orchestrator-stand-in:boot-test"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 #: Synapse IDs the test renders with (the Synapse side does not exist here).
 TEST_LOGS_FOLDER_ID = "syn70000000"
 TEST_EVALUATION_TEMPLATES = {"9700001": "syn70000001", "9700002": "syn70000002"}
 HARNESS_DISK_LABEL = "VMTEST"
-HARNESS_DISK_SIZE = "1G"
-HARNESS_SCRIPTS = ("setup.sh", "probe.sh", "import-image.sh", "import-engine-base.sh", "record.sh")
-#: Local CA certificates of this machine (Debian's convention): HTTPS from here is re-signed by a
-#: CA kept there, so the VM (and pip in its engine build) must trust it too.
-LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+HARNESS_DISK_SIZE = "512M"
+HARNESS_SCRIPTS = ("setup.sh", "probe.sh", "import-image.sh", "record.sh")
 USER_DATA_HEADER = (
     "#cloud-config\n"
     f"# Boot test: {userdata.TOKEN_HELPER_PATH} is a stand-in (SSM is unreachable here);\n"
@@ -43,13 +40,43 @@ USER_DATA_HEADER = (
 
 
 def boot_test_settings(stack: str = "dev") -> userdata.BootstrapSettings:
-    """The stack's bootstrap settings with test Synapse IDs and the stand-in image."""
-    settings = settings_for_stack(
+    """The stack's bootstrap settings with the test Synapse IDs (what `rendered_user_data` uses)."""
+    return bootstrap_settings(
         load_stack(stack),
         logs_folder_id=TEST_LOGS_FOLDER_ID,
-        evaluation_templates=dict(TEST_EVALUATION_TEMPLATES),
+        evaluation_templates=TEST_EVALUATION_TEMPLATES,
     )
-    return dataclasses.replace(settings, orchestrator_image=STAND_IN_IMAGE)
+
+
+def rendered_user_data(stack: str = "dev") -> str:
+    """The document `python -m userdata render --stack <stack>` prints with the test Synapse IDs
+    (as stack outputs): the one a person reviews is the one the VM boots."""
+    outputs = {
+        "logsFolderId": TEST_LOGS_FOLDER_ID,
+        "evaluationTemplates": TEST_EVALUATION_TEMPLATES,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="vmtest-outputs-") as file:
+        file.write(json.dumps(outputs))
+        file.flush()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "userdata",
+                "render",
+                "--stack",
+                stack,
+                "--outputs-file",
+                file.name,
+            ],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    if done.returncode != 0:
+        raise VmTestError(f"python -m userdata render failed: {done.stderr.strip()}")
+    return done.stdout
 
 
 def new_test_token() -> str:
@@ -97,31 +124,24 @@ def with_token_stand_in(user_data: str) -> str:
 class GuestPlan:
     """What the in-VM probe looks at and how long it waits (seconds), as `/vmtest/config.env`."""
 
-    compose_project: str
     input_data_dir: str
     job_retention_days: int
-    orchestrator_image: str = STAND_IN_IMAGE
-    #: The bootstrap builds the engine image (pip under emulation): most of the first boot.
-    cloud_init_timeout_s: int = 2400
+    #: The stack's image: the harness imports a stand-in under this name (nothing is pullable
+    #: offline; `pull_policy: missing` then uses it as it is).
+    orchestrator_image: str
+    compose_project: str = userdata.COMPOSE_PROJECT_NAME
+    cloud_init_timeout_s: int = 600
     orchestrator_timeout_s: int = 240
-    #: The engine check workflow, run once on boot 1 in the built engine image.
-    engine_run_timeout_s: int = 900
-    engine_job_dir: str = ""
     #: On this boot, run the bootstrap again (idempotence on a real host), then the clean-up
     #: service once; 0 = never.
     rerun_bootstrap_on_boot: int = 2
 
     @classmethod
-    def for_settings(cls, settings: userdata.BootstrapSettings, **overrides: int) -> GuestPlan:
+    def for_settings(cls, settings: userdata.BootstrapSettings, **overrides: Any) -> GuestPlan:
         return cls(
-            compose_project=settings.compose_project_name,
             input_data_dir=settings.input_data_dir,
             job_retention_days=settings.job_retention_days,
             orchestrator_image=settings.orchestrator_image,
-            engine_job_dir=(
-                f"/var/lib/docker/volumes/{settings.compose_project_name}_shared/_data/"
-                "vmtest-engine-job"
-            ),
             **overrides,
         )
 
@@ -143,28 +163,15 @@ class GuestPlan:
             "CLOUD_INIT_TIMEOUT_S": str(self.cloud_init_timeout_s),
             "ORCHESTRATOR_TIMEOUT_S": str(self.orchestrator_timeout_s),
             "RERUN_BOOTSTRAP_ON_BOOT": str(self.rerun_bootstrap_on_boot),
-            "ENGINE_BASE_IMAGE": engine.base_image(),
-            "ENGINE_TAG": engine.engine_tag(),
-            "ENGINE_JOB_DIR": self.engine_job_dir,
-            "ENGINE_RUN_TIMEOUT_S": str(self.engine_run_timeout_s),
         }
         return "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
 
 
-def make_harness_disk(path: Path, plan: GuestPlan, token: str, engine_base: Path) -> None:
-    """An ext4 image (label VMTEST) with the scripts, config and token, this machine's local CA
-    certificates, the engine's base file system and the engine check's job folder; results land
-    on it."""
+def make_harness_disk(path: Path, plan: GuestPlan, token: str) -> None:
+    """An ext4 image (label VMTEST) with the scripts, config and token; results land on it."""
     require_tools("mkfs.ext4")
     with tempfile.TemporaryDirectory(prefix="vmtest-harness-") as staging:
         tree = Path(staging)
-        (tree / "ca").mkdir()
-        for certificate in sorted(LOCAL_CA_DIR.glob("*.crt")):
-            shutil.copy(certificate, tree / "ca" / certificate.name)
-        shutil.copy(engine_base, tree / "engine-base.tar.gz")
-        if plan.engine_job_dir:
-            command = lay_out_job(tree / "engine-job", plan.engine_job_dir)
-            (tree / "engine-command").write_text("".join(f"{arg}\n" for arg in command))
         for name in HARNESS_SCRIPTS:
             shutil.copy(GUEST_DIR / "disk" / name, tree / name)
             (tree / name).chmod(0o755)
