@@ -31,6 +31,7 @@ from tests.vm import (
     with_token_stand_in,
 )
 from tests.vm.image import GUEST_DIR
+from userdata import engine
 
 SHELLCHECK = Path(sys.executable).with_name("shellcheck")
 #: Probe copies that hold the token on purpose (the .env, docker inspect, the stand-in's record).
@@ -121,6 +122,16 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             f"{'never' if active is None else f'{active:.0f} s'} after the kernel started "
             f"(VM clock); qemu wall {boot.outcome.wall_s:.0f} s"
         )
+    build = re.search(
+        r"challenge-build-engine: built \S+ in (\d+) s", result.boots[0].bootstrap_log()
+    )
+    progress(f"engine image build in the VM: {build[1] + ' s' if build else 'not found'}")
+    engine = result.boots[0].path("engine")
+    if (engine / "rc").is_file():
+        progress(
+            f"engine check: toil-cwl-runner exit {(engine / 'rc').read_text().strip()} after "
+            f"{(engine / 'wall_s').read_text().strip()} s; outputs {(engine / 'stdout').read_text()}"
+        )
     progress(f"scenario wall time {result.wall_s:.0f} s; files in {result.workdir}")
     return result
 
@@ -208,6 +219,8 @@ def test_env_file_is_root_only_with_every_variable(run: ScenarioResult):
     assert (stat.mode, stat.uid, stat.gid) == (0o600, 0, 0), _step(first, step) + oct(stat.mode)
     assert run.env_file_on_disk == ("regular", 0o600, 0, 0), f"root disk: {run.env_file_on_disk}"
     expected = dict(userdata.orchestrator_env(run.settings))
+    if not run.settings.workflow_engine_image:
+        expected["WORKFLOW_ENGINE_DOCKER_IMAGE"] = _engine_image_id(run)
     expected["SYNAPSE_PAT"] = run.token
     expected["ACCEPT_NEW_SUBMISSIONS"] = ""
     actual = first.env_file()
@@ -358,3 +371,45 @@ def test_running_the_bootstrap_again_changes_nothing(run: ScenarioResult):
     now = [(c["Id"], c["State"]["StartedAt"]) for c in after.compose_containers(project)]
     assert now == before, "the re-run recreated or restarted the orchestrator container"
     assert after.unit(userdata.ORCHESTRATOR_UNIT)["ActiveState"] == "active"
+
+
+def _engine_image_id(run: ScenarioResult) -> str:
+    """The ID of the image tagged with the engine recipe's hash, as the VM's Docker reports it."""
+    return _first(run).text("engine/tag-id").strip()
+
+
+@pytest.mark.vm
+def test_engine_image_is_built_from_the_recipe_and_passed_by_id(run: ScenarioResult):
+    first = _first(run)
+    step = "build the workflow engine image"
+    log = first.bootstrap_log()
+    assert f"step: {step}" in log, _step(first, step)
+    assert re.search(r"challenge-build-engine: built \S+ in \d+ s", log), _step(first, step)
+    image_id = _engine_image_id(run)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id), _step(first, step) + image_id
+    assert first.env_file()["WORKFLOW_ENGINE_DOCKER_IMAGE"] == image_id
+    [image] = first.json("engine/image.json")
+    assert image["Config"]["Labels"][engine.RECIPE_LABEL] == engine.recipe_hash()
+    assert engine.engine_tag() in image["RepoTags"]
+
+
+@pytest.mark.vm
+def test_engine_runs_the_template_shaped_workflow(run: ScenarioResult):
+    first = _first(run)
+    stderr = first.text("engine/stderr")
+    assert first.text("engine/rc").strip() == "0", stderr[-4000:]
+    outputs = json.loads(first.text("engine/stdout"))
+    assert outputs["status"] == "VALIDATED", outputs
+    results = first.json("engine/results.json")
+    pins = engine.pinned_requirements()
+    assert tuple(results["python"]) >= (3, 10)
+    for module in ("docker", "requests", "synapseclient"):
+        assert results[module] == pins[module], module
+    assert results["synapse_config_readable"] is True
+
+
+@pytest.mark.vm
+def test_the_bootstrap_rerun_reuses_the_engine_image(run: ScenarioResult):
+    output = _second(run).text("rerun.log")
+    assert "step: build the workflow engine image" in output, output[-2000:]
+    assert "challenge-build-engine: building" not in output, "same recipe, built again"

@@ -23,20 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from userdata import DEFAULT_TOIL_CLI_OPTIONS
-from userdata.engine import (
-    parameters_yaml,
-    pinned_requirements,
-    recipe,
-    toil_command,
-    toil_environment,
-)
+from tests.engine_job import SUBMISSION_ID, lay_out_job
+from userdata.engine import pinned_requirements, recipe, toil_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_DIR = Path(__file__).parent / "engine_workflow"
-#: The archive's top folder, as GitHub's "Download ZIP" names it, and the ROOT_TEMPLATE inside.
-ARCHIVE_FOLDER = "engine-check-main"
-ROOT_TEMPLATE = f"{ARCHIVE_FOLDER}/workflow.cwl"
 DOCKER_ENGINE_URL = "unix:///var/run/docker.sock"
 INSTALL_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 600
@@ -89,20 +79,6 @@ def installed_versions(venv: Path) -> dict[str, str]:
     return {p["name"].lower(): p["version"] for p in json.loads(done.stdout)}
 
 
-def make_job_folder(parent: Path) -> tuple[Path, Path]:
-    """A job folder as WorkflowManagerDocker lays it out: the unzipped archive, `.synapseConfig`
-    and the parameters file (createWorkflowParametersYamlFile)."""
-    job = parent / str(uuid.uuid4())
-    shutil.copytree(WORKFLOW_DIR, job / ARCHIVE_FOLDER)
-    synapse_config = job / ".synapseConfig"
-    synapse_config.write_text("[authentication]\nusername=engine-test\nauthtoken=not-a-token\n")
-    parameters = job / f"TMP{uuid.uuid4().int % 10**19}.yaml"
-    parameters.write_text(
-        parameters_yaml("9700101", "syn70000001", "syn70000002", "syn70000003", str(synapse_config))
-    )
-    return job, parameters
-
-
 def test_recipe_pins_every_package_exactly_once() -> None:
     pins = pinned_requirements()
     lines = [line for line in recipe()["requirements.txt"].splitlines() if line and line[0] != "#"]
@@ -126,8 +102,8 @@ def test_toil_runs_a_template_shaped_workflow_with_the_orchestrators_arguments(
 ) -> None:
     node = shutil.which("node") or shutil.which("nodejs")
     assert node, "cwltool evaluates JavaScript with node: run scripts/install-system-deps.sh"
-    job, parameters = make_job_folder(tmp_path)
-    command = toil_command(DEFAULT_TOIL_CLI_OPTIONS, str(job), ROOT_TEMPLATE, str(parameters))
+    job = tmp_path / str(uuid.uuid4())
+    command = lay_out_job(job, str(job))
     assert command[:1] == ["toil-cwl-runner"]
     environment = {
         **toil_environment(str(job), DOCKER_ENGINE_URL),
@@ -153,5 +129,5 @@ def test_toil_runs_a_template_shaped_workflow_with_the_orchestrators_arguments(
     assert results["docker"] == pins["docker"]
     assert results["requests"] == pins["requests"]
     assert results["synapseclient"] == pins["synapseclient"]
-    assert results["submission_id"] == "9700101"
+    assert results["submission_id"] == SUBMISSION_ID
     assert results["synapse_config_readable"] is True

@@ -40,6 +40,14 @@ def engine_tag() -> str:
     return f"{ENGINE_REPOSITORY}:{recipe_hash()[:16]}"
 
 
+def base_image() -> str:
+    """The recipe's FROM reference (a dated tag of Docker's official Debian image)."""
+    for line in recipe()["Dockerfile"].splitlines():
+        if line.startswith("FROM "):
+            return line.split()[1]
+    raise ValueError("engine Dockerfile: no FROM line")
+
+
 def pinned_requirements() -> dict[str, str]:
     """Package name (lower case) -> exact version, from the recipe's requirements.txt."""
     pins = {}

@@ -319,3 +319,71 @@ def ensure_base_image(progress: Progress = print) -> BaseImage:
         initrd=final / "initrd.img",
         built_in_s=built_in_s,
     )
+
+
+# --- the engine image's base, from Debian's archive (Docker Hub is unreachable here) -----------
+
+#: Bump when the steps of `ensure_engine_base` change.
+ENGINE_BASE_RECIPE_VERSION = 1
+
+
+def engine_base_key() -> str:
+    digest = hashlib.sha256(
+        json.dumps([SUITE, MIRROR, "minbase", ENGINE_BASE_RECIPE_VERSION]).encode()
+    )
+    return f"engine-base-{SUITE}-{digest.hexdigest()[:16]}"
+
+
+def ensure_engine_base(progress: Progress = print) -> Path:
+    """A gzipped root file system of Debian `SUITE` minbase, cached: the VM `docker import`s it
+    under the engine recipe's FROM reference, standing in for Docker Hub's `debian:*-slim`
+    (the same distribution and release, debootstrapped from the same archive)."""
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{engine_base_key()}.tar.gz"
+    with (root / ".lock-engine-base").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if final.exists():
+            progress(f"engine base: cached at {final}")
+            return final
+        if os.geteuid() != 0:
+            raise VmTestError("building the engine base needs root (debootstrap)")
+        require_tools("debootstrap", "tar")
+        staging = root / f".build-{engine_base_key()}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        started = time.monotonic()
+        progress(f"engine base: debootstrap {SUITE} minbase (about 60 s)")
+        try:
+            log = staging / "build.log"
+            rootfs = staging / "rootfs"
+            _run(
+                "debootstrap (engine base)",
+                [tool_path("debootstrap"), "--variant=minbase", SUITE, str(rootfs), MIRROR],
+                log,
+                DEBOOTSTRAP_TIMEOUT_S,
+            )
+            for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+                for entry in (rootfs / cache).glob("*"):
+                    if entry.is_file():
+                        entry.unlink()
+            tarball = staging / final.name
+            _run(
+                "tar (engine base)",
+                [
+                    "tar",
+                    "--numeric-owner",
+                    "-C",
+                    str(rootfs),
+                    "-czf",
+                    str(tarball),
+                    ".",
+                ],
+                log,
+                600,
+            )
+            tarball.rename(final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        progress(f"engine base: built in {time.monotonic() - started:.0f} s, cached at {final}")
+    return final

@@ -10,7 +10,7 @@ from pathlib import Path
 import userdata
 
 from .errors import VmTestError
-from .image import BaseImage, Progress, ensure_base_image
+from .image import BaseImage, Progress, ensure_base_image, ensure_engine_base
 from .machine import BootOutcome, boot, console_text, create_overlay
 from .results import BootRecord, find_on_disk, flatten, guest_file_mode, read_harness_disk
 from .seed import (
@@ -69,6 +69,7 @@ def run_boot_scenario(
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     base = ensure_base_image(progress)
+    engine_base = ensure_engine_base(progress)
     document = userdata.render_cloud_config(settings) if settings else rendered_user_data()
     settings = settings or boot_test_settings()
     plan = plan or GuestPlan.for_settings(settings)
@@ -81,9 +82,14 @@ def run_boot_scenario(
     (workdir / "user-data").write_text(user_data)
     seed, harness, overlay = workdir / "seed.img", workdir / "harness.ext4", workdir / "root.qcow2"
     make_seed(seed, user_data, instance_id=f"i-vmtest{int(time.time())}", hostname="orchestrator")
-    make_harness_disk(harness, plan, token)
+    make_harness_disk(harness, plan, token, engine_base)
     create_overlay(base, overlay)
-    boot_timeout_s = plan.cloud_init_timeout_s + plan.orchestrator_timeout_s + SLACK_S
+    boot_timeout_s = (
+        plan.cloud_init_timeout_s
+        + plan.orchestrator_timeout_s
+        + plan.engine_run_timeout_s
+        + SLACK_S
+    )
     outcomes = []
     for number in range(1, boots + 1):
         outcome = boot(

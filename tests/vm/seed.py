@@ -20,6 +20,8 @@ import yaml
 
 import userdata
 from stackconfig import load_stack
+from tests.engine_job import lay_out_job
+from userdata import engine
 from userdata.cli import bootstrap_settings
 
 from .errors import VmTestError
@@ -30,8 +32,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 TEST_LOGS_FOLDER_ID = "syn70000000"
 TEST_EVALUATION_TEMPLATES = {"9700001": "syn70000001", "9700002": "syn70000002"}
 HARNESS_DISK_LABEL = "VMTEST"
-HARNESS_DISK_SIZE = "512M"
-HARNESS_SCRIPTS = ("setup.sh", "probe.sh", "import-image.sh", "record.sh")
+HARNESS_DISK_SIZE = "1G"
+HARNESS_SCRIPTS = ("setup.sh", "probe.sh", "import-image.sh", "import-engine-base.sh", "record.sh")
+#: Local CA certificates of this machine (Debian's convention): HTTPS from here is re-signed by a
+#: CA kept there, so the VM (and pip in its engine build) must trust it too.
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 USER_DATA_HEADER = (
     "#cloud-config\n"
     f"# Boot test: {userdata.TOKEN_HELPER_PATH} is a stand-in (SSM is unreachable here);\n"
@@ -130,8 +135,12 @@ class GuestPlan:
     #: offline; `pull_policy: missing` then uses it as it is).
     orchestrator_image: str
     compose_project: str = userdata.COMPOSE_PROJECT_NAME
-    cloud_init_timeout_s: int = 600
+    #: The bootstrap builds the engine image (pip under emulation): most of the first boot.
+    cloud_init_timeout_s: int = 2400
     orchestrator_timeout_s: int = 240
+    #: The engine check workflow, run once on boot 1 in the built engine image.
+    engine_run_timeout_s: int = 900
+    engine_job_dir: str = ""
     #: On this boot, run the bootstrap again (idempotence on a real host), then the clean-up
     #: service once; 0 = never.
     rerun_bootstrap_on_boot: int = 2
@@ -142,6 +151,10 @@ class GuestPlan:
             input_data_dir=settings.input_data_dir,
             job_retention_days=settings.job_retention_days,
             orchestrator_image=settings.orchestrator_image,
+            engine_job_dir=(
+                f"/var/lib/docker/volumes/{userdata.COMPOSE_PROJECT_NAME}_shared/_data/"
+                "vmtest-engine-job"
+            ),
             **overrides,
         )
 
@@ -163,15 +176,28 @@ class GuestPlan:
             "CLOUD_INIT_TIMEOUT_S": str(self.cloud_init_timeout_s),
             "ORCHESTRATOR_TIMEOUT_S": str(self.orchestrator_timeout_s),
             "RERUN_BOOTSTRAP_ON_BOOT": str(self.rerun_bootstrap_on_boot),
+            "ENGINE_BASE_IMAGE": engine.base_image(),
+            "ENGINE_TAG": engine.engine_tag(),
+            "ENGINE_JOB_DIR": self.engine_job_dir,
+            "ENGINE_RUN_TIMEOUT_S": str(self.engine_run_timeout_s),
         }
         return "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
 
 
-def make_harness_disk(path: Path, plan: GuestPlan, token: str) -> None:
-    """An ext4 image (label VMTEST) with the scripts, config and token; results land on it."""
+def make_harness_disk(path: Path, plan: GuestPlan, token: str, engine_base: Path) -> None:
+    """An ext4 image (label VMTEST) with the scripts, config and token, this machine's local CA
+    certificates, the engine's base file system and the engine check's job folder; results land
+    on it."""
     require_tools("mkfs.ext4")
     with tempfile.TemporaryDirectory(prefix="vmtest-harness-") as staging:
         tree = Path(staging)
+        (tree / "ca").mkdir()
+        for certificate in sorted(LOCAL_CA_DIR.glob("*.crt")):
+            shutil.copy(certificate, tree / "ca" / certificate.name)
+        shutil.copy(engine_base, tree / "engine-base.tar.gz")
+        if plan.engine_job_dir:
+            command = lay_out_job(tree / "engine-job", plan.engine_job_dir)
+            (tree / "engine-command").write_text("".join(f"{arg}\n" for arg in command))
         for name in HARNESS_SCRIPTS:
             shutil.copy(GUEST_DIR / "disk" / name, tree / name)
             (tree / name).chmod(0o755)

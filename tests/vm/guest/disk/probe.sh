@@ -111,6 +111,39 @@ mark "collecting"
 collect "$out"
 mark "collected"
 
+# engine_check DIR: the engine check workflow in the engine image named in .env, as the
+# orchestrator starts it (WorkflowManagerDocker): same path for the job folder inside and out,
+# TMPDIR/TEMP/TMP and DOCKER_HOST, docker.sock, no-new-privileges.
+engine_check() {
+  local dir="$1" image job="$ENGINE_JOB_DIR" start rc
+  local -a command
+  mkdir -p "$dir"
+  image="$(sed -n "s/^WORKFLOW_ENGINE_DOCKER_IMAGE='\(.*\)'$/\1/p" "$ENV_PATH")"
+  echo "$image" >"$dir/image"
+  docker image inspect "$image" >"$dir/image.json" 2>&1
+  docker image inspect "$ENGINE_TAG" --format '{{ .Id }}' >"$dir/tag-id" 2>&1
+  mkdir -p "$job"
+  cp -a /vmtest/engine-job/. "$job/"
+  mapfile -t command </vmtest/engine-command
+  mark "engine check: toil-cwl-runner in $image"
+  start="$(date +%s)"
+  timeout "$ENGINE_RUN_TIMEOUT_S" docker run --name workflow_job.vmtest-engine-check \
+    --security-opt no-new-privileges -v "$job:$job" -v /var/run/docker.sock:/var/run/docker.sock \
+    -w "$job" -e "TMPDIR=$job" -e "TEMP=$job" -e "TMP=$job" \
+    -e DOCKER_HOST=unix:///var/run/docker.sock "$image" "${command[@]}" \
+    >"$dir/stdout" 2>"$dir/stderr"
+  rc=$?
+  echo "$rc" >"$dir/rc"
+  echo "$(($(date +%s) - start))" >"$dir/wall_s"
+  cp "$job/results.json" "$dir/results.json" 2>/dev/null
+  docker rm --force workflow_job.vmtest-engine-check >/dev/null 2>&1
+  mark "engine check: exit $rc after $(cat "$dir/wall_s") s"
+  sync
+}
+if [ "$boot" = 1 ] && [ -n "$ENGINE_JOB_DIR" ] && cloud_init_done; then
+  engine_check "$out/engine"
+fi
+
 if [ "$boot" = "$RERUN_BOOTSTRAP_ON_BOOT" ]; then
   mark "running $BOOTSTRAP_PATH again"
   "$BOOTSTRAP_PATH" >"$out/rerun.log" 2>&1

@@ -21,5 +21,20 @@ cat >"$dropin/50-vmtest-image.conf" <<UNIT
 Requires=vmtest-image.service
 After=vmtest-image.service
 UNIT
+# This machine's local CAs (HTTPS from here is re-signed by one), so pip in the engine build
+# reaches PyPI: installed the Debian way, into the system bundle the build hands to pip.
+if compgen -G "/vmtest/ca/*.crt" >/dev/null; then
+  mkdir -p /usr/local/share/ca-certificates/vmtest
+  cp /vmtest/ca/*.crt /usr/local/share/ca-certificates/vmtest/
+  update-ca-certificates >/dev/null
+fi
+# The engine recipe's base image, imported when Docker starts (before the bootstrap builds).
+mkdir -p /etc/systemd/system/docker.service.d
+cat >/etc/systemd/system/docker.service.d/50-vmtest-engine-base.conf <<UNIT
+# Boot test harness: the engine's base image is imported, not pulled (Docker Hub unreachable).
+[Service]
+ExecStartPost=/bin/bash /vmtest/import-engine-base.sh
+TimeoutStartSec=15min
+UNIT
 sync
 echo "vmtest: boot $boot set up"
