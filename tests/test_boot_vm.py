@@ -334,7 +334,14 @@ def test_cleanup_removes_old_job_folders_and_keeps_the_running_orchestrator(run:
     result = second.unit_properties("cleanup-unit.txt")["Result"]
     assert result == "success", log[-2000:]
     jobs = second.text("cleanup-jobs.txt").split()
-    for expected in ("old=absent", "new=present", "image=present", "orchestrator=running"):
+    expected_after = (
+        "old=absent",
+        "new=present",
+        "image=present",
+        "engine=present",
+        "orchestrator=running",
+    )
+    for expected in expected_after:
         assert expected in jobs, f"after {userdata.CLEANUP_SERVICE}: {jobs}\n{log[-2000:]}"
 
 

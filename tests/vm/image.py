@@ -46,7 +46,7 @@ PACKAGES = (
     "busybox-static",
 )
 #: Bump when the build steps below change in a way the package list does not show.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 #: Apparent size of the root file system; the file is sparse (about 0.7 GB used when built).
 DISK_SIZE_GIB = 8
 DEBOOTSTRAP_TIMEOUT_S = 1200
@@ -129,7 +129,7 @@ def _install_assets(rootfs: Path, log: Path) -> None:
     (etc / "machine-id").write_text("")
     (etc / "fstab").write_text(
         "/dev/vda / ext4 defaults,errors=remount-ro 0 1\n"
-        "LABEL=VMTEST /vmtest ext4 defaults,nofail,x-systemd.device-timeout=30s 0 0\n"
+        "LABEL=VMTEST /vmtest ext4 defaults,nofail,x-systemd.device-timeout=180s 0 0\n"
     )
     for name, mode in (
         ("resolv.conf", 0o644),

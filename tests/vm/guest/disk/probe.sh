@@ -166,6 +166,7 @@ if [ "$boot" = "$RERUN_BOOTSTRAP_ON_BOOT" ]; then
     if [ -e "$volume/vmtest-$job-job" ]; then echo "$job=present"; else echo "$job=absent"; fi
   done >"$out/cleanup-jobs.txt"
   docker image inspect "$ORCHESTRATOR_IMAGE" >/dev/null 2>&1 && echo "image=present" >>"$out/cleanup-jobs.txt"
+  docker image inspect "$ENGINE_TAG" >/dev/null 2>&1 && echo "engine=present" >>"$out/cleanup-jobs.txt"
   orchestrator_running && echo "orchestrator=running" >>"$out/cleanup-jobs.txt"
   mark "clean-up exited $(cat "$out/cleanup.rc")"
 fi
