@@ -3,7 +3,9 @@
 The `vm` tests boot the dev stack's user data twice under QEMU (software emulation) with real
 systemd, cloud-init and Docker from Debian's archive; only the SSM token fetch and the
 orchestrator image are stand-ins (tests/vm/). The first run builds a cached base image (about
-2 min); a run then takes about 6 min on 2 cores. The quick tests below check the harness itself.
+2 min); the bootstrap builds the workflow engine image in the VM (most of a run: 814 s of 36 min
+on a loaded 2-core machine) and the probe runs the engine check workflow in it. The quick
+tests below check the harness itself.
 """
 
 from __future__ import annotations
