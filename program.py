@@ -5,9 +5,11 @@ Kept apart from `__main__.py` so the mapping is plain code that tests can call d
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -23,8 +25,10 @@ from components.orchestrator_host import (
     OrchestratorHostError,
     check_args,
 )
-from components.synapse.site_plan import plan_site
+from components.synapse.site_plan import evaluation_templates, plan_site
+from lifecycle.submissions import IN_PROGRESS_BY_STAGE
 from stackconfig import ChallengeSpec, StackConfig
+from stackconfig.hosts import DEFAULT_HOST_KEY, HostGroup, host_groups
 from synapse_client import SynapseProvisioningError
 from userdata import (
     ACCEPT_SUBMISSIONS_PATH,
@@ -49,37 +53,38 @@ SELF_HOSTED_COMMANDS = {
 }
 
 
-def check_before_creating(config: StackConfig, estimate: sizing.HostEstimate) -> None:
+def check_before_creating(config: StackConfig, hosts: Sequence[FleetHost]) -> None:
     """Run every component's own checks while nothing exists yet, so a bad stack (say, user data
     over 16 KB for its number of queues) fails before the Synapse side is half-made."""
-    problems = component_problems(config, estimate)
+    problems = component_problems(config, hosts)
     if problems:
         raise stackconfig.ConfigError(problems)
 
 
-def component_problems(config: StackConfig, estimate: sizing.HostEstimate) -> list[str]:
-    """Every component's own checks, all of them, each problem in the stack's words."""
+def component_problems(config: StackConfig, hosts: Sequence[FleetHost]) -> list[str]:
+    """Every component's own checks, all of them, each problem in the stack's words; each host
+    of a fleet is checked on its own (its queues, its 16 KB of user data)."""
     problems: list[str] = []
     try:
         plan_site(site_args(config))
     except SynapseProvisioningError as error:
         problems.append(in_stack_terms(str(error)))
-    try:
-        check_args(
-            host_args(
-                config,
-                estimate,
-                orchestrator_auth_token="",
-                logs_folder_id="",
-                evaluation_templates={},
-                dockerhub_password="",
+    for host in hosts:
+        try:
+            check_args(
+                host_args(
+                    host,
+                    orchestrator_auth_token="",
+                    logs_folder_id="",
+                    evaluation_templates={},
+                    dockerhub_password="",
+                )
             )
-        )
-    except (OrchestratorHostError, UserDataError) as error:
-        message = str(error).removeprefix("OrchestratorHost: ")
-        # One problem per setting: split where the next one names its setting (`ami_id: ...`).
-        parts = re.split(r"; (?=[a-z_0-9]+(?:\[\d+\])?(?:\.\w+)*(?: \([^)]*\))?: )", message)
-        problems.extend(in_stack_terms(part) for part in parts)
+        except (OrchestratorHostError, UserDataError) as error:
+            message = str(error).removeprefix("OrchestratorHost: ")
+            # One problem per setting: split where the next one names its setting (`ami_id: ...`).
+            parts = re.split(r"; (?=[a-z_0-9]+(?:\[\d+\])?(?:\.\w+)*(?: \([^)]*\))?: )", message)
+            problems.extend(host.group.in_stack_terms(in_stack_terms(part)) for part in parts)
     return problems
 
 
@@ -126,6 +131,70 @@ def _fields_as_keys(text: str) -> str:
         if "_" in name:
             text = re.sub(rf"\b{name}\b", f"{stackconfig.NAMESPACE}:{alias}", text)
     return text
+
+
+@dataclass(frozen=True)
+class FleetHost:
+    """One orchestrator host: its group, the stack as that host sees it (its queues, its keys)
+    and its size."""
+
+    group: HostGroup
+    config: StackConfig
+    estimate: sizing.HostEstimate
+
+    @property
+    def resource_name(self) -> str:
+        return self.group.resource_name
+
+
+def fleet(config: StackConfig, *, sized_choice: bool = False) -> tuple[FleetHost, ...]:
+    """Every host of the stack (`challenge:hosts`, else one), each sized for its own queues with
+    `host_estimate`; `monthlyBudgetUsd` holds for the fleet's total. `sized_choice`: ignore the
+    instanceType overrides and the budget (`make check` goes on to the later layers with it).
+    Raises SizingError with every host's problem in the stack's words."""
+    groups = host_groups(config.spec)
+    several = len(groups) > 1
+    hosts, problems = [], []
+    for group in groups:
+        drop = {"monthly_budget_usd": None} if several or sized_choice else {}
+        if sized_choice:
+            drop["instance_type"] = None
+        view = config.for_host(group)
+        if drop:
+            view = dataclasses.replace(view, spec=view.spec.model_copy(update=drop))
+        try:
+            hosts.append(FleetHost(group, view, host_estimate(view)))
+        except sizing.SizingError as error:
+            problems.append(group.in_stack_terms(str(error)))
+    if problems:
+        raise sizing.SizingError("\n".join(problems))
+    budget = config.spec.monthly_budget_usd
+    if several and budget and config.spec.host == "ec2" and not sized_choice:
+        total = fleet_monthly_cost_usd(hosts)
+        if total is None or total > budget:
+            costs = ", ".join(
+                f"{h.group.key} {h.estimate.instance_type} "
+                + (
+                    "unknown"
+                    if h.estimate.monthly_cost_usd is None
+                    else f"${h.estimate.monthly_cost_usd:,.2f}"
+                )
+                for h in hosts
+            )
+            figure = "an unknown amount" if total is None else f"${total:,.2f}"
+            raise sizing.SizingError(
+                f"{stackconfig.NAMESPACE}:monthlyBudgetUsd: the {len(hosts)} hosts cost {figure} "
+                f"a month together ({costs}), above the budget of ${budget:,}; raise it, or "
+                "lower a host's workload keys in challenge:hosts",
+                key="monthlyBudgetUsd",
+            )
+    return tuple(hosts)
+
+
+def fleet_monthly_cost_usd(hosts: Sequence[FleetHost]) -> float | None:
+    """The fleet's monthly cost, USD; None when any host's is unknown."""
+    costs = [h.estimate.monthly_cost_usd for h in hosts]
+    return None if any(c is None for c in costs) else round(sum(c for c in costs if c), 2)
 
 
 def host_estimate(config: StackConfig) -> sizing.HostEstimate:
@@ -218,30 +287,40 @@ def launch_args(config: StackConfig, site: ChallengeSite) -> ChallengeLaunchArgs
 
 
 def drain_guard_args(
-    config: StackConfig, site: ChallengeSite, host: OrchestratorHost
+    config: StackConfig, site: ChallengeSite, host: FleetHost, component: OrchestratorHost
 ) -> DrainGuardArgs:
+    """The host's guard: it drains only the host's queues, waiting on its stage's running status."""
     return DrainGuardArgs(
-        instance_id=host.instance_id,
+        instance_id=component.instance_id,
         region=config.region,
-        evaluation_ids=list(site.queue_evaluation_ids.values()),
+        evaluation_ids=[site.queue_evaluation_ids[key] for key in host.group.queue_keys],
         synapse_endpoint=config.spec.synapse_endpoint,
         drain_timeout_minutes=config.spec.drain_timeout_minutes,
         force_replace=config.spec.force_replace,
+        in_progress_status=IN_PROGRESS_BY_STAGE[host.group.execution_stage],
+    )
+
+
+def host_templates(site: ChallengeSite, host: FleetHost) -> pulumi.Output[dict[str, str]]:
+    """EVALUATION_TEMPLATES of the host: its own queues' evaluation IDs -> the workflow file."""
+    queue_ids = [site.queue_evaluation_ids[key] for key in host.group.queue_keys]
+    return pulumi.Output.all(site.workflow_file_id, *queue_ids).apply(
+        lambda ids: evaluation_templates(ids[1:], ids[0])
     )
 
 
 def host_args(
-    config: StackConfig,
-    estimate: sizing.HostEstimate,
+    host: FleetHost,
     *,
     orchestrator_auth_token: pulumi.Input[str],
     logs_folder_id: pulumi.Input[str],
     evaluation_templates: pulumi.Input[Mapping[str, str]],
     dockerhub_password: pulumi.Input[str] | None = None,
 ) -> OrchestratorHostArgs:
-    spec = config.spec
+    config, estimate, spec = host.config, host.estimate, host.config.spec
+    key = None if host.group.key == DEFAULT_HOST_KEY else host.group.key
     return OrchestratorHostArgs(
-        settings=host_settings(config),
+        settings=host_settings(config, host_key=key),
         instance_type=estimate.instance_type,
         root_volume_gib=estimate.root_volume_gib,
         monthly_price_usd=estimate.monthly_cost_usd,
@@ -253,6 +332,7 @@ def host_args(
         subnet_id=spec.subnet_id,
         served_queue_count=len(spec.queues),
         dockerhub_password=dockerhub_password,
+        host_key=key,
     )
 
 
@@ -276,10 +356,24 @@ def self_hosted_bootstrap(
     return render_cloud_config(self_hosted_settings(config, logs_folder_id, evaluation_templates))
 
 
-def write_bootstrap(config: StackConfig, document: str) -> str:
-    """Write the self-hosted bootstrap to `out/<stack>-bootstrap.yaml`; returns the path. It
-    holds no secret (the token stays in the server's file)."""
-    path = SELF_HOSTED_OUT_DIR / f"{config.stack}-bootstrap.yaml"
+def self_hosted_outputs(
+    config: StackConfig, site: ChallengeSite, host: FleetHost
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """The host's self-hosted bootstrap, once the Synapse IDs exist, and the file it is written
+    to (`write_bootstrap`)."""
+    bootstrap = pulumi.Output.all(site.logs_folder_id, host_templates(site, host)).apply(
+        lambda ids: self_hosted_bootstrap(host.config, ids[0], ids[1])
+    )
+    path = bootstrap.apply(lambda document: write_bootstrap(config, document, host.group.key))
+    return bootstrap, path
+
+
+def write_bootstrap(config: StackConfig, document: str, host_key: str = DEFAULT_HOST_KEY) -> str:
+    """Write the self-hosted bootstrap to `out/<stack>-bootstrap.yaml` (a further host of a
+    fleet: `out/<stack>-<key>-bootstrap.yaml`, one server each); returns the path. It holds no
+    secret (the token stays in the server's file)."""
+    host = "" if host_key == DEFAULT_HOST_KEY else f"-{host_key}"
+    path = SELF_HOSTED_OUT_DIR / f"{config.stack}{host}-bootstrap.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(document)

@@ -4,8 +4,9 @@ It takes the host's instance ID as an input, so the engine deletes it before the
 `pulumi destroy` and, when the instance is replaced delete-before-replace, before the old
 instance is deleted (the engine's dependent-replacement rule: our ``diff`` answers "replace" when
 the instance ID becomes unknown). Its delete stops new submissions through SSM and waits until
-no queue of the host has a submission in EVALUATION_IN_PROGRESS, failing the operation on
-timeout unless `forceReplace` is set. Nothing else about it touches the cloud.
+no queue of the host has a submission in its running status (EVALUATION_IN_PROGRESS; OPEN
+for a VALIDATION host), failing the operation on timeout unless `forceReplace` is set. Nothing
+else about it touches the cloud.
 
 Runs on a plain `pulumi destroy` (no `--run-program`): the provider is restored from state.
 `challenge:forceReplace` and `challenge:drainTimeoutMinutes` are read from the stack config at
@@ -40,6 +41,7 @@ from components.synapse.common import (
 )
 from lifecycle.drain import drain_host
 from lifecycle.errors import LifecycleError
+from lifecycle.submissions import IN_PROGRESS, IN_PROGRESS_BY_STAGE
 from rules import AwsRegion
 
 FORCE_REPLACE_CONFIG_KEY = "challenge:forceReplace"
@@ -74,6 +76,13 @@ class DrainGuardArgs:
         default=False,
         metadata=_about("Go on after the timeout instead of failing (stack forceReplace)."),
     )
+    in_progress_status: str = field(
+        default=IN_PROGRESS,
+        metadata=_about(
+            "The status of the host's running work, by its EXECUTION_STAGE "
+            "(lifecycle.submissions.IN_PROGRESS_BY_STAGE): OPEN on a VALIDATION host."
+        ),
+    )
 
 
 def _instance_problem(value: str) -> str | None:
@@ -92,6 +101,11 @@ def _queues_problem(value: list[Any]) -> str | None:
     if not value:
         return "must list the evaluation queue IDs the host serves"
     return f"must be numeric evaluation queue IDs, got {bad!r}" if bad else None
+
+
+def _status_problem(value: str) -> str | None:
+    known = sorted(set(IN_PROGRESS_BY_STAGE.values()))
+    return None if value in known else f"must be one of {known}, got {value!r}"
 
 
 def _timeout_problem(value: int) -> str | None:
@@ -132,6 +146,14 @@ class DrainGuardProvider(SynapseProvider):
             validate=_timeout_problem,
         ),
         Prop("force_replace", bool, required=False, default=False, change=STATE_ONLY),
+        Prop(
+            "in_progress_status",
+            str,
+            required=False,
+            default=IN_PROGRESS,
+            change=STATE_ONLY,
+            validate=_status_problem,
+        ),
     )
     DELETE_BEFORE_REPLACE = True
 
@@ -198,6 +220,7 @@ class DrainGuardProvider(SynapseProvider):
             timeout_s=minutes * 60,
             poll_s=float(POLL_SECONDS),
             force=force,
+            in_progress_status=str(props.get("in_progress_status") or IN_PROGRESS),
             progress=progress,
         )
 
@@ -222,5 +245,7 @@ class DrainGuard(SynapseResource, provider=DrainGuardProvider, module="lifecycle
             "drain_timeout_minutes": args.drain_timeout_minutes,
             "force_replace": args.force_replace,
         }
+        if args.in_progress_status != IN_PROGRESS:  # a guard from before host groups stays as is
+            inputs["in_progress_status"] = args.in_progress_status
         own = pulumi.ResourceOptions(replace_on_changes=["instance_id"], delete_before_replace=True)
         super().__init__(resource_name, pulumi.ResourceOptions.merge(own, opts), **inputs)

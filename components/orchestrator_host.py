@@ -93,6 +93,13 @@ class OrchestratorHostArgs:
             "Docker Hub access token (secret) with settings.dockerhub_username; stored only in SSM."
         ),
     )
+    host_key: str | None = field(
+        default=None,
+        metadata=_about(
+            "A further host of a fleet (challenge:hosts key): its own SSM parameter and Name tag. "
+            "None: the stack's one host (or the fleet's `default`)."
+        ),
+    )
     served_queue_count: int = field(
         default=1,
         metadata=_about(
@@ -172,6 +179,11 @@ def host_role_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def host_name_tag(stack: str, host_key: str | None) -> str:
+    """The instance's Name tag: `<stack>-orchestrator`, `<stack>-orchestrator-<key>` in a fleet."""
+    return f"{stack}-orchestrator" + (f"-{host_key}" if host_key else "")
+
+
 def instance_ignore_changes(args: OrchestratorHostArgs) -> list[str]:
     """Instance inputs whose change must not replace or restart a running host: a new AMI behind
     the SSM parameter (a pinned `ami_id` is deliberate, so it is not ignored)."""
@@ -200,7 +212,8 @@ def check_args(args: OrchestratorHostArgs) -> None:
     ]
     settings = args.settings
     parameter = SsmParameterToken(
-        token_parameter_name(settings.challenge_name, settings.stack), settings.region
+        token_parameter_name(settings.challenge_name, settings.stack, args.host_key),
+        settings.region,
     )
     if settings.token_source != parameter:
         problems.append(
@@ -210,7 +223,8 @@ def check_args(args: OrchestratorHostArgs) -> None:
     if settings.dockerhub_username and args.dockerhub_password is None:
         problems.append("dockerhub_password: required with dockerhub_username (a secret)")
     if settings.dockerhub_username and settings.dockerhub_password_source != SsmParameterToken(
-        dockerhub_password_parameter_name(settings.challenge_name, settings.stack), settings.region
+        dockerhub_password_parameter_name(settings.challenge_name, settings.stack, args.host_key),
+        settings.region,
     ):
         problems.append(
             "settings.dockerhub_password_source: the host reads the Docker Hub password from the "
@@ -256,7 +270,9 @@ class OrchestratorHost(pulumi.ComponentResource):
             "stack": tag_value(settings.stack),
             "managed-by": "pulumi",
         }
-        parameter_name = token_parameter_name(settings.challenge_name, settings.stack)
+        parameter_name = token_parameter_name(
+            settings.challenge_name, settings.stack, args.host_key
+        )
 
         self.token_parameter = aws.ssm.Parameter(
             f"{name}-token",
@@ -273,7 +289,9 @@ class OrchestratorHost(pulumi.ComponentResource):
         if settings.dockerhub_username:
             self.dockerhub_password_parameter = aws.ssm.Parameter(
                 f"{name}-dockerhub-password",
-                name=dockerhub_password_parameter_name(settings.challenge_name, settings.stack),
+                name=dockerhub_password_parameter_name(
+                    settings.challenge_name, settings.stack, args.host_key
+                ),
                 type="SecureString",
                 value=pulumi.Output.secret(args.dockerhub_password),
                 description=f"Docker Hub access token of {settings.dockerhub_username}",
@@ -387,7 +405,7 @@ class OrchestratorHost(pulumi.ComponentResource):
             # A changed user data replaces the host (after the drain guard): a running host never
             # silently keeps settings the stack no longer has.
             user_data_replace_on_change=True,
-            tags={"Name": f"{settings.stack}-orchestrator", **tags},
+            tags={"Name": host_name_tag(settings.stack, args.host_key), **tags},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The role must be able to read the token before the host boots.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sizing
 import stackconfig
-from program import host_estimate
+from program import FleetHost, fleet_monthly_cost_usd
 from sizing.cli import render_table
 
 from .checks import check_stack
@@ -28,38 +28,53 @@ def _secret_placeholders(config: stackconfig.StackConfig) -> dict[str, str]:
     return {f"{stackconfig.NAMESPACE}:{key}": PLACEHOLDER_SECRET for key in config.secrets_needed}
 
 
-def sizing_report(config: stackconfig.StackConfig) -> str:
+def sizing_report(config: stackconfig.StackConfig, host: FleetHost) -> str:
     """The host estimate the program uses, with every figure's reason and its price warnings."""
-    estimate = host_estimate(config)
+    estimate = host.estimate
     table = render_table(estimate, sizing.load_catalog(config.region))
     warnings = [f"warning: {w}" for w in estimate.warnings(dt.date.today())]
     return "\n".join([table, *warnings])
 
 
-#: A host above this many USD a month gets a warning: valid sizes can still be absurd (64 GiB x
+#: A fleet above this many USD a month gets a warning: valid sizes can still be absurd (64 GiB x
 #: 100 concurrent picks a 7.5 TiB instance); `monthlyBudgetUsd` makes a ceiling an error instead.
 MONTHLY_COST_WARNING_USD = 2000
 
 
-def cost_lines(config: stackconfig.StackConfig) -> list[str]:
-    """The host's monthly figure, up front, and a warning when it is above the threshold."""
+def host_title(host: FleetHost, several: bool) -> str:
+    """`Host` or, in a fleet, `Host <key> (<stage>; queues a, b)`."""
+    if not several:
+        return "Host"
+    group = host.group
+    return f"Host {group.key} ({group.execution_stage}; queues {', '.join(group.queue_keys)})"
+
+
+def cost_lines(config: stackconfig.StackConfig, hosts: tuple[FleetHost, ...]) -> list[str]:
+    """Each host's monthly figure, up front, the fleet's total, and a warning above the
+    threshold."""
+    several = len(hosts) > 1
     if config.spec.host != "ec2":
-        return ["Host: self-hosted (no AWS cost)"]
-    estimate = host_estimate(config)
+        return [f"{host_title(h, several)}: self-hosted (no AWS cost)" for h in hosts]
     lines = [
-        f"Host: {estimate.instance_type}, {estimate.root_volume_gib} GiB root volume, "
-        f"{estimate.monthly_cost.summary()}"
+        f"{host_title(h, several)}: {h.estimate.instance_type}, {h.estimate.root_volume_gib} GiB "
+        f"root volume, {h.estimate.monthly_cost.summary()}"
+        for h in hosts
     ]
-    total = estimate.monthly_cost_usd
+    total = fleet_monthly_cost_usd(hosts)
+    if several:
+        figure = "unknown (a host has no price)" if total is None else f"${total:,.2f}"
+        lines.append(f"Fleet of {len(hosts)} hosts: {figure} a month")
     if (
         total is not None
         and total > MONTHLY_COST_WARNING_USD
         and not config.spec.monthly_budget_usd
     ):
+        spec = max(hosts, key=lambda h: h.estimate.monthly_cost_usd or 0).config.spec
         lines.append(
-            f"warning: this host costs ${total:,.0f} a month, above ${MONTHLY_COST_WARNING_USD:,}: "
-            f"check perSubmissionMemoryGiB ({config.spec.per_submission_memory_gib}) x "
-            f"maxConcurrentSubmissions ({config.spec.max_concurrent_submissions}), or set "
+            f"warning: {'the fleet costs' if several else 'this host costs'} ${total:,.0f} a "
+            f"month, above ${MONTHLY_COST_WARNING_USD:,}: check perSubmissionMemoryGiB "
+            f"({spec.per_submission_memory_gib}) x maxConcurrentSubmissions "
+            f"({spec.max_concurrent_submissions}), or set "
             f"{stackconfig.NAMESPACE}:monthlyBudgetUsd to make a ceiling an error"
         )
     return lines
@@ -92,12 +107,12 @@ def output_lines(run: ProgramRun) -> list[str]:
     return lines
 
 
-def report(config: stackconfig.StackConfig, run: ProgramRun) -> str:
+def report(config: stackconfig.StackConfig, hosts: tuple[FleetHost, ...], run: ProgramRun) -> str:
     spec = config.spec
     lines = [
         f"Stack {config.stack}: valid ({spec.name!r}, {spec.kind}, {len(spec.queues)} queue(s), "
         f"region {config.region})",
-        *cost_lines(config),
+        *cost_lines(config, hosts),
     ]
     lines += [f"warning: {w}" for w in config.warnings]
     for key in config.secrets_missing:
@@ -105,11 +120,12 @@ def report(config: stackconfig.StackConfig, run: ProgramRun) -> str:
             f"warning: {key} is not set; `make up` needs it: "
             f"pulumi config set --secret {key} --stack {config.stack}"
         )
-    lines += [
-        "",
-        "Host sizing:",
-        *(f"  {line}".rstrip() for line in sizing_report(config).splitlines()),
-    ]
+    for host in hosts:
+        lines += [
+            "",
+            f"{host_title(host, len(hosts) > 1)} sizing:",
+            *(f"  {line}".rstrip() for line in sizing_report(config, host).splitlines()),
+        ]
     custom = [r for r in run.resources if r.custom]
     counts = Counter(r.provider_class or r.type for r in custom)
     lines.append("")
@@ -156,14 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     checked = check_stack(args.stack, raw)
     if file_problems or checked.problems:
         return _invalid(args.stack, [*file_problems, *checked.problems])
-    config = checked.config
-    assert config is not None  # no problem: every layer ran
+    config, hosts = checked.config, checked.hosts
+    assert config is not None and hosts is not None  # no problem: every layer ran
     try:
         run = run_program(raw, stack=args.stack, secret_values=_secret_placeholders(config))
     except Exception as error:  # the program's own errors (sizing, rendering) are user errors here
         print(f"Stack {args.stack}: the program failed: {error}", file=sys.stderr)
         return 1
-    print(report(config, run))
+    print(report(config, hosts, run))
     return 0
 
 

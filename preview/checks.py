@@ -16,17 +16,17 @@ from typing import Any
 
 import sizing
 import stackconfig
-from program import component_problems, host_estimate
+from program import FleetHost, component_problems, fleet
 
 _KEY = re.compile(rf"^{stackconfig.NAMESPACE}:(?P<key>[A-Za-z0-9]+)")
 
 
 @dataclass(frozen=True)
 class StackCheck:
-    """The outcome of all layers: `config` and `estimate` are None when a layer could not run."""
+    """The outcome of all layers: `config` and `hosts` are None when a layer could not run."""
 
     config: stackconfig.StackConfig | None
-    estimate: sizing.HostEstimate | None
+    hosts: tuple[FleetHost, ...] | None
     problems: tuple[str, ...]
 
 
@@ -47,16 +47,16 @@ def check_stack(
         config = _config_without_bad_keys(stack, raw, error.problems, env, now)
     if config is None:
         return StackCheck(None, None, tuple(problems))
-    estimate = None
+    hosts = None
     try:
-        estimate = host_estimate(config)
+        hosts = fleet(config)
     except sizing.SizingError as error:
-        problems.append(str(error))
-        estimate = _estimate_without_override(config)
-    if estimate is not None:
-        problems.extend(component_problems(config, estimate))
+        problems.extend(str(error).splitlines())
+        hosts = _fleet_without_override(config)
+    if hosts is not None:
+        problems.extend(component_problems(config, hosts))
     valid = not problems
-    return StackCheck(config if valid else None, estimate if valid else None, tuple(problems))
+    return StackCheck(config if valid else None, hosts if valid else None, tuple(problems))
 
 
 def _config_without_bad_keys(
@@ -83,9 +83,8 @@ def _config_without_bad_keys(
         return None
 
 
-def _estimate_without_override(config: stackconfig.StackConfig) -> sizing.HostEstimate | None:
-    spec = config.spec.model_copy(update={"instance_type": None, "monthly_budget_usd": None})
+def _fleet_without_override(config: stackconfig.StackConfig) -> tuple[FleetHost, ...] | None:
     try:
-        return host_estimate(stackconfig.StackConfig(**{**config.__dict__, "spec": spec}))
+        return fleet(config, sized_choice=True)
     except sizing.SizingError:
         return None

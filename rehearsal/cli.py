@@ -155,8 +155,10 @@ def rehearse_up(
         print("Outputs:")
         for line in run.program.output_lines():
             print(f"    {line}")
-        if outputs.get("selfHostedBootstrapFile"):
-            say(f"the server's bootstrap: {paths.root / outputs['selfHostedBootstrapFile']}")
+        files = outputs.get("selfHostedBootstrapFile")
+        for key, file in files.items() if isinstance(files, dict) else [("", files)]:
+            if file:  # one per host of challenge:hosts
+                say(f"the server's bootstrap{f' (host {key})' if key else ''}: {paths.root / file}")
         say("participant walk-through")
         participant = server.client(PARTICIPANT)
         submitted = walk_through(

@@ -104,6 +104,10 @@ def boot_rehearsal_host(
     """One boot of the rehearsal's bootstrap; returns the checks (also printed)."""
     from tests.vm import VmTestError, run_boot_scenario
 
+    if isinstance(outputs["selfHostedBootstrap"], Mapping):
+        raise RuntimeError(
+            "--with-host boots one server; this stack has several hosts (challenge:hosts)"
+        )
     settings = program.self_hosted_settings(
         config, outputs["logsFolderId"], outputs["evaluationTemplates"]
     )

@@ -6,6 +6,7 @@ allowed, so an organiser fixes the stack file in one pass.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import json
@@ -19,7 +20,9 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .hosts import HostGroup, host_group_problems
 from .model import (
+    NAMESPACE,
     SECRET_KEYS,
     STACK_KEYS,
     ChallengeSpec,
@@ -29,7 +32,6 @@ from .model import (
     synapse_endpoint_problem,
 )
 
-NAMESPACE = "challenge"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 #: Keys of other namespaces the program reads.
 AWS_REGION_KEY = "aws:region"
@@ -58,6 +60,10 @@ class StackConfig:
     region: str
     secrets_set: frozenset[str]
     warnings: tuple[str, ...] = field(default=())
+
+    def for_host(self, group: HostGroup) -> StackConfig:
+        """The stack as one host of `challenge:hosts` sees it: its queues, its own keys."""
+        return dataclasses.replace(self, spec=group.spec)
 
     @property
     def secrets_needed(self) -> tuple[str, ...]:
@@ -269,6 +275,7 @@ def parse_config(
                 "together: set both (`pulumi config set --secret challenge:dockerhubPassword`, a "
                 "Docker Hub access token) or neither"
             )
+        problems.extend(host_group_problems(spec))
         problems.extend(_end_date_problems(spec, now or dt.datetime.now(dt.UTC)))
     if problems or spec is None:
         raise ConfigError(problems)

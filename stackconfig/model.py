@@ -10,9 +10,9 @@ import datetime as dt
 import itertools
 import re
 import urllib.parse
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from rules import INPUT_DATA_ROOTS as INPUT_DATA_ROOTS  # re-exported for the stack layer
 from rules import MOVING_IMAGE_TAGS as MOVING_IMAGE_TAGS
@@ -44,6 +44,8 @@ from rules import moving_image_problem as moving_image_problem
 from synapse_client.endpoints import DEFAULT_SYNAPSE_ENDPOINT, is_loopback_host
 
 SYNAPSE_ID_PATTERN = r"^syn[0-9]+$"
+#: The stack keys' namespace in `Pulumi.<stack>.yaml` (`challenge:name`).
+NAMESPACE = "challenge"
 #: Upstream CI (`.github/workflows/ci.yml`: docker/metadata-action `type=sha`, build-push-action
 #: without `platforms`, so linux/amd64 only) tags every pushed commit `sha-<7 hex>`; this is master
 #: at be79fdc, the commit the `.env` contract was checked against. Immutable, unlike `:master`.
@@ -126,6 +128,12 @@ class QueueConfig(_Strict):
     rounds: tuple[Round, ...] = Field(
         (), description="Submission rounds with limits; none means always open, unlimited."
     )
+    split_by_execution_stage: bool = Field(
+        False,
+        alias="splitByExecutionStage",
+        description="Served by two hosts of challenge:hosts, one with executionStage VALIDATION "
+        "and one with EXECUTION; otherwise exactly one host serves the queue.",
+    )
 
     @model_validator(mode="after")
     def _rounds_do_not_overlap(self) -> QueueConfig:
@@ -167,7 +175,7 @@ class ChallengeSpec(_Strict):
         min_length=1,
         description="Evaluation queues, a list of objects: `name` (required), `key` (stable ID for "
         "renames), `description`, `rounds` (list of `start`, `end`, `limits` {total, daily, "
-        "weekly, monthly}).",
+        "weekly, monthly}), `splitByExecutionStage` (see hosts).",
     )
     workflow_archive_url: str = Field(
         alias="workflowArchiveUrl",
@@ -247,6 +255,16 @@ class ChallengeSpec(_Strict):
         description="`ec2`: `pulumi up` launches the host on AWS; `self-hosted`: no AWS at all, "
         "`pulumi up` writes the bootstrap for the site's own server (output and file).",
     )
+    hosts: tuple[HostGroupConfig, ...] = Field(
+        (),
+        alias="hosts",
+        max_length=50,
+        description="Several orchestrator hosts, a list of objects: `key` (stable ID: `default` "
+        "keeps the one host's resources), `queues` (the queue keys it serves; each queue is "
+        "served by exactly one host), and for that host any of executionStage, kind, the "
+        "workload keys, instanceType, workflowEngineImage, toilCliOptions, inputDataS3Uri, "
+        "inputDataDir, jobRetentionDays, subnetId. Empty: one host serves every queue.",
+    )
     orchestrator_image: DockerImage = Field(
         DEFAULT_ORCHESTRATOR_IMAGE,
         alias="orchestratorImage",
@@ -325,7 +343,8 @@ class ChallengeSpec(_Strict):
         alias="executionStage",
         description=(
             "Part of the evaluation this host runs (EXECUTION_STAGE): VALIDATION takes RECEIVED to "
-            "VALIDATED, EXECUTION takes VALIDATED to ACCEPTED; empty: ALL."
+            "VALIDATED (OPEN while running), EXECUTION takes VALIDATED to ACCEPTED; empty: ALL. "
+            "Set per host in challenge:hosts to split a queue between two hosts."
         ),
     )
     rw_volumes: list[RwVolume] = Field(
@@ -434,6 +453,59 @@ class ChallengeSpec(_Strict):
         if duplicates:
             raise ValueError(f"duplicate queue names: {', '.join(duplicates)}")
         return queues
+
+
+#: ChallengeSpec fields a host group may set for its own host: what sizes it and what its
+#: bootstrap takes per host. The rest (names, Synapse side, image pins) is the stack's.
+HOST_GROUP_OVERRIDES = (
+    "kind",
+    "per_submission_memory_gib",
+    "max_concurrent_submissions",
+    "vcpus_per_submission",
+    "docker_image_gib",
+    "input_data_gib",
+    "output_per_submission_gib",
+    "submissions_per_day",
+    "instance_type",
+    "workflow_engine_image",
+    "toil_cli_options",
+    "input_data_s3_uri",
+    "input_data_dir",
+    "job_retention_days",
+    "subnet_id",
+    "execution_stage",
+)
+
+
+class _HostGroupBase(_Strict):
+    """One orchestrator host of `challenge:hosts`: the queues it serves and its own keys."""
+
+    key: str = Field(
+        alias="key",
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        max_length=40,
+        description="Stable identifier of the host (its resource names); `default` is the one "
+        "host of a stack without hosts.",
+    )
+    queues: tuple[str, ...] = Field(
+        alias="queues", min_length=1, description="Keys of the queues this host serves."
+    )
+
+
+def _override(name: str) -> tuple[Any, Any]:
+    """A ChallengeSpec field as an optional group key: same alias, rules and description."""
+    info = ChallengeSpec.model_fields[name]
+    annotation: Any = info.annotation
+    optional = annotation | None
+    return (
+        Annotated[optional, *info.metadata] if info.metadata else optional,
+        Field(None, alias=info.alias, description=info.description),
+    )
+
+
+_OVERRIDE_FIELDS: dict[str, Any] = {name: _override(name) for name in HOST_GROUP_OVERRIDES}
+HostGroupConfig = create_model("HostGroupConfig", __base__=_HostGroupBase, **_OVERRIDE_FIELDS)
+ChallengeSpec.model_rebuild()
 
 
 def is_production_endpoint(url: str) -> bool:

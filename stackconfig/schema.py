@@ -102,7 +102,7 @@ def readme_table() -> str:
         shown = "required" if default is PydanticUndefined else f"`{yaml_value(default)}`"
         if default in ("", {}, ()) or shown == "`{}`":
             shown = "none"
-        kind = pulumi_type(field) or ("list" if alias == "queues" else "object")
+        kind = pulumi_type(field) or ("list" if get_origin(field.annotation) is tuple else "object")
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{alias}` | {kind} | {unit_of(alias)} | {shown} | {description} |")
     for key, description in SECRET_KEYS.items():

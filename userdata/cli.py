@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stackconfig import ConfigError, StackConfig, load_stack
+from stackconfig.hosts import DEFAULT_HOST_KEY, host_groups, queue_key
 
 from .errors import UserDataError
 from .render import MAX_USER_DATA_BYTES, render_cloud_config
@@ -36,11 +37,12 @@ def bootstrap_settings(
     config: StackConfig,
     token_source: TokenSource | None = None,
     *,
+    host_key: str | None = None,
     logs_folder_id: str | None = None,
     evaluation_templates: Mapping[str, str] | None = None,
 ) -> BootstrapSettings:
     """The stack's settings with the given Synapse IDs, or marked placeholders without them."""
-    settings = host_settings(config, token_source)
+    settings = host_settings(config, token_source, host_key=host_key)
     if logs_folder_id is None and evaluation_templates is None:
         return settings.with_synapse_ids(
             PLACEHOLDER_LOGS_FOLDER_ID,
@@ -108,10 +110,47 @@ def _created_ids(outputs_file: str | None) -> dict[str, Any]:
         ) from None
 
 
+def _host(config: StackConfig, key: str | None) -> tuple[StackConfig, str | None]:
+    """The stack as host `key` of `challenge:hosts` sees it, and its key for the SSM parameter
+    (None for `default`); a stack with several hosts needs `--host`."""
+    groups = {group.key: group for group in host_groups(config.spec)}
+    if key is None and len(groups) == 1:
+        key = next(iter(groups))
+    if key not in groups:
+        raise UserDataError(
+            f"--host: {'give' if key is None else f'{key!r} is not'} one of the stack's hosts "
+            f"({', '.join(groups)}); each host has its own user data"
+        )
+    return config.for_host(groups[key]), None if key == DEFAULT_HOST_KEY else key
+
+
+def _host_ids(
+    created: dict[str, Any], outputs_file: str | None, config: StackConfig, fleet: bool
+) -> None:
+    """Keep only the host's own queues in `created`'s evaluation templates (one host of several:
+    the outputs' queueIds say which evaluation is which queue)."""
+    if not created or not fleet:
+        return
+    queue_ids = json.loads(Path(str(outputs_file)).read_text()).get("queueIds") or {}
+    missing = [queue_key(q) for q in config.spec.queues if queue_key(q) not in queue_ids]
+    if missing:
+        raise UserDataError(
+            f"--outputs-file {outputs_file}: queueIds has no {', '.join(missing)}; it needs the "
+            "JSON of `pulumi stack output --json`"
+        )
+    own = {str(queue_ids[queue_key(q)]) for q in config.spec.queues}
+    created["evaluation_templates"] = {
+        k: v for k, v in created["evaluation_templates"].items() if k in own
+    }
+
+
 def _render(args: argparse.Namespace) -> int:
-    config = load_stack(args.stack, Path(args.project_dir) if args.project_dir else None)
+    stack = load_stack(args.stack, Path(args.project_dir) if args.project_dir else None)
+    config, host_key = _host(stack, args.host)
     source = _token_source(args)
-    settings = bootstrap_settings(config, source, **_created_ids(args.outputs_file))
+    created = _created_ids(args.outputs_file)
+    _host_ids(created, args.outputs_file, config, fleet=bool(stack.spec.hosts))
+    settings = bootstrap_settings(config, source, host_key=host_key, **created)
     inline = isinstance(source, InlineToken)
     if inline:
         print(
@@ -144,6 +183,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     render.add_argument("--project-dir", help="folder of the stack files (default: the project)")
     render.add_argument("--out", help="write here instead of standard output")
+    render.add_argument(
+        "--host",
+        metavar="KEY",
+        help="with several challenge:hosts, the key of the host to render (each has its own)",
+    )
     render.add_argument(
         "--outputs-file",
         metavar="JSON",

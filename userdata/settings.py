@@ -272,18 +272,21 @@ class BootstrapSettings(HostSettings):
     placeholder_ids: bool = False
 
 
-def host_settings(config: StackConfig, token_source: TokenSource | None = None) -> HostSettings:
+def host_settings(
+    config: StackConfig, token_source: TokenSource | None = None, *, host_key: str | None = None
+) -> HostSettings:
     """The host settings of a validated stack: the one mapping from stack keys to the host.
 
-    The token is read at boot from SSM (the parameter `pulumi up` creates) unless a self-hosted
-    `token_source` says otherwise.
+    The token is read at boot from SSM (the parameter `pulumi up` creates; a further host of a
+    fleet, `host_key`, has its own) unless a self-hosted `token_source` says otherwise. For a host
+    of `challenge:hosts`, pass `config.for_host(group)`: the stack as that host sees it.
     """
     spec = config.spec
     source = token_source or SsmParameterToken(
-        token_parameter_name(spec.name, config.stack), config.region
+        token_parameter_name(spec.name, config.stack, host_key), config.region
     )
     dockerhub = (
-        dockerhub_password_source(source, spec.name, config.stack)
+        dockerhub_password_source(source, spec.name, config.stack, host_key)
         if spec.dockerhub_username and not isinstance(source, InlineToken)
         else None
     )
@@ -366,25 +369,31 @@ def _env_value(value: object) -> str:
     return str(value)
 
 
-def token_parameter_name(challenge_name: str, stack: str) -> str:
-    """The SSM parameter holding the orchestrator's token: `/challenge/<name-slug>/<stack>/...`."""
+def token_parameter_name(challenge_name: str, stack: str, host_key: str | None = None) -> str:
+    """The SSM parameter holding the orchestrator's token: `/challenge/<name-slug>/<stack>/...`;
+    each further host of a fleet (`host_key`) has its own, `.../<stack>/<host_key>/...`."""
     slug = re.sub(r"[^a-z0-9]+", "-", challenge_name.lower()).strip("-")[:100] or "challenge"
-    return f"/challenge/{slug}/{stack}/orchestrator-token"
+    host = f"{host_key}/" if host_key else ""
+    return f"/challenge/{slug}/{stack}/{host}orchestrator-token"
 
 
-def dockerhub_password_parameter_name(challenge_name: str, stack: str) -> str:
-    """The SSM parameter holding the Docker Hub password, beside the token's."""
-    return token_parameter_name(challenge_name, stack).rsplit("/", 1)[0] + "/dockerhub-password"
+def dockerhub_password_parameter_name(
+    challenge_name: str, stack: str, host_key: str | None = None
+) -> str:
+    """The SSM parameter holding the Docker Hub password, beside the token's (one per host)."""
+    token = token_parameter_name(challenge_name, stack, host_key)
+    return token.rsplit("/", 1)[0] + "/dockerhub-password"
 
 
 def dockerhub_password_source(
-    token_source: TokenSource, challenge_name: str, stack: str
+    token_source: TokenSource, challenge_name: str, stack: str, host_key: str | None = None
 ) -> TokenSource:
     """Where the host reads DOCKERHUB_PASSWORD: the same kind of place as the token (its own SSM
     parameter, `dockerhub-password` beside the token file, or $DOCKERHUB_PASSWORD)."""
     if isinstance(token_source, SsmParameterToken):
         return SsmParameterToken(
-            dockerhub_password_parameter_name(challenge_name, stack), token_source.region
+            dockerhub_password_parameter_name(challenge_name, stack, host_key),
+            token_source.region,
         )
     if isinstance(token_source, FileToken):
         return FileToken(token_source.path.rsplit("/", 1)[0] + "/dockerhub-password")
