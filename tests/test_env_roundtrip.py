@@ -196,3 +196,28 @@ def test_end_date_passes_as_epoch_seconds():
 
 
 assert ENV_PATH.startswith(ORCHESTRATOR_DIR)
+
+
+def test_a_new_env_compose_cannot_read_never_replaces_the_old_one(tmp_path):
+    """The check runs on the new `.env` before it moves into place (it used to run after)."""
+    from tests.fixtures.scratch_host import read_env
+    from tests.fixtures.userdata import make_settings
+
+    document = render_cloud_config(make_settings(workflow_engine_image="ghcr.io/o/engine:1.0"))
+    host = host_for(tmp_path / "host", document)
+    first = host.run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    env_file = host.path(ENV_PATH)
+    before = env_file.read_bytes()
+    host.set_token("rotated.token-value")
+    failed = host.run(STANDIN_FAIL="docker")
+    assert failed.returncode != 0
+    assert "FAILED in step 'check the compose file with the new .env'" in failed.stdout
+    assert "the previous one stays in place" in failed.stdout
+    assert env_file.read_bytes() == before
+    assert read_env(env_file)["SYNAPSE_PAT"] == TOKEN
+    assert sorted(p.name for p in env_file.parent.glob(".env*")) == [".env"], "no temp file left"
+    host.reset_calls()
+    again = host.run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert read_env(env_file)["SYNAPSE_PAT"] == "rotated.token-value"

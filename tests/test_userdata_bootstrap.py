@@ -123,7 +123,7 @@ def test_first_boot_installs_writes_and_starts_everything(make_host) -> None:
         "step: prepare the input data directory",
         "step: fetch the orchestrator token",
         "step: write /opt/orchestrator/.env",
-        "step: check the compose file",
+        "step: check the compose file with the new .env",
         "step: start the orchestrator (challenge-orchestrator.service)",
         "step: enable the daily clean-up (challenge-cleanup.timer)",
     ):
@@ -178,7 +178,7 @@ def test_rotated_token_rewrites_env_and_recreates_the_container(make_host) -> No
         ("apt-get", "install packages from the Debian archive"),
         ("curl", "install the SSM agent if absent"),
         ("aws", "sync input data from s3://example-challenge-data/m2d/input/"),
-        ("docker", "check the compose file"),
+        ("docker", "check the compose file with the new .env"),
         ("systemctl", "enable Docker"),
     ],
 )
