@@ -12,9 +12,10 @@ from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from synapse_client.access import AccessLevel, entry_of, level_of, resolve_principal
+from synapse_client.access import AccessLevel, entry_of, level_of, resolve_principal, with_entry
+from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import numeric_id_problem
-from synapse_client.session import SynapseSession
+from synapse_client.session import MAX_PRECONDITION_ATTEMPTS, SynapseSession
 
 from .common import ENDPOINT_PROP, REPLACE, Prop, SynapseProvider, is_unknown, retain_prop
 
@@ -29,6 +30,8 @@ class GrantProvider(SynapseProvider):
     LEVELS: ClassVar[Mapping[AccessLevel, frozenset[str]]]
     ACL_URI: ClassVar[str]
     """The object's ACL, ``{id}`` for the object's ID; 404 when there is none."""
+    ACL_PUT_URI: ClassVar[str]
+    """Where an ACL update is PUT."""
     OUTPUTS = ("grantee_id", "inherited_principal_ids")
     DELETE_BEFORE_REPLACE = False
     ID_KIND = "grant"
@@ -112,11 +115,67 @@ class GrantProvider(SynapseProvider):
     def grant(
         self, session: SynapseSession, target: str, grantee: str, types: frozenset[str]
     ) -> list[str]:
-        """Set the grantee's access types. When this had to give the object its own ACL (it
-        inherited one), returns the principals copied from the inherited ACL; else []."""
-        raise NotImplementedError
+        """Set the grantee's access types, re-reading the ACL when it changed meanwhile (409,
+        412). When this had to give the object its own ACL (it inherited one), returns the
+        principals copied from the inherited ACL; else []."""
+        copied: list[str] = []
+        for _ in range(MAX_PRECONDITION_ATTEMPTS):
+            acl = self.acl(session, target)
+            try:
+                if acl is None:
+                    return self.own_acl(session, target, grantee, types, copied)
+                if entry_of(acl, grantee) != set(types):
+                    entries = with_entry(acl.get("resourceAccess") or [], grantee, types)
+                    self.put_acl(session, target, {**acl, "resourceAccess": entries})
+                return copied
+            except SynapseProvisioningError as exc:
+                if exc.status not in (409, 412):
+                    raise
+        raise self._kept_changing(target, f"granting {grantee}", "up")
 
     def revoke(
         self, session: SynapseSession, target: str, grantee: str, inherited: list[str]
     ) -> None:
-        raise NotImplementedError
+        """Drop the grantee's entry; if this grant made the ACL local and nothing but the
+        copied entries is left, go back to inheriting (no hidden copies of team entries)."""
+        for _ in range(MAX_PRECONDITION_ATTEMPTS):
+            acl = self.acl(session, target)
+            if acl is None or entry_of(acl, grantee) is None:
+                return
+            remaining = with_entry(acl.get("resourceAccess") or [], grantee, None)
+            try:
+                if inherited and {str(e["principalId"]) for e in remaining} <= set(inherited):
+                    session.delete(self.ACL_URI.format(id=target), object_id=target)
+                else:
+                    self.put_acl(session, target, {**acl, "resourceAccess": remaining})
+                return
+            except SynapseProvisioningError as exc:
+                if not (exc.gone or exc.status == 412):
+                    raise
+        raise self._kept_changing(target, f"revoking {grantee}", "destroy")
+
+    def put_acl(self, session: SynapseSession, target: str, acl: dict[str, Any]) -> None:
+        session.put(self.ACL_PUT_URI.format(id=target), acl, object_id=target)
+
+    def own_acl(
+        self,
+        session: SynapseSession,
+        target: str,
+        grantee: str,
+        types: frozenset[str],
+        copied: list[str],
+    ) -> list[str]:
+        """The object has no ACL of its own: give it one holding the grantee's entry and return
+        the principals copied into it (``copied`` collects them across attempts)."""
+        raise SynapseProvisioningError(
+            f"{self.TARGET} {target} does not exist or this account cannot see it",
+            status=404,
+            object_id=target,
+        )
+
+    def _kept_changing(self, target: str, doing: str, command: str) -> SynapseProvisioningError:
+        return SynapseProvisioningError(
+            f"the ACL of {target} kept changing while {doing}; run `pulumi {command}` again",
+            status=412,
+            object_id=target,
+        )
