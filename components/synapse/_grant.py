@@ -32,6 +32,9 @@ class GrantProvider(SynapseProvider):
     """The object's ACL, ``{id}`` for the object's ID; 404 when there is none."""
     ACL_PUT_URI: ClassVar[str]
     """Where an ACL update is PUT."""
+    BENEFACTOR_URI: ClassVar[str] = ""
+    """Where an object that inherits its ACL names the benefactor (entities only; queues always
+    have their own ACL)."""
     OUTPUTS = ("grantee_id", "inherited_principal_ids")
     DELETE_BEFORE_REPLACE = False
     ID_KIND = "grant"
@@ -123,7 +126,12 @@ class GrantProvider(SynapseProvider):
             acl = self.acl(session, target)
             try:
                 if acl is None:
-                    return self.own_acl(session, target, grantee, types, copied)
+                    # Give the object its own ACL: the inherited one with the grantee's entry.
+                    inherited = self.inherited_entries(session, target)
+                    copied = sorted({str(e["principalId"]) for e in inherited} - {grantee})
+                    body = {"id": target, "resourceAccess": with_entry(inherited, grantee, types)}
+                    session.post(self.ACL_URI.format(id=target), body, object_id=target)
+                    return copied
                 if entry_of(acl, grantee) != set(types):
                     entries = with_entry(acl.get("resourceAccess") or [], grantee, types)
                     self.put_acl(session, target, {**acl, "resourceAccess": entries})
@@ -157,21 +165,17 @@ class GrantProvider(SynapseProvider):
     def put_acl(self, session: SynapseSession, target: str, acl: dict[str, Any]) -> None:
         session.put(self.ACL_PUT_URI.format(id=target), acl, object_id=target)
 
-    def own_acl(
-        self,
-        session: SynapseSession,
-        target: str,
-        grantee: str,
-        types: frozenset[str],
-        copied: list[str],
-    ) -> list[str]:
-        """The object has no ACL of its own: give it one holding the grantee's entry and return
-        the principals copied into it (``copied`` collects them across attempts)."""
-        raise SynapseProvisioningError(
-            f"{self.TARGET} {target} does not exist or this account cannot see it",
-            status=404,
-            object_id=target,
-        )
+    def inherited_entries(self, session: SynapseSession, target: str) -> list[dict[str, Any]]:
+        """The entries of the ACL an object without its own inherits (its benefactor's)."""
+        if not self.BENEFACTOR_URI:
+            raise SynapseProvisioningError(
+                f"{self.TARGET} {target} does not exist or this account cannot see it",
+                status=404,
+                object_id=target,
+            )
+        benefactor = session.get(self.BENEFACTOR_URI.format(id=target), object_id=target)["id"]
+        acl = session.get(self.ACL_URI.format(id=benefactor), object_id=str(benefactor))
+        return acl.get("resourceAccess") or []
 
     def _kept_changing(self, target: str, doing: str, command: str) -> SynapseProvisioningError:
         return SynapseProvisioningError(
