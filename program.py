@@ -154,6 +154,7 @@ def fleet(config: StackConfig, *, sized_choice: bool = False) -> tuple[FleetHost
     Raises SizingError with every host's problem in the stack's words."""
     groups = host_groups(config.spec)
     several = len(groups) > 1
+    catalog = sizing.load_catalog(config.region)
     hosts, problems = [], []
     for group in groups:
         drop = {"monthly_budget_usd": None} if several or sized_choice else {}
@@ -163,7 +164,7 @@ def fleet(config: StackConfig, *, sized_choice: bool = False) -> tuple[FleetHost
         if drop:
             view = dataclasses.replace(view, spec=view.spec.model_copy(update=drop))
         try:
-            hosts.append(FleetHost(group, view, host_estimate(view)))
+            hosts.append(FleetHost(group, view, host_estimate(view, catalog)))
         except sizing.SizingError as error:
             problems.append(group.in_stack_terms(str(error)))
     if problems:
@@ -197,15 +198,18 @@ def fleet_monthly_cost_usd(hosts: Sequence[FleetHost]) -> float | None:
     return None if any(c is None for c in costs) else round(sum(c for c in costs if c), 2)
 
 
-def host_estimate(config: StackConfig) -> sizing.HostEstimate:
+def host_estimate(
+    config: StackConfig, catalog: sizing.Catalog | None = None
+) -> sizing.HostEstimate:
     """The host `pulumi up` creates: sized from the workload keys with the committed catalog of
-    `aws:region`, checked against `monthlyBudgetUsd` on EC2 (a SizingError names the key)."""
+    `aws:region` (or `catalog`, loaded once for a fleet), checked against `monthlyBudgetUsd` on
+    EC2 (a SizingError names the key)."""
     spec = config.spec
     budget = spec.monthly_budget_usd if spec.host == "ec2" else None
     try:
         return sizing.estimate_host(
             workload(spec),
-            sizing.load_catalog(config.region),
+            catalog or sizing.load_catalog(config.region),
             spec.instance_type,
             monthly_budget_usd=budget,
         )
