@@ -380,6 +380,39 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
         "challenge:dockerhubPassword: is set in plain text",
     ),
     (
+        "a host group's engine image on a moving tag",
+        {
+            "queues": [{"name": "Task 1", "key": "t1"}, {"name": "Task 2", "key": "t2"}],
+            "hosts": [
+                {"key": "a", "queues": ["t1"], "workflowEngineImage": "docker.io/o/toil:master"},
+                {"key": "b", "queues": ["t2"]},
+            ],
+        },
+        "challenge:hosts[0].workflowEngineImage: 'docker.io/o/toil:master' follows the moving",
+    ),
+    (
+        "a host group's input data in /etc",
+        {
+            "queues": [{"name": "Task 1", "key": "t1"}, {"name": "Task 2", "key": "t2"}],
+            "hosts": [
+                {"key": "a", "queues": ["t1"], "inputDataDir": "/etc/cron.d"},
+                {"key": "b", "queues": ["t2"]},
+            ],
+        },
+        "challenge:hosts[0].inputDataDir: '/etc/cron.d' is outside the input data directories",
+    ),
+    (
+        "a host group's arm64 instance type",
+        {
+            "queues": [{"name": "Task 1", "key": "t1"}, {"name": "Task 2", "key": "t2"}],
+            "hosts": [
+                {"key": "a", "queues": ["t1"], "instanceType": "m7g.large"},
+                {"key": "b", "queues": ["t2"]},
+            ],
+        },
+        "challenge:hosts[0].instanceType m7g.large is arm64",
+    ),
+    (
         "execution stage misspelt",
         {"executionStage": "validate"},
         "challenge:executionStage: 'validate' is not one of",
