@@ -12,8 +12,6 @@ from typing import Any
 import dill
 import pulumi
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime.rpc import UNKNOWN
 
 import components.drain_guard as drain_guard_module
 from components.drain_guard import (
@@ -23,6 +21,7 @@ from components.drain_guard import (
     DrainGuardArgs,
     DrainGuardProvider,
 )
+from components.sdk_internals import UNKNOWN, serialize_provider
 from components.synapse import _resource
 from lifecycle import DrainTimeout
 from synapse_client.session import AUTH_TOKEN_CONFIG_KEY

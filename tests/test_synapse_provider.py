@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import synapseclient
 from pulumi.dynamic import Config, ConfigureRequest
-from pulumi.dynamic.dynamic import serialize_provider
 
+from components.sdk_internals import serialize_provider
 from components.synapse.challenge import ChallengeProvider
 from components.synapse.common import SynapseProvider
 from components.synapse.entity_permissions import EntityPermissionsProvider
@@ -565,7 +565,7 @@ def test_check_fills_defaults_and_normalizes(emu) -> None:
 
 
 def test_check_lets_unknown_values_through_for_preview() -> None:
-    from pulumi.runtime.rpc import UNKNOWN
+    from components.sdk_internals import UNKNOWN
 
     result = FolderProvider().check({}, {"name": "Logs", "parent_id": UNKNOWN, "owner_key": "k"})
     assert not result.failures and result.inputs["parent_id"] == UNKNOWN
