@@ -281,3 +281,20 @@ def test_each_host_has_its_own_docker_hub_password_parameter():
         "/challenge/example-model-to-data-challenge-2027/dev/dockerhub-password",
         "/challenge/example-model-to-data-challenge-2027/dev/gpu/dockerhub-password",
     ]
+
+
+def test_the_user_data_limit_holds_per_host_and_names_the_host():
+    """650 queues do not fit one host's 16 KB; split over two hosts they do."""
+    from preview.checks import check_stack
+
+    queues = [{"name": f"Queue {i:03d}", "key": f"q{i:03d}"} for i in range(650)]
+    keys = [q["key"] for q in queues]
+    one = check_stack(
+        "dev", stack_with({"queues": queues, "hosts": [{"key": "big", "queues": keys}]}), env={}
+    )
+    assert any(
+        p.startswith("challenge:hosts[0] ('big'): challenge:queues: rendered user data is")
+        for p in one.problems
+    ), one.problems
+    split = [{"key": "a", "queues": keys[:325]}, {"key": "b", "queues": keys[325:]}]
+    assert check_stack("dev", stack_with({"queues": queues, "hosts": split}), env={}).problems == ()
