@@ -308,8 +308,9 @@ def _policy_problems(spec: ChallengeSpec) -> list[str]:
     if spec.workflow_engine_image is not None:
         images.append(("workflowEngineImage", spec.workflow_engine_image))
     for index, group in enumerate(spec.hosts):  # a host group's own engine image
-        if getattr(group, "workflow_engine_image", None) is not None:
-            images.append((f"hosts[{index}].workflowEngineImage", group.workflow_engine_image))
+        engine_image = getattr(group, "workflow_engine_image", None)
+        if engine_image is not None:
+            images.append((f"hosts[{index}].workflowEngineImage", engine_image))
     for key, image in images:
         moving = moving_image_problem(image)
         if moving and not spec.allow_moving_image_tags:
