@@ -224,6 +224,7 @@ def test_env_file_is_root_only_with_every_variable(run: ScenarioResult):
     if not run.settings.workflow_engine_image:
         expected["WORKFLOW_ENGINE_DOCKER_IMAGE"] = _engine_image_id(run)
     expected["SYNAPSE_PAT"] = run.token
+    expected["DOCKERHUB_PASSWORD"] = ""  # fetched at boot when dockerhubUsername is set
     expected["ACCEPT_NEW_SUBMISSIONS"] = ""
     actual = first.env_file()
     assert actual.keys() == expected.keys(), sorted(actual.keys() ^ expected.keys())
