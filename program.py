@@ -229,17 +229,7 @@ def _as_stack_key(error: sizing.SizingError) -> str:
 
 def workload(spec: ChallengeSpec) -> sizing.Workload:
     """The sizing inputs the stack declares."""
-    return sizing.Workload(
-        per_submission_memory_gib=spec.per_submission_memory_gib,
-        max_concurrent_submissions=spec.max_concurrent_submissions,
-        vcpus_per_submission=spec.vcpus_per_submission,
-        docker_image_gib=spec.docker_image_gib,
-        input_data_gib=spec.input_data_gib,
-        output_per_submission_gib=spec.output_per_submission_gib,
-        kind=spec.kind,
-        job_retention_days=spec.job_retention_days,
-        submissions_per_day=spec.submissions_per_day,
-    )
+    return sizing.Workload.read_from(spec)
 
 
 def site_args(config: StackConfig) -> ChallengeSiteArgs:

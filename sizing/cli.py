@@ -60,19 +60,58 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     est = sub.add_parser("estimate", help="size a host for a workload (offline)")
-    est.add_argument("--memory-gib", type=float, required=True, help="memory per submission, GiB")
-    est.add_argument("--concurrency", type=int, required=True, help="submissions run at once")
-    est.add_argument("--image-gib", type=float, required=True, help="Docker image size, GiB")
-    est.add_argument("--input-gib", type=float, default=0.0, help="input data, GiB (default 0)")
+    # The workload flags store under Workload's field names, so `Workload.read_from` reads them.
     est.add_argument(
-        "--output-gib", type=float, default=1.0, help="output per submission, GiB (default 1)"
+        "--memory-gib",
+        dest="per_submission_memory_gib",
+        metavar="MEMORY_GIB",
+        type=float,
+        required=True,
+        help="memory per submission, GiB",
+    )
+    est.add_argument(
+        "--concurrency",
+        dest="max_concurrent_submissions",
+        metavar="CONCURRENCY",
+        type=int,
+        required=True,
+        help="submissions run at once",
+    )
+    est.add_argument(
+        "--image-gib",
+        dest="docker_image_gib",
+        metavar="IMAGE_GIB",
+        type=float,
+        required=True,
+        help="Docker image size, GiB",
+    )
+    est.add_argument(
+        "--input-gib",
+        dest="input_data_gib",
+        metavar="INPUT_GIB",
+        type=float,
+        default=0.0,
+        help="input data, GiB (default 0)",
+    )
+    est.add_argument(
+        "--output-gib",
+        dest="output_per_submission_gib",
+        metavar="OUTPUT_GIB",
+        type=float,
+        default=1.0,
+        help="output per submission, GiB (default 1)",
     )
     est.add_argument(
         "--vcpus-per-submission", type=float, default=1, help="vCPUs per submission (default 1)"
     )
     est.add_argument("--kind", choices=KINDS, default="model-to-data")
     est.add_argument(
-        "--retention-days", type=int, default=7, help="days job folders are kept (default 7)"
+        "--retention-days",
+        dest="job_retention_days",
+        metavar="RETENTION_DAYS",
+        type=int,
+        default=7,
+        help="days job folders are kept (default 7)",
     )
     est.add_argument(
         "--submissions-per-day",
@@ -130,17 +169,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _estimate(args: argparse.Namespace) -> None:
-    workload = Workload(
-        per_submission_memory_gib=args.memory_gib,
-        max_concurrent_submissions=args.concurrency,
-        vcpus_per_submission=args.vcpus_per_submission,
-        docker_image_gib=args.image_gib,
-        input_data_gib=args.input_gib,
-        output_per_submission_gib=args.output_gib,
-        kind=args.kind,
-        job_retention_days=args.retention_days,
-        submissions_per_day=args.submissions_per_day,
-    )
+    workload = Workload.read_from(args)
     catalog = load_catalog(args.region, path=args.catalog)
     estimate = estimate_host(
         workload,

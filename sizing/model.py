@@ -7,7 +7,7 @@ with. The constants below are the model's assumptions; each says where it comes 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal, TypeGuard
 
 import rules
@@ -76,6 +76,12 @@ class Workload:
         if self.submissions_per_day is not None:
             _non_negative(self.submissions_per_day, "submissionsPerDay")
         _rule(self.kind, Kind, "kind")
+
+    @classmethod
+    def read_from(cls, source: object) -> Workload:
+        """The workload from any object naming its fields as attributes: a stack spec, CLI args."""
+        values: dict[str, Any] = {field.name: getattr(source, field.name) for field in fields(cls)}
+        return cls(**values)
 
     @property
     def finished_per_day(self) -> float:
