@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -486,13 +487,23 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, captured.out, captured.err
 
 
+@pytest.fixture
+def render_clitest(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """`render --stack clitest` on the test project, with further arguments."""
+
+    def render(*argv: str) -> tuple[int, str, str]:
+        return run_cli(capsys, "render", "--stack", "clitest", "--project-dir", str(project), *argv)
+
+    return render
+
+
 def test_cli_renders_from_the_stack_file_alone(
-    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, render_clitest: Callable[..., tuple[int, str, str]]
 ) -> None:
     out = tmp_path / "out" / "user-data.yaml"
-    code, stdout, stderr = run_cli(
-        capsys, "render", "--stack", "clitest", "--project-dir", str(project), "--out", str(out)
-    )
+    code, stdout, stderr = render_clitest("--out", str(out))
     assert code == 0, stderr
     assert stdout == ""
     document = out.read_text()
@@ -515,17 +526,11 @@ def test_cli_renders_from_the_stack_file_alone(
 
 
 def test_cli_self_hosted_token_file_keeps_the_token_out(
-    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, render_clitest: Callable[..., tuple[int, str, str]]
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
-    code, stdout, stderr = run_cli(
-        capsys,
-        "render",
-        "--stack",
-        "clitest",
-        "--project-dir",
-        str(project),
+    code, stdout, stderr = render_clitest(
         "--token-from-file",
         str(token_file),
     )
@@ -536,14 +541,8 @@ def test_cli_self_hosted_token_file_keeps_the_token_out(
     assert "amazon-ssm-agent" not in stdout
 
 
-def test_cli_env_variable_source(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, stdout, _ = run_cli(
-        capsys,
-        "render",
-        "--stack",
-        "clitest",
-        "--project-dir",
-        str(project),
+def test_cli_env_variable_source(render_clitest: Callable[..., tuple[int, str, str]]) -> None:
+    code, stdout, _ = render_clitest(
         "--token-from-env",
         "SITE_PAT",
     )
@@ -552,20 +551,13 @@ def test_cli_env_variable_source(project: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_cli_includes_the_token_only_when_asked_and_warns(
-    project: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    render_clitest: Callable[..., tuple[int, str, str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SITE_PAT", TOKEN)
     out = tmp_path / "insecure.yaml"
-    code, _, stderr = run_cli(
-        capsys,
-        "render",
-        "--stack",
-        "clitest",
-        "--project-dir",
-        str(project),
+    code, _, stderr = render_clitest(
         "--token-from-env",
         "SITE_PAT",
         "--include-token-insecurely",
