@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 import userdata
-from tests.fixtures.userdata import TOKEN, make_settings
+from tests.fixtures.userdata import DEFAULT_PACKAGES, TOKEN, make_settings
 from userdata import (
     BOOTSTRAP_PATH,
     CLEANUP_PATH,
@@ -295,16 +295,7 @@ def test_ssm_agent_step_only_when_asked() -> None:
 
 
 def test_packages_come_from_debian_and_match_the_token_source() -> None:
-    assert userdata.packages(make_settings()) == (
-        "docker.io",
-        "docker-cli",
-        "docker-compose",
-        "apparmor",
-        "ca-certificates",
-        "curl",
-        "python3-boto3",
-        "awscli",
-    )
+    assert userdata.packages(make_settings()) == DEFAULT_PACKAGES
     assert "python3-boto3" not in userdata.packages(make_settings(**VARIANTS["self-hosted-env"]))
     assert "awscli" not in userdata.packages(make_settings(input_data_s3_uri=None))
 

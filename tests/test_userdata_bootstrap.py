@@ -26,7 +26,7 @@ from tests.fixtures.scratch_host import (
     read_env,
     scratch_host,
 )
-from tests.fixtures.userdata import TOKEN, make_settings
+from tests.fixtures.userdata import DEFAULT_PACKAGES, TOKEN, make_settings
 from userdata import (
     ACCEPT_SUBMISSIONS_PATH,
     BUILD_ENGINE_PATH,
@@ -59,16 +59,7 @@ def test_first_boot_installs_writes_and_starts_everything(make_host) -> None:
 
     installs = commands(calls, "apt-get", "-o", "DPkg::Lock::Timeout=600", "install")
     assert len(installs) == 1
-    assert installs[0][-8:] == [
-        "docker.io",
-        "docker-cli",
-        "docker-compose",
-        "apparmor",
-        "ca-certificates",
-        "curl",
-        "python3-boto3",
-        "awscli",
-    ]
+    assert installs[0][-len(DEFAULT_PACKAGES) :] == list(DEFAULT_PACKAGES)
     assert commands(calls, "apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-q")
     downloads = commands(calls, "curl")
     assert len(downloads) == 1
