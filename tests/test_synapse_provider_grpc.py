@@ -288,28 +288,24 @@ class Engine:
         self.seen.append(props)
         return props
 
-    def check(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
-        answer = self.stub.Check(
-            provider_pb2.CheckRequest(
-                urn=self.urn,
-                name=self.registration.name,
-                type=self.type_token,
-                olds=_struct(olds),
-                news=_struct(news),
-            ),
-            timeout=CALL_TIMEOUT_SECONDS,
+    def _call(self, method: str, **fields: Any) -> Any:
+        """One RPC as the engine sends it: `<method>Request` naming this resource's URN and type,
+        each mapping as a protobuf Struct."""
+        request = getattr(provider_pb2, f"{method}Request")(
+            urn=self.urn,
+            type=self.type_token,
+            **{k: _struct(v) if isinstance(v, Mapping) else v for k, v in fields.items()},
         )
+        return getattr(self.stub, method)(request, timeout=CALL_TIMEOUT_SECONDS)
+
+    def check(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+        answer = self._call("Check", name=self.registration.name, olds=olds, news=news)
         failures = [(f.property, f.reason) for f in answer.failures]
         assert not failures, failures
         return self._keep(_props(answer.inputs))
 
     def create(self, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        answer = self.stub.Create(
-            provider_pb2.CreateRequest(
-                urn=self.urn, type=self.type_token, properties=_struct(inputs)
-            ),
-            timeout=CALL_TIMEOUT_SECONDS,
-        )
+        answer = self._call("Create", properties=inputs)
         return answer.id, self._keep(_props(answer.properties))
 
     def diff(
@@ -319,17 +315,10 @@ class Engine:
         olds: Mapping[str, Any],
         news: Mapping[str, Any],
     ) -> provider_pb2.DiffResponse:
-        return self.stub.Diff(
-            provider_pb2.DiffRequest(
-                id=id_,
-                urn=self.urn,
-                type=self.type_token,
-                old_inputs=_struct(old_inputs),
-                olds=_struct(olds),
-                news=_struct(news),
-            ),
-            timeout=CALL_TIMEOUT_SECONDS,
+        response: provider_pb2.DiffResponse = self._call(
+            "Diff", id=id_, old_inputs=old_inputs, olds=olds, news=news
         )
+        return response
 
     def update(
         self,
@@ -338,45 +327,17 @@ class Engine:
         olds: Mapping[str, Any],
         news: Mapping[str, Any],
     ) -> dict[str, Any]:
-        answer = self.stub.Update(
-            provider_pb2.UpdateRequest(
-                id=id_,
-                urn=self.urn,
-                type=self.type_token,
-                old_inputs=_struct(old_inputs),
-                olds=_struct(olds),
-                news=_struct(news),
-            ),
-            timeout=CALL_TIMEOUT_SECONDS,
-        )
+        answer = self._call("Update", id=id_, old_inputs=old_inputs, olds=olds, news=news)
         return self._keep(_props(answer.properties))
 
     def read(
         self, id_: str, props: Mapping[str, Any], inputs: Mapping[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        answer = self.stub.Read(
-            provider_pb2.ReadRequest(
-                id=id_,
-                urn=self.urn,
-                type=self.type_token,
-                properties=_struct(props),
-                inputs=_struct(inputs),
-            ),
-            timeout=CALL_TIMEOUT_SECONDS,
-        )
+        answer = self._call("Read", id=id_, properties=props, inputs=inputs)
         return answer.id, self._keep(_props(answer.properties))
 
     def delete(self, id_: str, props: Mapping[str, Any], old_inputs: Mapping[str, Any]) -> None:
-        self.stub.Delete(
-            provider_pb2.DeleteRequest(
-                id=id_,
-                urn=self.urn,
-                type=self.type_token,
-                properties=_struct(props),
-                old_inputs=_struct(old_inputs),
-            ),
-            timeout=CALL_TIMEOUT_SECONDS,
-        )
+        self._call("Delete", id=id_, properties=props, old_inputs=old_inputs)
 
 
 # ----- what Synapse holds ---------------------------------------------------------------------
@@ -536,6 +497,29 @@ class Case:
     """Whether Read asks Synapse (False: it returns the recorded state, and Diff asks)."""
 
 
+def _grant_case(
+    resource: type[SynapseResource],
+    kind: str,
+    target: Callable[[Existing], str],
+    levels: Mapping[Any, frozenset[str]],
+    access: str,
+    changed_access: str,
+) -> Case:
+    """A grant to the orchestrator user on the `kind` object `target` names, then a changed level:
+    the permission resources differ only in the object they grant on."""
+    return Case(
+        resource,
+        lambda ex: {
+            f"{kind}_id": target(ex),
+            "principal_username": "orchestrator",
+            "access": access,
+        },
+        lambda ex: {"access": changed_access},
+        _acl_view(kind, levels),
+        retained_by_default=False,
+    )
+
+
 def _staging_page(syn: synapseclient.Synapse, existing: Existing) -> dict[str, Any]:
     page = syn.restGET(f"/entity/{existing.staging}/wiki/{existing.staging_wiki}")
     return {"title": page["title"], "markdown": page["markdown"]}
@@ -612,27 +596,16 @@ CASES: dict[str, Case] = {
         _file_view,
         retained_by_default=False,
     ),
-    "EntityPermissions": Case(
-        EntityPermissions,
-        lambda ex: {
-            "entity_id": ex.parent,
-            "principal_username": "orchestrator",
-            "access": "download",
-        },
-        lambda ex: {"access": "edit"},
-        _acl_view("entity", ENTITY_ACCESS),
-        retained_by_default=False,
+    "EntityPermissions": _grant_case(
+        EntityPermissions, "entity", lambda ex: ex.parent, ENTITY_ACCESS, "download", "edit"
     ),
-    "EvaluationPermissions": Case(
+    "EvaluationPermissions": _grant_case(
         EvaluationPermissions,
-        lambda ex: {
-            "evaluation_id": ex.queue,
-            "principal_username": "orchestrator",
-            "access": "score",
-        },
-        lambda ex: {"access": "admin"},
-        _acl_view("evaluation", EVALUATION_ACCESS),
-        retained_by_default=False,
+        "evaluation",
+        lambda ex: ex.queue,
+        EVALUATION_ACCESS,
+        "score",
+        "admin",
     ),
     "SubmissionView": Case(
         SubmissionView,
