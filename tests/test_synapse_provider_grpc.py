@@ -370,17 +370,15 @@ class Existing:
     staging_wiki: str
 
 
+def _owned_view(found: Mapping[str, Any]) -> dict[str, Any]:
+    """Name, description and owner key of an object whose description carries the owner marker."""
+    description, owner_key = split_owner_marker(found.get("description"))
+    return {"name": found["name"], "description": description, "owner_key": owner_key}
+
+
 def _entity_view(syn: synapseclient.Synapse, id_: str) -> dict[str, Any] | None:
     entity = _get(syn, f"/entity/{id_}")
-    if entity is None:
-        return None
-    description, owner_key = split_owner_marker(entity.get("description"))
-    return {
-        "name": entity["name"],
-        "description": description,
-        "owner_key": owner_key,
-        "parent_id": entity.get("parentId"),
-    }
+    return None if entity is None else {**_owned_view(entity), "parent_id": entity.get("parentId")}
 
 
 def _project_view(syn: synapseclient.Synapse, id_: str) -> dict[str, Any] | None:
@@ -413,13 +411,7 @@ def _team_view(syn: synapseclient.Synapse, id_: str) -> dict[str, Any] | None:
     team = _get(syn, f"/team/{id_}")
     if team is None:
         return None
-    description, owner_key = split_owner_marker(team.get("description"))
-    return {
-        "name": team["name"],
-        "description": description,
-        "owner_key": owner_key,
-        "can_public_join": bool(team.get("canPublicJoin")),
-    }
+    return {**_owned_view(team), "can_public_join": bool(team.get("canPublicJoin"))}
 
 
 def _challenge_view(syn: synapseclient.Synapse, id_: str) -> dict[str, Any] | None:
