@@ -60,59 +60,34 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     est = sub.add_parser("estimate", help="size a host for a workload (offline)")
-    # The workload flags store under Workload's field names, so `Workload.read_from` reads them.
-    est.add_argument(
-        "--memory-gib",
-        dest="per_submission_memory_gib",
-        metavar="MEMORY_GIB",
-        type=float,
-        required=True,
-        help="memory per submission, GiB",
-    )
-    est.add_argument(
-        "--concurrency",
-        dest="max_concurrent_submissions",
-        metavar="CONCURRENCY",
-        type=int,
-        required=True,
-        help="submissions run at once",
-    )
-    est.add_argument(
-        "--image-gib",
-        dest="docker_image_gib",
-        metavar="IMAGE_GIB",
-        type=float,
-        required=True,
-        help="Docker image size, GiB",
-    )
-    est.add_argument(
-        "--input-gib",
-        dest="input_data_gib",
-        metavar="INPUT_GIB",
-        type=float,
-        default=0.0,
-        help="input data, GiB (default 0)",
-    )
-    est.add_argument(
-        "--output-gib",
-        dest="output_per_submission_gib",
-        metavar="OUTPUT_GIB",
-        type=float,
-        default=1.0,
-        help="output per submission, GiB (default 1)",
+
+    def workload_flag(
+        flag: str, field: str, type_: type, about: str, default: float | None = None
+    ) -> None:
+        """A workload flag stored under the Workload field it sets, so `Workload.read_from` reads
+        the parsed args; no default: required."""
+        est.add_argument(
+            flag,
+            dest=field,
+            metavar=flag.removeprefix("--").upper().replace("-", "_"),
+            type=type_,
+            required=default is None,
+            default=default,
+            help=about if default is None else f"{about} (default {default:g})",
+        )
+
+    workload_flag("--memory-gib", "per_submission_memory_gib", float, "memory per submission, GiB")
+    workload_flag("--concurrency", "max_concurrent_submissions", int, "submissions run at once")
+    workload_flag("--image-gib", "docker_image_gib", float, "Docker image size, GiB")
+    workload_flag("--input-gib", "input_data_gib", float, "input data, GiB", 0.0)
+    workload_flag(
+        "--output-gib", "output_per_submission_gib", float, "output per submission, GiB", 1.0
     )
     est.add_argument(
         "--vcpus-per-submission", type=float, default=1, help="vCPUs per submission (default 1)"
     )
     est.add_argument("--kind", choices=KINDS, default="model-to-data")
-    est.add_argument(
-        "--retention-days",
-        dest="job_retention_days",
-        metavar="RETENTION_DAYS",
-        type=int,
-        default=7,
-        help="days job folders are kept (default 7)",
-    )
+    workload_flag("--retention-days", "job_retention_days", int, "days job folders are kept", 7)
     est.add_argument(
         "--submissions-per-day",
         type=float,
