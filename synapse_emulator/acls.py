@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import bad_request, not_found
-from .state import ANONYMOUS, PUBLIC, State, User
+from .errors import bad_request, not_found, precondition_failed
+from .state import ANONYMOUS, PUBLIC, State, User, new_etag
 
 #: org.sagebionetworks.repo.model.ACCESS_TYPE. Synapse accepts any of them in any ACL
 #: (PermissionsManagerUtils.validateACLContent does not check them against the object type).
@@ -74,3 +74,16 @@ def validated_resource_access(
     if not keeps_control:
         raise bad_request("Caller is trying to revoke their own ACL editing permissions.")
     return cleaned
+
+
+def replace_acl(
+    state: State, acl: dict[str, Any], body: Any, caller: User, owner_id: str | int
+) -> dict[str, Any]:
+    """PUT of an entity, evaluation or team ACL: 412 on a stale etag, then the validated
+    resourceAccess and a new etag."""
+    if body.get("etag") != acl["etag"]:
+        raise precondition_failed(acl["id"])
+    acl.update(
+        resourceAccess=validated_resource_access(state, body, caller, owner_id), etag=new_etag()
+    )
+    return acl

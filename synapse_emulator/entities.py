@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from .acls import validated_resource_access
+from .acls import replace_acl, validated_resource_access
 from .app import Request, paginated, route
 from .errors import (
     SynapseApiError,
@@ -149,8 +149,7 @@ def inheritance_error(state: State, entity_id: str) -> SynapseApiError:
 
 
 def readable_entity(req: Request, entity_id: str) -> dict[str, Any]:
-    entity = req.state.entity(entity_id)
-    req.state.require_entity_access(req.user, entity["id"], "READ")
+    entity = req.state.authorized("entity", entity_id, req.user, "READ")
     return entity
 
 
@@ -383,8 +382,7 @@ def put_entity(req: Request, entity_id: str) -> dict[str, Any]:
 def delete_entity(req: Request, entity_id: str) -> None:
     user = req.require_user()
     state = req.state
-    entity = state.entity(entity_id)
-    state.require_entity_access(user, entity["id"], "DELETE")
+    entity = state.authorized("entity", entity_id, user, "DELETE")
     if req.bool_param("skipTrashCan"):
         purge(state, entity["id"])
         return None
@@ -439,8 +437,7 @@ def get_entity_version(req: Request, entity_id: str, version: str) -> dict[str, 
 @route("DELETE", "repo", "/entity/{entity_id}/version/{version}")
 def delete_entity_version(req: Request, entity_id: str, version: str) -> None:
     user = req.require_user()
-    entity = req.state.entity(entity_id)
-    req.state.require_entity_access(user, entity["id"], "DELETE")
+    entity = req.state.authorized("entity", entity_id, user, "DELETE")
     versions = req.state.versions.get(entity["id"], {})
     if not version.isdigit() or int(version) not in versions:
         raise not_found(f"Entity {entity['id']} version {version} does not exist")
@@ -492,8 +489,7 @@ def lookup_child(req: Request) -> dict[str, Any]:
     state = req.state
     parent_id = body.get("parentId")
     if parent_id:
-        parent = state.entity(parent_id)
-        state.require_entity_access(req.user, parent["id"], "READ")
+        parent = state.authorized("entity", parent_id, req.user, "READ")
         candidates = state.children_of(parent["id"])
     else:
         candidates = [
@@ -515,8 +511,7 @@ def list_children(req: Request) -> dict[str, Any]:
     if not include_types:
         raise bad_request("EntityChildrenRequest.includeTypes must include at least one type")
     if body.get("parentId"):
-        parent = state.entity(body["parentId"])
-        state.require_entity_access(req.user, parent["id"], "READ")
+        parent = state.authorized("entity", body["parentId"], req.user, "READ")
         children = state.children_of(parent["id"])
     else:
         children = [
@@ -604,8 +599,7 @@ def check_annotation_value(key: str, kind: str, item: Any) -> None:
 def put_annotations(
     state: State, user: User, entity_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    entity = state.entity(entity_id)
-    state.require_entity_access(user, entity["id"], "UPDATE")
+    entity = state.authorized("entity", entity_id, user, "UPDATE")
     if body.get("id") and normalize_syn_id(body["id"]) != entity["id"]:
         raise bad_request("Annotations.id does not match the URL")
     if not body.get("etag"):
@@ -655,8 +649,7 @@ def get_acl(req: Request, entity_id: str) -> dict[str, Any]:
 def create_acl(req: Request, entity_id: str) -> dict[str, Any]:
     user = req.require_user()
     state = req.state
-    entity = state.entity(entity_id)
-    state.require_entity_access(user, entity["id"], "CHANGE_PERMISSIONS")
+    entity = state.authorized("entity", entity_id, user, "CHANGE_PERMISSIONS")
     if entity["id"] in state.entity_acls:
         raise conflict(f"Cannot create an ACL for {entity['id']}: it already has one")
     acl = {
@@ -674,19 +667,12 @@ def create_acl(req: Request, entity_id: str) -> dict[str, Any]:
 def update_acl(req: Request, entity_id: str) -> dict[str, Any]:
     user = req.require_user()
     state = req.state
-    entity = state.entity(entity_id)
-    state.require_entity_access(user, entity["id"], "CHANGE_PERMISSIONS")
+    entity = state.authorized("entity", entity_id, user, "CHANGE_PERMISSIONS")
     acl = state.entity_acls.get(entity["id"])
     if acl is None:
         raise inheritance_error(state, entity["id"])
     body = req.json()
-    if body.get("etag") != acl["etag"]:
-        raise precondition_failed(entity["id"])
-    acl.update(
-        resourceAccess=validated_resource_access(state, body, user, entity["createdBy"]),
-        etag=new_etag(),
-    )
-    return acl
+    return replace_acl(state, acl, body, user, entity["createdBy"])
 
 
 @route("DELETE", "repo", "/entity/{entity_id}/acl")

@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from .acls import validated_resource_access
+from .acls import replace_acl
 from .app import Request, Response, paginated, route
 from .errors import (
     SynapseApiError,
@@ -129,8 +129,7 @@ def create_evaluation(req: Request) -> dict[str, Any]:
 
 @route("GET", "repo", "/evaluation/{evaluation_id}", auth=False)
 def get_evaluation(req: Request, evaluation_id: str) -> dict[str, Any]:
-    evaluation = req.state.evaluation(evaluation_id)
-    req.state.require_evaluation_access(req.user, evaluation["id"], "READ")
+    evaluation = req.state.authorized("evaluation", evaluation_id, req.user, "READ")
     return evaluation
 
 
@@ -170,8 +169,7 @@ def update_evaluation(req: Request, evaluation_id: str) -> dict[str, Any]:
     user = req.require_user()
     body = req.json()
     state = req.state
-    evaluation = state.evaluation(evaluation_id)
-    state.require_evaluation_access(user, evaluation["id"], "UPDATE")
+    evaluation = state.authorized("evaluation", evaluation_id, user, "UPDATE")
     if str(body.get("id", evaluation_id)) != evaluation["id"]:
         raise bad_request("Evaluation.id does not match the URL")
     if body.get("etag") != evaluation["etag"]:
@@ -194,8 +192,7 @@ def update_evaluation(req: Request, evaluation_id: str) -> dict[str, Any]:
 def delete_evaluation(req: Request, evaluation_id: str) -> None:
     user = req.require_user()
     state = req.state
-    evaluation = state.evaluation(evaluation_id)
-    state.require_evaluation_access(user, evaluation["id"], "DELETE")
+    evaluation = state.authorized("evaluation", evaluation_id, user, "DELETE")
     del state.evaluations[evaluation["id"]]
     del state.evaluation_acls[evaluation["id"]]
     for round_id in [r for r, v in state.rounds.items() if v["evaluationId"] == evaluation["id"]]:
@@ -210,8 +207,7 @@ def delete_evaluation(req: Request, evaluation_id: str) -> None:
 # ----- evaluation ACL ---------------------------------------------------------------------------
 @route("GET", "repo", "/evaluation/{evaluation_id}/acl", auth=False)
 def get_evaluation_acl(req: Request, evaluation_id: str) -> dict[str, Any]:
-    evaluation = req.state.evaluation(evaluation_id)
-    req.state.require_evaluation_access(req.user, evaluation["id"], "READ")
+    evaluation = req.state.authorized("evaluation", evaluation_id, req.user, "READ")
     return req.state.evaluation_acls[evaluation["id"]]
 
 
@@ -220,16 +216,9 @@ def put_evaluation_acl(req: Request) -> dict[str, Any]:
     user = req.require_user()
     body = req.json()
     state = req.state
-    evaluation = state.evaluation(str(body.get("id")))
-    state.require_evaluation_access(user, evaluation["id"], "CHANGE_PERMISSIONS")
+    evaluation = state.authorized("evaluation", str(body.get("id")), user, "CHANGE_PERMISSIONS")
     acl = state.evaluation_acls[evaluation["id"]]
-    if body.get("etag") != acl["etag"]:
-        raise precondition_failed(evaluation["id"])
-    acl.update(
-        resourceAccess=validated_resource_access(state, body, user, evaluation["ownerId"]),
-        etag=new_etag(),
-    )
-    return acl
+    return replace_acl(state, acl, body, user, evaluation["ownerId"])
 
 
 @route("GET", "repo", "/evaluation/{evaluation_id}/permissions", auth=False)
@@ -303,8 +292,7 @@ def validated_round(
 def create_round(req: Request, evaluation_id: str) -> dict[str, Any]:
     user = req.require_user()
     state = req.state
-    evaluation = state.evaluation(evaluation_id)
-    state.require_evaluation_access(user, evaluation["id"], "UPDATE")
+    evaluation = state.authorized("evaluation", evaluation_id, user, "UPDATE")
     body = req.json()
     if str(body.get("evaluationId", evaluation["id"])) != evaluation["id"]:
         raise bad_request("EvaluationRound.evaluationId does not match the URL")
@@ -323,8 +311,7 @@ def existing_round(req: Request, evaluation_id: str, round_id: str) -> dict[str,
 
 @route("GET", "repo", "/evaluation/{evaluation_id}/round/{round_id}", auth=False)
 def get_round(req: Request, evaluation_id: str, round_id: str) -> dict[str, Any]:
-    evaluation = req.state.evaluation(evaluation_id)
-    req.state.require_evaluation_access(req.user, evaluation["id"], "READ")
+    evaluation = req.state.authorized("evaluation", evaluation_id, req.user, "READ")
     return existing_round(req, evaluation["id"], round_id)
 
 
@@ -332,8 +319,7 @@ def get_round(req: Request, evaluation_id: str, round_id: str) -> dict[str, Any]
 def update_round(req: Request, evaluation_id: str, round_id: str) -> dict[str, Any]:
     user = req.require_user()
     state = req.state
-    evaluation = state.evaluation(evaluation_id)
-    state.require_evaluation_access(user, evaluation["id"], "UPDATE")
+    evaluation = state.authorized("evaluation", evaluation_id, user, "UPDATE")
     current = existing_round(req, evaluation["id"], round_id)
     body = req.json()
     if body.get("etag") != current["etag"]:
@@ -345,16 +331,14 @@ def update_round(req: Request, evaluation_id: str, round_id: str) -> dict[str, A
 @route("DELETE", "repo", "/evaluation/{evaluation_id}/round/{round_id}")
 def delete_round(req: Request, evaluation_id: str, round_id: str) -> None:
     user = req.require_user()
-    evaluation = req.state.evaluation(evaluation_id)
-    req.state.require_evaluation_access(user, evaluation["id"], "UPDATE")
+    evaluation = req.state.authorized("evaluation", evaluation_id, user, "UPDATE")
     existing_round(req, evaluation["id"], round_id)
     del req.state.rounds[round_id]
 
 
 @route("POST", "repo", "/evaluation/{evaluation_id}/round/list", auth=False)
 def list_rounds(req: Request, evaluation_id: str) -> dict[str, Any]:
-    evaluation = req.state.evaluation(evaluation_id)
-    req.state.require_evaluation_access(req.user, evaluation["id"], "READ")
+    evaluation = req.state.authorized("evaluation", evaluation_id, req.user, "READ")
     rounds = sorted(
         (r for r in req.state.rounds.values() if r["evaluationId"] == evaluation["id"]),
         key=lambda r: parse_iso(r["roundStart"]),
@@ -512,12 +496,10 @@ def create_submission(req: Request) -> dict[str, Any]:
     user = req.require_user()
     body = req.json()
     state = req.state
-    evaluation = state.evaluation(str(body.get("evaluationId")))
-    state.require_evaluation_access(user, evaluation["id"], "SUBMIT")
+    evaluation = state.authorized("evaluation", str(body.get("evaluationId")), user, "SUBMIT")
     if not body.get("entityId"):
         raise bad_request("Submission.entityId is required")
-    entity = state.entity(body["entityId"])
-    state.require_entity_access(user, entity["id"], "READ")
+    entity = state.authorized("entity", body["entityId"], user, "READ")
     if req.param("etag") != entity["etag"]:
         raise bad_request(
             f"The supplied eTag is out of date. Please fetch Entity {entity['id']} again."
@@ -802,8 +784,7 @@ def my_bundles(req: Request, evaluation_id: str) -> dict[str, Any]:
 
 @route("GET", "repo", "/evaluation/{evaluation_id}/submission/status/all", auth=False)
 def all_statuses(req: Request, evaluation_id: str) -> dict[str, Any]:
-    evaluation = req.state.evaluation(evaluation_id)
-    req.state.require_evaluation_access(req.user, evaluation["id"], "READ")
+    evaluation = req.state.authorized("evaluation", evaluation_id, req.user, "READ")
     wanted = req.param("status")
     statuses = [
         public_status(req, req.state.submission_statuses[s["id"]])
@@ -824,8 +805,7 @@ def submission_count(req: Request, evaluation_id: str) -> int:
 def team_eligibility(req: Request, evaluation_id: str, team_id: str) -> dict[str, Any]:
     user = req.require_user()
     state = req.state
-    evaluation = state.evaluation(evaluation_id)
-    state.require_evaluation_access(user, evaluation["id"], "SUBMIT")
+    evaluation = state.authorized("evaluation", evaluation_id, user, "SUBMIT")
     team = state.team(team_id)
     if user.principal_id not in state.team_members[team["id"]]:
         raise forbidden(f"User {user.name} is not a member of team {team['id']}")

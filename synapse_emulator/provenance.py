@@ -156,8 +156,7 @@ def set_generated_by(req: Request, entity_id: str) -> dict[str, Any]:
     """Link the current version to an existing activity; the entity gets a new etag."""
     user = req.require_user()
     state = req.state
-    entity = state.entity(entity_id)
-    state.require_entity_access(user, entity["id"], "UPDATE")
+    entity = state.authorized("entity", entity_id, user, "UPDATE")
     activity_id = req.param("generatedBy")
     if not activity_id:
         raise bad_request("generatedBy is required")
@@ -171,7 +170,6 @@ def set_generated_by(req: Request, entity_id: str) -> dict[str, Any]:
 def delete_generated_by(req: Request, entity_id: str) -> None:
     user = req.require_user()
     state = req.state
-    entity = state.entity(entity_id)
-    state.require_entity_access(user, entity["id"], "UPDATE")
+    entity = state.authorized("entity", entity_id, user, "UPDATE")
     if state.generated_by.pop(version_key(entity), None) is not None:
         state.touch_entity(entity, user)

@@ -7,10 +7,14 @@ import itertools
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import EmulatorConfigError, SynapseApiError, forbidden, not_found
+
+Lookup = Callable[[str], dict[str, Any]]
+AccessCheck = Callable[["User | None", str, str], None]
 
 ROOT_ENTITY_ID = "syn4489"
 TRASH_FOLDER_ID = "syn1681355"
@@ -229,6 +233,21 @@ class State:
             "etag": new_etag(),
             "resourceAccess": [{"principalId": principal_id, "accessType": list(access)}],
         }
+
+    def authorized(
+        self, kind: str, object_id: str, user: User | None, access: str
+    ) -> dict[str, Any]:
+        """The entity, evaluation or team, after the checks a handler makes first, in Synapse's
+        order: 404 when it does not exist, then 403 when ``user`` lacks ``access`` on it."""
+        checks: dict[str, tuple[Lookup, AccessCheck]] = {
+            "entity": (self.entity, self.require_entity_access),
+            "evaluation": (self.evaluation, self.require_evaluation_access),
+            "team": (self.team, self.require_team_access),
+        }
+        lookup, require = checks[kind]
+        found = lookup(object_id)
+        require(user, found["id"], access)
+        return found
 
     # ----- entities ----------------------------------------------------------------------------
     def in_trash(self, entity_id: str) -> bool:

@@ -99,8 +99,7 @@ def create_project_setting(req: Request) -> dict[str, Any]:
 
 @route("GET", "repo", "/projectSettings/{entity_id}/type/{settings_type}")
 def get_project_setting(req: Request, entity_id: str, settings_type: str) -> Any:
-    container = req.state.entity(entity_id)
-    req.state.require_entity_access(req.user, container["id"], "READ")
+    container = req.state.authorized("entity", entity_id, req.user, "READ")
     for setting in req.state.project_settings.values():
         if setting["projectId"] == container["id"] and setting["settingsType"] == settings_type:
             return setting

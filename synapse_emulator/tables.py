@@ -139,8 +139,7 @@ def get_column(req: Request, column_id: str) -> dict[str, Any]:
 
 @route("GET", "repo", "/entity/{entity_id}/column", auth=False)
 def entity_columns(req: Request, entity_id: str) -> dict[str, Any]:
-    entity = req.state.entity(entity_id)
-    req.state.require_entity_access(req.user, entity["id"], "READ")
+    entity = req.state.authorized("entity", entity_id, req.user, "READ")
     columns = [
         req.state.columns[c] for c in entity.get("columnIds") or [] if c in req.state.columns
     ]
@@ -177,8 +176,7 @@ def apply_schema_change(
 def start_transaction(req: Request, entity_id: str) -> dict[str, Any]:
     user = req.require_user()
     state = req.state
-    entity = state.entity(entity_id)
-    state.require_entity_access(user, entity["id"], "UPDATE")
+    entity = state.authorized("entity", entity_id, user, "UPDATE")
     body = req.json()
     token = state.next_small_id()
     job: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .acls import validated_resource_access
+from .acls import replace_acl
 from .app import Request, paginated, route
 from .errors import (
     SynapseApiError,
@@ -107,8 +107,7 @@ def update_team(req: Request) -> dict[str, Any]:
     user = req.require_user()
     body = req.json()
     state = req.state
-    team = state.team(str(body.get("id")))
-    state.require_team_access(user, team["id"], "UPDATE")
+    team = state.authorized("team", str(body.get("id")), user, "UPDATE")
     if body.get("etag") != team["etag"]:
         raise precondition_failed(team["id"])
     name = body.get("name") or team["name"]
@@ -126,8 +125,7 @@ def update_team(req: Request) -> dict[str, Any]:
 def delete_team(req: Request, team_id: str) -> None:
     user = req.require_user()
     state = req.state
-    team = state.team(team_id)
-    state.require_team_access(user, team["id"], "DELETE")
+    team = state.authorized("team", team_id, user, "DELETE")
     if team_referenced(state, team["id"]):
         raise bad_request(
             f"Can't delete the team {team['name']} (ID: {team['id']}) because it is referenced by "
@@ -314,8 +312,7 @@ def remove_member(req: Request, team_id: str, principal_id: str) -> None:
 @route("GET", "repo", "/team/{team_id}/acl")
 def get_team_acl(req: Request, team_id: str) -> dict[str, Any]:
     user = req.require_user()
-    team = req.state.team(team_id)
-    req.state.require_team_access(user, team["id"], "READ")
+    team = req.state.authorized("team", team_id, user, "READ")
     return req.state.team_acls[team["id"]]
 
 
@@ -324,15 +321,9 @@ def put_team_acl(req: Request) -> dict[str, Any]:
     user = req.require_user()
     state = req.state
     body = req.json()
-    team = state.team(str(body.get("id")))
-    state.require_team_access(user, team["id"], "UPDATE")
+    team = state.authorized("team", str(body.get("id")), user, "UPDATE")
     acl = state.team_acls[team["id"]]
-    if body.get("etag") != acl["etag"]:
-        raise precondition_failed(team["id"])
-    acl.update(
-        resourceAccess=validated_resource_access(state, body, user, team["createdBy"]),
-        etag=new_etag(),
-    )
+    replace_acl(state, acl, body, user, team["createdBy"])
     sync_admins(state, team["id"])
     return acl
 
@@ -342,8 +333,7 @@ def invite(req: Request) -> dict[str, Any]:
     user = req.require_user()
     state = req.state
     body = req.json()
-    team = state.team(str(body.get("teamId")))
-    state.require_team_access(user, team["id"], "TEAM_MEMBERSHIP_UPDATE")
+    team = state.authorized("team", str(body.get("teamId")), user, "TEAM_MEMBERSHIP_UPDATE")
     invitee = body.get("inviteeId")
     if not invitee and not body.get("inviteeEmail"):
         raise bad_request("MembershipInvitation needs inviteeId or inviteeEmail")
@@ -387,8 +377,7 @@ def delete_invitation(req: Request, invitation_id: str) -> None:
 @route("GET", "repo", "/team/{team_id}/openInvitation")
 def team_open_invitations(req: Request, team_id: str) -> dict[str, Any]:
     user = req.require_user()
-    team = req.state.team(team_id)
-    req.state.require_team_access(user, team["id"], "TEAM_MEMBERSHIP_UPDATE")
+    team = req.state.authorized("team", team_id, user, "TEAM_MEMBERSHIP_UPDATE")
     found = [i for i in req.state.invitations.values() if i["teamId"] == team["id"]]
     return paginated(found, req)
 
@@ -451,8 +440,7 @@ def get_challenge(req: Request, challenge_id: str) -> dict[str, Any]:
 
 @route("GET", "repo", "/entity/{entity_id}/challenge", auth=False)
 def get_project_challenge(req: Request, entity_id: str) -> dict[str, Any]:
-    project = req.state.entity(entity_id)
-    req.state.require_entity_access(req.user, project["id"], "READ")
+    project = req.state.authorized("entity", entity_id, req.user, "READ")
     for challenge in req.state.challenges.values():
         if challenge["projectId"] == project["id"]:
             return challenge
@@ -660,8 +648,7 @@ def delete_membership_request(req: Request, request_id: str) -> None:
 @route("GET", "repo", "/team/{team_id}/openRequest")
 def team_open_requests(req: Request, team_id: str) -> dict[str, Any]:
     user = req.require_user()
-    team = req.state.team(team_id)
-    req.state.require_team_access(user, team["id"], "TEAM_MEMBERSHIP_UPDATE")
+    team = req.state.authorized("team", team_id, user, "TEAM_MEMBERSHIP_UPDATE")
     requester = req.param("requestorId")
     found = [
         r
