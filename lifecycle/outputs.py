@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackconfig.hosts import ALL_STAGES, DEFAULT_HOST_KEY
+
 from .errors import LifecycleError
 
 QUEUE_IDS = "queueIds"
@@ -34,7 +36,6 @@ HOSTS = "hosts"
 """Map host key -> {instanceId, instanceType, queues (keys), executionStage}: the fleet."""
 SELF_HOSTED = "self-hosted"
 REQUIRED_OUTPUTS = (QUEUE_IDS, HOST_INSTANCE_ID)
-DEFAULT_HOST_KEY = "default"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class HostOutput:
     key: str
     instance_id: str | None
     queue_keys: tuple[str, ...]
-    execution_stage: str = "ALL"
+    execution_stage: str = ALL_STAGES
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _hosts(
             key=str(key),
             instance_id=str(host["instanceId"]) if host.get("instanceId") else None,
             queue_keys=tuple(str(q) for q in host.get("queues") or ()),
-            execution_stage=str(host.get("executionStage") or "ALL"),
+            execution_stage=str(host.get("executionStage") or ALL_STAGES),
         )
         for key, host in fleet.items()
     )

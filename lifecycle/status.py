@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from stackconfig.hosts import ALL_STAGES, DEFAULT_HOST_KEY
 from synapse_client.errors import SynapseProvisioningError
 from userdata import ACCEPT_SUBMISSIONS_PATH, ENV_PATH
 
@@ -66,9 +67,9 @@ class HostStatus:
     instance_type: str | None = None
     disk: HostDisk | None = None
     problems: tuple[str, ...] = ()
-    key: str = "default"
+    key: str = DEFAULT_HOST_KEY
     queue_keys: tuple[str, ...] = ()
-    execution_stage: str = "ALL"
+    execution_stage: str = ALL_STAGES
 
 
 @dataclass(frozen=True)
