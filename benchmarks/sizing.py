@@ -29,13 +29,13 @@ from sizing import (  # noqa: E402
     Catalog,
     InstanceType,
     Workload,
-    compute_requirements,
     estimate_host,
     load_catalog,
     parse_catalog,
 )
 from sizing.catalog import dump_catalog  # noqa: E402
 from sizing.live import build_catalog_from_moto  # noqa: E402
+from tests.fixtures.sizing import eligible_and_fitting  # noqa: E402
 
 MEMORY_GIB = (1, 2, 4, 8, 16, 32, 64, 128)
 CONCURRENCY = (1, 2, 4, 8, 16)
@@ -64,20 +64,11 @@ def grid() -> list[Workload]:
 
 
 def cheapest_feasible_price(catalog: Catalog, workload: Workload) -> float | None:
-    """Brute force, independent of the chooser: every type passing the default rules that fits."""
-    req = compute_requirements(workload)
+    """Brute force, independent of the chooser: the cheapest priced type that fits."""
     prices = [
         t.hourly_price_usd
-        for t in catalog.instance_types
-        if "x86_64" in t.architectures
-        and t.current_generation
-        and not t.burstable
-        and not t.bare_metal
-        and t.gpus == 0
-        and t.accelerators == 0
-        and t.vcpus >= req.vcpus
-        and t.memory_gib * 0.925 >= req.memory_gib
-        and t.hourly_price_usd is not None
+        for t in eligible_and_fitting(catalog, workload)
+        if t.hourly_price_usd is not None
     ]
     return min(prices) if prices else None
 

@@ -21,6 +21,7 @@ from sizing import (
     estimate_host,
     load_catalog,
 )
+from tests.fixtures.sizing import eligible_and_fitting
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 US_EAST_1 = load_catalog("us-east-1")
@@ -94,22 +95,6 @@ def catalogs(draw: st.DrawFn) -> Catalog:
         ) in enumerate(rows)
     ]
     return Catalog(tuple(types), "test-1", "<hypothesis>")
-
-
-def eligible_and_fitting(catalog: Catalog, workload: Workload) -> list[InstanceType]:
-    req = compute_requirements(workload)
-    return [
-        t
-        for t in catalog.instance_types
-        if "x86_64" in t.architectures
-        and t.current_generation
-        and not t.burstable
-        and not t.bare_metal
-        and t.gpus == 0
-        and t.accelerators == 0
-        and t.vcpus >= req.vcpus
-        and t.memory_mib / 1024 * (1 - 0.075) >= req.memory_gib
-    ]
 
 
 def check_choice(catalog: Catalog, workload: Workload) -> None:
