@@ -56,18 +56,7 @@ def send_message(req: Request) -> dict[str, Any]:
         raise not_found(f"FileHandle {handle_id} does not exist")
     if handle["createdBy"] != str(user.principal_id):
         raise forbidden("Only the creator of a FileHandle may send it as a message")
-    message = {
-        key: body[key]
-        for key in (
-            "subject",
-            "inReplyTo",
-            "cc",
-            "bcc",
-            "withUnsubscribeLink",
-            "isNotificationMessage",
-        )
-        if body.get(key) is not None
-    }
+    message = {key: body[key] for key in OPTIONAL_FIELDS if body.get(key) is not None}
     message.update(
         id=state.next_small_id(),
         createdBy=str(user.principal_id),

@@ -226,6 +226,13 @@ class State:
                 granted.update(entry.get("accessType", []))
         return granted
 
+    def granted(
+        self, acls: dict[str, dict[str, Any]], owner_id: str, user: User | None
+    ) -> set[str]:
+        """What ``user`` may do under the ACL stored for ``owner_id`` (nothing without one)."""
+        acl = acls.get(str(owner_id))
+        return self.acl_grants(acl, self.groups_of(user)) if acl else set()
+
     def new_acl(self, owner_id: str, principal_id: int, access: list[str]) -> dict[str, Any]:
         return {
             "id": owner_id,
@@ -279,8 +286,7 @@ class State:
         return current
 
     def entity_access(self, user: User | None, entity_id: str) -> set[str]:
-        acl = self.entity_acls.get(self.benefactor_of(entity_id))
-        return self.acl_grants(acl, self.groups_of(user)) if acl else set()
+        return self.granted(self.entity_acls, self.benefactor_of(entity_id), user)
 
     def require_entity_access(self, user: User | None, entity_id: str, access: str) -> None:
         if access not in self.entity_access(user, entity_id):
@@ -311,19 +317,14 @@ class State:
 
     # ----- evaluations -------------------------------------------------------------------------
     def evaluation(self, evaluation_id: str) -> dict[str, Any]:
-        found = self.evaluations.get(str(evaluation_id))
-        if found is None:
-            raise not_found(f"Evaluation {evaluation_id} does not exist")
-        return found
+        return found_or_404(self.evaluations, evaluation_id, "Evaluation")
 
     def evaluation_access(self, user: User | None, evaluation_id: str) -> set[str]:
-        acl = self.evaluation_acls.get(str(evaluation_id))
-        return self.acl_grants(acl, self.groups_of(user)) if acl else set()
+        return self.granted(self.evaluation_acls, evaluation_id, user)
 
     def require_evaluation_access(self, user: User | None, evaluation_id: str, access: str) -> None:
         if access not in self.evaluation_access(user, evaluation_id):
-            who = user.name if user else "anonymous"
-            raise forbidden(f"User {who} lacks {access} access to Evaluation {evaluation_id}")
+            raise lacks_access(user, access, f"Evaluation {evaluation_id}")
 
     def challenge_for_project(self, project_id: str) -> dict[str, Any] | None:
         for challenge in self.challenges.values():
@@ -339,13 +340,17 @@ class State:
         return found
 
     def team_access(self, user: User | None, team_id: str) -> set[str]:
-        acl = self.team_acls.get(str(team_id))
-        return self.acl_grants(acl, self.groups_of(user)) if acl else set()
+        return self.granted(self.team_acls, team_id, user)
 
     def require_team_access(self, user: User | None, team_id: str, access: str) -> None:
         if access not in self.team_access(user, team_id):
-            who = user.name if user else "anonymous"
-            raise forbidden(f"User {who} lacks {access} access to Team {team_id}")
+            raise lacks_access(user, access, f"Team {team_id}")
+
+
+def lacks_access(user: User | None, access: str, target: str) -> SynapseApiError:
+    """Synapse's 403 for an evaluation or team the caller may not act on this way."""
+    who = user.name if user else "anonymous"
+    return forbidden(f"User {who} lacks {access} access to {target}")
 
 
 def found_or_404(store: dict[str, Any], key: str, kind: str) -> dict[str, Any]:

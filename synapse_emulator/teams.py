@@ -328,6 +328,22 @@ def put_team_acl(req: Request) -> dict[str, Any]:
     return acl
 
 
+def membership_record(
+    state: State, user: User, team: dict[str, Any], body: Any, **fields: Any
+) -> dict[str, Any]:
+    """A new invitation or membership request as Synapse returns it: unset fields left out."""
+    record = {
+        "id": state.next_small_id(),
+        "teamId": team["id"],
+        **fields,
+        "message": body.get("message"),
+        "createdOn": now_iso(),
+        "createdBy": str(user.principal_id),
+        "expiresOn": body.get("expiresOn"),
+    }
+    return {k: v for k, v in record.items() if v is not None}
+
+
 @route("POST", "repo", "/membershipInvitation")
 def invite(req: Request) -> dict[str, Any]:
     user = req.require_user()
@@ -339,19 +355,15 @@ def invite(req: Request) -> dict[str, Any]:
         raise bad_request("MembershipInvitation needs inviteeId or inviteeEmail")
     if invitee and int(invitee) not in state.users:
         raise not_found(f"User {invitee} does not exist")
-    invitation_id = state.next_small_id()
-    invitation = {
-        "id": invitation_id,
-        "teamId": team["id"],
-        "inviteeId": str(invitee) if invitee else None,
-        "inviteeEmail": body.get("inviteeEmail"),
-        "message": body.get("message"),
-        "createdOn": now_iso(),
-        "createdBy": str(user.principal_id),
-        "expiresOn": body.get("expiresOn"),
-    }
-    invitation = {k: v for k, v in invitation.items() if v is not None}
-    state.invitations[invitation_id] = invitation
+    invitation = membership_record(
+        state,
+        user,
+        team,
+        body,
+        inviteeId=str(invitee) if invitee else None,
+        inviteeEmail=body.get("inviteeEmail"),
+    )
+    state.invitations[invitation["id"]] = invitation
     return invitation
 
 
@@ -606,18 +618,8 @@ def request_membership(req: Request) -> dict[str, Any]:
         raise forbidden("You may not request membership on another user's behalf.")
     if user.principal_id in state.team_members[team["id"]]:
         raise bad_request(f"User {user.principal_id} is already a member of team {team['id']}")
-    request_id = state.next_small_id()
-    created = {
-        "id": request_id,
-        "teamId": team["id"],
-        "userId": requester,
-        "message": body.get("message"),
-        "createdOn": now_iso(),
-        "createdBy": str(user.principal_id),
-        "expiresOn": body.get("expiresOn"),
-    }
-    created = {k: v for k, v in created.items() if v is not None}
-    state.membership_requests[request_id] = created
+    created = membership_record(state, user, team, body, userId=requester)
+    state.membership_requests[created["id"]] = created
     return created
 
 
