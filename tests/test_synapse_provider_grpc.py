@@ -200,7 +200,11 @@ def configured(plugin: Plugin) -> Plugin:
     return plugin
 
 
-def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
+#: A property map as the Engine below sends it.
+Props = Mapping[str, Any]
+
+
+def _struct(props: Props) -> struct_pb2.Struct:
     """A property map as the engine marshals plain values (numbers become doubles)."""
     message = struct_pb2.Struct()
     message.update(dict(props))
@@ -298,45 +302,33 @@ class Engine:
         )
         return getattr(self.stub, method)(request, timeout=CALL_TIMEOUT_SECONDS)
 
-    def check(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+    def check(self, olds: Props, news: Props) -> dict[str, Any]:
         answer = self._call("Check", name=self.registration.name, olds=olds, news=news)
         failures = [(f.property, f.reason) for f in answer.failures]
         assert not failures, failures
         return self._keep(_props(answer.inputs))
 
-    def create(self, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    def create(self, inputs: Props) -> tuple[str, dict[str, Any]]:
         answer = self._call("Create", properties=inputs)
         return answer.id, self._keep(_props(answer.properties))
 
     def diff(
-        self,
-        id_: str,
-        old_inputs: Mapping[str, Any],
-        olds: Mapping[str, Any],
-        news: Mapping[str, Any],
+        self, id_: str, old_inputs: Props, olds: Props, news: Props
     ) -> provider_pb2.DiffResponse:
         response: provider_pb2.DiffResponse = self._call(
             "Diff", id=id_, old_inputs=old_inputs, olds=olds, news=news
         )
         return response
 
-    def update(
-        self,
-        id_: str,
-        old_inputs: Mapping[str, Any],
-        olds: Mapping[str, Any],
-        news: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    def update(self, id_: str, old_inputs: Props, olds: Props, news: Props) -> dict[str, Any]:
         answer = self._call("Update", id=id_, old_inputs=old_inputs, olds=olds, news=news)
         return self._keep(_props(answer.properties))
 
-    def read(
-        self, id_: str, props: Mapping[str, Any], inputs: Mapping[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
+    def read(self, id_: str, props: Props, inputs: Props) -> tuple[str, dict[str, Any]]:
         answer = self._call("Read", id=id_, properties=props, inputs=inputs)
         return answer.id, self._keep(_props(answer.properties))
 
-    def delete(self, id_: str, props: Mapping[str, Any], old_inputs: Mapping[str, Any]) -> None:
+    def delete(self, id_: str, props: Props, old_inputs: Props) -> None:
         self._call("Delete", id=id_, properties=props, old_inputs=old_inputs)
 
 
