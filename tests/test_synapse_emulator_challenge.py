@@ -49,6 +49,16 @@ def participant_project(participant_syn):
     return models.Project(name="Participant Work").store(synapse_client=participant_syn)
 
 
+def prediction(participant_syn, parent_id: str) -> models.File:
+    """An external file the participant submits."""
+    return models.File(
+        path="https://example.org/prediction.csv",
+        synapse_store=False,
+        name="prediction.csv",
+        parent_id=parent_id,
+    ).store(synapse_client=participant_syn)
+
+
 def add_commit(syn: synapseclient.Synapse, repository_id: str, tag: str, digest: str) -> None:
     syn.restPOST(
         f"/entity/{repository_id}/dockerCommit", json.dumps({"tag": tag, "digest": digest})
@@ -169,12 +179,7 @@ def test_submitter_must_be_registered_for_the_challenge(
     https://rest-docs.synapse.org/rest/POST/evaluation/submission.html."""
     project, evaluation = queue
     team, _ = make_challenge(organiser_syn, project.id)
-    entry = models.File(
-        path="https://example.org/prediction.csv",
-        synapse_store=False,
-        name="prediction.csv",
-        parent_id=participant_project.id,
-    ).store(synapse_client=participant_syn)
+    entry = prediction(participant_syn, participant_project.id)
     with pytest.raises(SynapseHTTPError) as error:
         participant_syn.submit(evaluation.id, entry.id)
     assert status_of(error) == 403
@@ -199,12 +204,7 @@ def test_team_submission_needs_a_registered_team(
     participants, challenge = make_challenge(organiser_syn, project.id)
     participant = synapse_emulator.principal_id("participant")
     solvers = participant_syn.store(synapseclient.Team(name="Solvers", canPublicJoin=True))
-    entry = models.File(
-        path="https://example.org/prediction.csv",
-        synapse_store=False,
-        name="prediction.csv",
-        parent_id=participant_project.id,
-    ).store(synapse_client=participant_syn)
+    entry = prediction(participant_syn, participant_project.id)
     registration = {"challengeId": challenge["id"], "teamId": solvers.id}
     with pytest.raises(SynapseHTTPError) as error:
         participant_syn.restPOST(

@@ -24,6 +24,18 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+def open_round(
+    syn: synapseclient.Synapse,
+    evaluation_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    **fields: object,
+) -> dict:
+    """POST /evaluation/{id}/round for ``start``..``end`` (plus ``fields``, e.g. limits)."""
+    body = {"evaluationId": evaluation_id, "roundStart": iso(start), "roundEnd": iso(end)}
+    return syn.restPOST(f"/evaluation/{evaluation_id}/round", json.dumps({**body, **fields}))
+
+
 @pytest.fixture
 def queue(synapse_emulator, organiser_syn):
     """A project with one queue; orchestrator may score, participant may submit."""
@@ -203,16 +215,12 @@ def test_rounds_validate_and_list(organiser_syn, queue):
 def test_round_limits_are_enforced(organiser_syn, participant_syn, queue, submission_file):
     _, evaluation = queue
     now = dt.datetime.now(dt.UTC)
-    organiser_syn.restPOST(
-        f"/evaluation/{evaluation.id}/round",
-        json.dumps(
-            {
-                "evaluationId": evaluation.id,
-                "roundStart": iso(now - dt.timedelta(hours=1)),
-                "roundEnd": iso(now + dt.timedelta(days=1)),
-                "limits": [{"limitType": "TOTAL", "maximumSubmissions": 1}],
-            }
-        ),
+    open_round(
+        organiser_syn,
+        evaluation.id,
+        now - dt.timedelta(hours=1),
+        now + dt.timedelta(days=1),
+        limits=[{"limitType": "TOTAL", "maximumSubmissions": 1}],
     )
     first = participant_syn.submit(evaluation.id, submission_file.id, name="one")
     assert first.evaluationRoundId
@@ -225,16 +233,7 @@ def test_round_limits_are_enforced(organiser_syn, participant_syn, queue, submis
 def test_no_submissions_outside_rounds(organiser_syn, participant_syn, queue, submission_file):
     _, evaluation = queue
     now = dt.datetime.now(dt.UTC)
-    organiser_syn.restPOST(
-        f"/evaluation/{evaluation.id}/round",
-        json.dumps(
-            {
-                "evaluationId": evaluation.id,
-                "roundStart": iso(now + dt.timedelta(days=1)),
-                "roundEnd": iso(now + dt.timedelta(days=2)),
-            }
-        ),
-    )
+    open_round(organiser_syn, evaluation.id, now + dt.timedelta(days=1), now + dt.timedelta(days=2))
     with pytest.raises(SynapseHTTPError) as error:
         participant_syn.submit(evaluation.id, submission_file.id)
     assert status_of(error) == 403
