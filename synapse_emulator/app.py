@@ -73,6 +73,12 @@ class Request:
             raise unauthorized("You must be logged in to perform this action")
         return self.user
 
+    def authorized(self, kind: str, object_id: str, access: str) -> tuple[User, dict[str, Any]]:
+        """The signed-in caller and the entity, evaluation or team it may act on with ``access``:
+        401, then 404, then 403, in Synapse's order."""
+        user = self.require_user()
+        return user, self.state.authorized(kind, object_id, user, access)
+
 
 Handler = Callable[..., Any]
 

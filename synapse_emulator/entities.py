@@ -380,9 +380,8 @@ def put_entity(req: Request, entity_id: str) -> dict[str, Any]:
 
 @route("DELETE", "repo", "/entity/{entity_id}")
 def delete_entity(req: Request, entity_id: str) -> None:
-    user = req.require_user()
+    user, entity = req.authorized("entity", entity_id, "DELETE")
     state = req.state
-    entity = state.authorized("entity", entity_id, user, "DELETE")
     if req.bool_param("skipTrashCan"):
         purge(state, entity["id"])
         return None
@@ -436,8 +435,7 @@ def get_entity_version(req: Request, entity_id: str, version: str) -> dict[str, 
 
 @route("DELETE", "repo", "/entity/{entity_id}/version/{version}")
 def delete_entity_version(req: Request, entity_id: str, version: str) -> None:
-    user = req.require_user()
-    entity = req.state.authorized("entity", entity_id, user, "DELETE")
+    _, entity = req.authorized("entity", entity_id, "DELETE")
     versions = req.state.versions.get(entity["id"], {})
     if not version.isdigit() or int(version) not in versions:
         raise not_found(f"Entity {entity['id']} version {version} does not exist")
@@ -647,9 +645,8 @@ def get_acl(req: Request, entity_id: str) -> dict[str, Any]:
 
 @route("POST", "repo", "/entity/{entity_id}/acl")
 def create_acl(req: Request, entity_id: str) -> dict[str, Any]:
-    user = req.require_user()
+    user, entity = req.authorized("entity", entity_id, "CHANGE_PERMISSIONS")
     state = req.state
-    entity = state.authorized("entity", entity_id, user, "CHANGE_PERMISSIONS")
     if entity["id"] in state.entity_acls:
         raise conflict(f"Cannot create an ACL for {entity['id']}: it already has one")
     acl = {
@@ -665,9 +662,8 @@ def create_acl(req: Request, entity_id: str) -> dict[str, Any]:
 
 @route("PUT", "repo", "/entity/{entity_id}/acl")
 def update_acl(req: Request, entity_id: str) -> dict[str, Any]:
-    user = req.require_user()
+    user, entity = req.authorized("entity", entity_id, "CHANGE_PERMISSIONS")
     state = req.state
-    entity = state.authorized("entity", entity_id, user, "CHANGE_PERMISSIONS")
     acl = state.entity_acls.get(entity["id"])
     if acl is None:
         raise inheritance_error(state, entity["id"])

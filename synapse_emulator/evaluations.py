@@ -190,9 +190,8 @@ def update_evaluation(req: Request, evaluation_id: str) -> dict[str, Any]:
 
 @route("DELETE", "repo", "/evaluation/{evaluation_id}")
 def delete_evaluation(req: Request, evaluation_id: str) -> None:
-    user = req.require_user()
+    _, evaluation = req.authorized("evaluation", evaluation_id, "DELETE")
     state = req.state
-    evaluation = state.authorized("evaluation", evaluation_id, user, "DELETE")
     del state.evaluations[evaluation["id"]]
     del state.evaluation_acls[evaluation["id"]]
     for round_id in [r for r, v in state.rounds.items() if v["evaluationId"] == evaluation["id"]]:
@@ -290,9 +289,8 @@ def validated_round(
 
 @route("POST", "repo", "/evaluation/{evaluation_id}/round")
 def create_round(req: Request, evaluation_id: str) -> dict[str, Any]:
-    user = req.require_user()
+    _, evaluation = req.authorized("evaluation", evaluation_id, "UPDATE")
     state = req.state
-    evaluation = state.authorized("evaluation", evaluation_id, user, "UPDATE")
     body = req.json()
     if str(body.get("evaluationId", evaluation["id"])) != evaluation["id"]:
         raise bad_request("EvaluationRound.evaluationId does not match the URL")
@@ -317,9 +315,8 @@ def get_round(req: Request, evaluation_id: str, round_id: str) -> dict[str, Any]
 
 @route("PUT", "repo", "/evaluation/{evaluation_id}/round/{round_id}")
 def update_round(req: Request, evaluation_id: str, round_id: str) -> dict[str, Any]:
-    user = req.require_user()
+    _, evaluation = req.authorized("evaluation", evaluation_id, "UPDATE")
     state = req.state
-    evaluation = state.authorized("evaluation", evaluation_id, user, "UPDATE")
     current = existing_round(req, evaluation["id"], round_id)
     body = req.json()
     if body.get("etag") != current["etag"]:
@@ -330,8 +327,7 @@ def update_round(req: Request, evaluation_id: str, round_id: str) -> dict[str, A
 
 @route("DELETE", "repo", "/evaluation/{evaluation_id}/round/{round_id}")
 def delete_round(req: Request, evaluation_id: str, round_id: str) -> None:
-    user = req.require_user()
-    evaluation = req.state.authorized("evaluation", evaluation_id, user, "UPDATE")
+    _, evaluation = req.authorized("evaluation", evaluation_id, "UPDATE")
     existing_round(req, evaluation["id"], round_id)
     del req.state.rounds[round_id]
 
@@ -803,9 +799,8 @@ def submission_count(req: Request, evaluation_id: str) -> int:
 
 @route("GET", "repo", "/evaluation/{evaluation_id}/team/{team_id}/submissionEligibility")
 def team_eligibility(req: Request, evaluation_id: str, team_id: str) -> dict[str, Any]:
-    user = req.require_user()
+    user, evaluation = req.authorized("evaluation", evaluation_id, "SUBMIT")
     state = req.state
-    evaluation = state.authorized("evaluation", evaluation_id, user, "SUBMIT")
     team = state.team(team_id)
     if user.principal_id not in state.team_members[team["id"]]:
         raise forbidden(f"User {user.name} is not a member of team {team['id']}")

@@ -154,9 +154,8 @@ def version_generated_by(req: Request, entity_id: str, version: str) -> dict[str
 @route("PUT", "repo", "/entity/{entity_id}/generatedBy")
 def set_generated_by(req: Request, entity_id: str) -> dict[str, Any]:
     """Link the current version to an existing activity; the entity gets a new etag."""
-    user = req.require_user()
+    user, entity = req.authorized("entity", entity_id, "UPDATE")
     state = req.state
-    entity = state.authorized("entity", entity_id, user, "UPDATE")
     activity_id = req.param("generatedBy")
     if not activity_id:
         raise bad_request("generatedBy is required")
@@ -168,8 +167,7 @@ def set_generated_by(req: Request, entity_id: str) -> dict[str, Any]:
 
 @route("DELETE", "repo", "/entity/{entity_id}/generatedBy")
 def delete_generated_by(req: Request, entity_id: str) -> None:
-    user = req.require_user()
+    user, entity = req.authorized("entity", entity_id, "UPDATE")
     state = req.state
-    entity = state.authorized("entity", entity_id, user, "UPDATE")
     if state.generated_by.pop(version_key(entity), None) is not None:
         state.touch_entity(entity, user)

@@ -174,9 +174,8 @@ def apply_schema_change(
 
 @route("POST", "repo", "/entity/{entity_id}/table/transaction/async/start")
 def start_transaction(req: Request, entity_id: str) -> dict[str, Any]:
-    user = req.require_user()
+    user, entity = req.authorized("entity", entity_id, "UPDATE")
     state = req.state
-    entity = state.authorized("entity", entity_id, user, "UPDATE")
     body = req.json()
     token = state.next_small_id()
     job: dict[str, Any] = {

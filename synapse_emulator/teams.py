@@ -123,9 +123,8 @@ def update_team(req: Request) -> dict[str, Any]:
 
 @route("DELETE", "repo", "/team/{team_id}")
 def delete_team(req: Request, team_id: str) -> None:
-    user = req.require_user()
+    _, team = req.authorized("team", team_id, "DELETE")
     state = req.state
-    team = state.authorized("team", team_id, user, "DELETE")
     if team_referenced(state, team["id"]):
         raise bad_request(
             f"Can't delete the team {team['name']} (ID: {team['id']}) because it is referenced by "
@@ -311,8 +310,7 @@ def remove_member(req: Request, team_id: str, principal_id: str) -> None:
 
 @route("GET", "repo", "/team/{team_id}/acl")
 def get_team_acl(req: Request, team_id: str) -> dict[str, Any]:
-    user = req.require_user()
-    team = req.state.authorized("team", team_id, user, "READ")
+    _, team = req.authorized("team", team_id, "READ")
     return req.state.team_acls[team["id"]]
 
 
@@ -388,8 +386,7 @@ def delete_invitation(req: Request, invitation_id: str) -> None:
 
 @route("GET", "repo", "/team/{team_id}/openInvitation")
 def team_open_invitations(req: Request, team_id: str) -> dict[str, Any]:
-    user = req.require_user()
-    team = req.state.authorized("team", team_id, user, "TEAM_MEMBERSHIP_UPDATE")
+    _, team = req.authorized("team", team_id, "TEAM_MEMBERSHIP_UPDATE")
     found = [i for i in req.state.invitations.values() if i["teamId"] == team["id"]]
     return paginated(found, req)
 
@@ -649,8 +646,7 @@ def delete_membership_request(req: Request, request_id: str) -> None:
 
 @route("GET", "repo", "/team/{team_id}/openRequest")
 def team_open_requests(req: Request, team_id: str) -> dict[str, Any]:
-    user = req.require_user()
-    team = req.state.authorized("team", team_id, user, "TEAM_MEMBERSHIP_UPDATE")
+    _, team = req.authorized("team", team_id, "TEAM_MEMBERSHIP_UPDATE")
     requester = req.param("requestorId")
     found = [
         r
