@@ -79,6 +79,15 @@ class Request:
         user = self.require_user()
         return user, self.state.authorized(kind, object_id, user, access)
 
+    def authorized_by_body(
+        self, kind: str, id_field: str, access: str
+    ) -> tuple[User, Any, dict[str, Any]]:
+        """For a PUT or POST whose JSON body names the object in ``id_field``: the caller, the
+        body and the object, checked in the order 401, 400 (body), 404, 403."""
+        user = self.require_user()
+        body = self.json()
+        return user, body, self.state.authorized(kind, str(body.get(id_field)), user, access)
+
 
 Handler = Callable[..., Any]
 

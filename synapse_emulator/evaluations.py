@@ -212,10 +212,8 @@ def get_evaluation_acl(req: Request, evaluation_id: str) -> dict[str, Any]:
 
 @route("PUT", "repo", "/evaluation/acl")
 def put_evaluation_acl(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body, evaluation = req.authorized_by_body("evaluation", "id", "CHANGE_PERMISSIONS")
     state = req.state
-    evaluation = state.authorized("evaluation", str(body.get("id")), user, "CHANGE_PERMISSIONS")
     acl = state.evaluation_acls[evaluation["id"]]
     return replace_acl(state, acl, body, user, evaluation["ownerId"])
 
@@ -489,10 +487,8 @@ def create_submission(req: Request) -> dict[str, Any]:
     from .docker import has_digest
     from .entities import annotations_body, file_handle_for_entity
 
-    user = req.require_user()
-    body = req.json()
+    user, body, evaluation = req.authorized_by_body("evaluation", "evaluationId", "SUBMIT")
     state = req.state
-    evaluation = state.authorized("evaluation", str(body.get("evaluationId")), user, "SUBMIT")
     if not body.get("entityId"):
         raise bad_request("Submission.entityId is required")
     entity = state.authorized("entity", body["entityId"], user, "READ")

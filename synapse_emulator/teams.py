@@ -104,10 +104,8 @@ def get_team(req: Request, team_id: str) -> dict[str, Any]:
 
 @route("PUT", "repo", "/team")
 def update_team(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body, team = req.authorized_by_body("team", "id", "UPDATE")
     state = req.state
-    team = state.authorized("team", str(body.get("id")), user, "UPDATE")
     if body.get("etag") != team["etag"]:
         raise precondition_failed(team["id"])
     name = body.get("name") or team["name"]
@@ -316,10 +314,8 @@ def get_team_acl(req: Request, team_id: str) -> dict[str, Any]:
 
 @route("PUT", "repo", "/team/acl")
 def put_team_acl(req: Request) -> dict[str, Any]:
-    user = req.require_user()
+    user, body, team = req.authorized_by_body("team", "id", "UPDATE")
     state = req.state
-    body = req.json()
-    team = state.authorized("team", str(body.get("id")), user, "UPDATE")
     acl = state.team_acls[team["id"]]
     replace_acl(state, acl, body, user, team["createdBy"])
     sync_admins(state, team["id"])
@@ -344,10 +340,8 @@ def membership_record(
 
 @route("POST", "repo", "/membershipInvitation")
 def invite(req: Request) -> dict[str, Any]:
-    user = req.require_user()
+    user, body, team = req.authorized_by_body("team", "teamId", "TEAM_MEMBERSHIP_UPDATE")
     state = req.state
-    body = req.json()
-    team = state.authorized("team", str(body.get("teamId")), user, "TEAM_MEMBERSHIP_UPDATE")
     invitee = body.get("inviteeId")
     if not invitee and not body.get("inviteeEmail"):
         raise bad_request("MembershipInvitation needs inviteeId or inviteeEmail")
