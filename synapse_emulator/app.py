@@ -73,6 +73,10 @@ class Request:
             raise unauthorized("You must be logged in to perform this action")
         return self.user
 
+    def caller_and_body(self) -> tuple[User, Any]:
+        """The signed-in caller and the JSON body, 401 before 400 as Synapse checks them."""
+        return self.require_user(), self.json()
+
     def authorized(self, kind: str, object_id: str, access: str) -> tuple[User, dict[str, Any]]:
         """The signed-in caller and the entity, evaluation or team it may act on with ``access``:
         401, then 404, then 403, in Synapse's order."""
@@ -84,8 +88,7 @@ class Request:
     ) -> tuple[User, Any, dict[str, Any]]:
         """For a PUT or POST whose JSON body names the object in ``id_field``: the caller, the
         body and the object, checked in the order 401, 400 (body), 404, 403."""
-        user = self.require_user()
-        body = self.json()
+        user, body = self.caller_and_body()
         return user, body, self.state.authorized(kind, str(body.get(id_field)), user, access)
 
 

@@ -751,8 +751,7 @@ BUNDLE_ALL = {
 
 @route("POST", "repo", "/entity/bundle2/create")
 def create_bundle(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     entity = create_entity(req.state, user, body.get("entity"))
     apply_bundle_extras(req, user, entity, body)
     return bundle(req, req.state.entities[entity["id"]], BUNDLE_ALL)
@@ -760,8 +759,7 @@ def create_bundle(req: Request) -> dict[str, Any]:
 
 @route("PUT", "repo", "/entity/{entity_id}/bundle2")
 def update_bundle(req: Request, entity_id: str) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     entity = req.state.entity(entity_id)
     if body.get("entity"):
         entity = update_entity(req.state, user, entity_id, body["entity"], new_version=False)

@@ -105,8 +105,7 @@ def check_evaluation_name(state: State, name: Any, exclude: str | None = None) -
 
 @route("POST", "repo", "/evaluation")
 def create_evaluation(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     state = req.state
     name = check_evaluation_name(state, body.get("name"))
     source = content_source(req, user, body.get("contentSource"))
@@ -166,8 +165,7 @@ def project_evaluations(req: Request, entity_id: str) -> dict[str, Any]:
 
 @route("PUT", "repo", "/evaluation/{evaluation_id}")
 def update_evaluation(req: Request, evaluation_id: str) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     state = req.state
     evaluation = state.authorized("evaluation", evaluation_id, user, "UPDATE")
     if str(body.get("id", evaluation_id)) != evaluation["id"]:

@@ -83,8 +83,7 @@ def handle_url(req: Request, handle: dict[str, Any]) -> str:
 
 @route("POST", "file", "/externalFileHandle")
 def post_external_file_handle(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     url = body.get("externalURL")
     if not url:
         raise bad_request("ExternalFileHandle.externalURL is required")
@@ -198,8 +197,7 @@ def file_handle_batch(req: Request) -> dict[str, Any]:
 
 @route("POST", "file", "/filehandles/copy")
 def copy_file_handles(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     results = []
     for item in body.get("copyRequests", []):
         original = item.get("originalFile") or {}
@@ -233,8 +231,7 @@ def copy_file_handles(req: Request) -> dict[str, Any]:
 # ----- multipart upload -------------------------------------------------------------------------
 @route("POST", "file", "/file/multipart")
 def start_multipart(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     if not body.get("fileName"):
         raise bad_request("MultipartUploadRequest.fileName is required")
     part_size = int(body.get("partSizeBytes") or 5 * 1024 * 1024)

@@ -32,8 +32,7 @@ SETTINGS_TYPES = {"upload", "external_sync", "requester_pays", "certification"}
 
 @route("POST", "repo", "/storageLocation")
 def create_storage_location(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     kind = body.get("concreteType")
     if kind not in STORAGE_TYPES:
         raise bad_request(f"Unsupported StorageLocationSetting concreteType: {kind}")

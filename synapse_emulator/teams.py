@@ -59,8 +59,7 @@ def sync_admins(state: State, team_id: str) -> None:
 
 @route("POST", "repo", "/team")
 def create_team(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     state = req.state
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -405,8 +404,7 @@ def challenge_project(req: Request, user: User, project_id: Any, access: str) ->
 
 @route("POST", "repo", "/challenge")
 def create_challenge(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     state = req.state
     team_id = str(body.get("participantTeamId") or "")
     if not team_id:
@@ -454,8 +452,7 @@ def get_project_challenge(req: Request, entity_id: str) -> dict[str, Any]:
 def update_challenge(req: Request, challenge_id: str) -> dict[str, Any]:
     """ChallengeManagerImpl.updateChallenge then DBOChallengeDAOImpl.update: UPDATE on the
     body's project, the project may not change, then the etag."""
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     state = req.state
     if str(body.get("id") or "") != challenge_id:
         raise (

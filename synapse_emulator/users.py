@@ -77,8 +77,7 @@ def get_profile(req: Request, owner_id: str) -> dict[str, Any]:
 
 @route("PUT", "repo", "/userProfile")
 def put_profile(req: Request) -> dict[str, Any]:
-    user = req.require_user()
-    body = req.json()
+    user, body = req.caller_and_body()
     if str(body.get("ownerId")) != str(user.principal_id):
         raise bad_request("You may only update your own profile")
     return profile(user, private=True)
