@@ -171,21 +171,30 @@ def submission_handle_ids(state: State, submission_id: str) -> set[str]:
     return {str(h["id"]) for h in bundle.get("fileHandles", [])}
 
 
+def associated_handle(req: Request, association: dict[str, Any]) -> dict[str, Any] | str:
+    """The file handle a FileHandleAssociation names, or the failure code Synapse's batch calls
+    report for it: NOT_FOUND (no such handle on that object), then UNAUTHORIZED."""
+    handle_id = str(association.get("fileHandleId"))
+    object_type = association.get("associateObjectType", "")
+    object_id = str(association.get("associateObjectId", ""))
+    handle = req.state.file_handles.get(handle_id)
+    if handle is None or handle_id not in associated_handle_ids(req, object_type, object_id):
+        return "NOT_FOUND"
+    if not associated_readable(req, object_type, object_id):
+        return "UNAUTHORIZED"
+    return handle
+
+
 @route("POST", "file", "/fileHandle/batch")
 def file_handle_batch(req: Request) -> dict[str, Any]:
-    req.require_user()
-    body = req.json()
+    _, body = req.caller_and_body()
     results = []
     for item in body.get("requestedFiles", []):
         handle_id = str(item.get("fileHandleId"))
-        handle = req.state.file_handles.get(handle_id)
-        object_type = item.get("associateObjectType", "")
-        object_id = str(item.get("associateObjectId", ""))
+        handle = associated_handle(req, item)
         result: dict[str, Any] = {"fileHandleId": handle_id}
-        if handle is None or handle_id not in associated_handle_ids(req, object_type, object_id):
-            result["failureCode"] = "NOT_FOUND"
-        elif not associated_readable(req, object_type, object_id):
-            result["failureCode"] = "UNAUTHORIZED"
+        if isinstance(handle, str):
+            result["failureCode"] = handle
         else:
             if body.get("includeFileHandles"):
                 result["fileHandle"] = handle
@@ -202,14 +211,10 @@ def copy_file_handles(req: Request) -> dict[str, Any]:
     for item in body.get("copyRequests", []):
         original = item.get("originalFile") or {}
         handle_id = str(original.get("fileHandleId"))
-        object_type = original.get("associateObjectType", "")
-        object_id = str(original.get("associateObjectId", ""))
-        handle = req.state.file_handles.get(handle_id)
+        handle = associated_handle(req, original)
         result: dict[str, Any] = {"originalFileHandleId": handle_id}
-        if handle is None or handle_id not in associated_handle_ids(req, object_type, object_id):
-            result["failureCode"] = "NOT_FOUND"
-        elif not associated_readable(req, object_type, object_id):
-            result["failureCode"] = "UNAUTHORIZED"
+        if isinstance(handle, str):
+            result["failureCode"] = handle
         else:
             fields = {
                 k: v
