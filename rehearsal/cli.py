@@ -225,8 +225,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--with-host",
                 action="store_true",
-                help="also boot the bootstrap in a local VM (root; about 6 minutes, more the "
-                "first time)",
+                help="also boot the bootstrap in a local VM (root; with the workflow engine build, "
+                "12 minutes or more on 2 cores)",
             )
     return parser
 

@@ -113,7 +113,10 @@ def boot_rehearsal_host(
     )
     if userdata.render_cloud_config(settings) != outputs["selfHostedBootstrap"]:
         raise RuntimeError("re-rendering the bootstrap did not give the program's output")
-    say("host: booting the bootstrap in a local VM (about 6 minutes; progress as `vm: ...`)")
+    say(
+        "host: booting the bootstrap in a local VM (12 minutes or more: it builds the workflow "
+        "engine; progress as `vm: ...`)"
+    )
     try:
         result = run_boot_scenario(
             workdir, settings=settings, boots=1, progress=lambda m: say(f"vm: {m}")
