@@ -29,10 +29,12 @@ from tests.vm import (
     boot_test_settings,
     find_on_disk,
     rendered_user_data,
+    replay_journal,
     run_boot_scenario,
     with_token_stand_in,
 )
 from tests.vm.image import GUEST_DIR
+from tests.vm.results import _blocks_holding
 from userdata import engine
 
 SHELLCHECK = Path(sys.executable).with_name("shellcheck")
@@ -94,6 +96,90 @@ def test_find_on_disk_names_the_file_and_deleted_blocks(tmp_path):
     )
     assert find_on_disk(image, b"NEEDLE-42") == {"/etc/secret": 1, "<unallocated>": 1}
     assert find_on_disk(image, b"NOT-THERE") == {}
+
+
+def test_disk_scan_pins_each_copy_on_its_own_block_in_a_sparse_image(tmp_path):
+    """Extents of one and two blocks, one-block holes, the copy after them: the layout in which
+    reading through a buffered file, after SEEK_HOLE had moved the descriptor, served the copy's
+    bytes as the two-block extent's and pinned it on block 5003 (the likely cause of CI's failure:
+    the token in a small file reported in a block of an unrelated large one)."""
+    image = tmp_path / "disk.ext4"
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-b", "4096", str(image), "64M"], check=True, capture_output=True
+    )
+    with image.open("r+b") as disk:
+        for block, data in ((5000, b"x" * 4096), (5002, b"x" * 8192), (5005, b"NEEDLE-42")):
+            disk.seek(block * 4096)
+            disk.write(data)
+    assert _blocks_holding(image, b"NEEDLE-42") == [5005]
+    assert find_on_disk(image, b"NEEDLE-42") == {"<unallocated>": 1}
+
+
+def test_find_on_disk_tells_a_file_from_stale_bytes_in_blocks_it_has_not_written(tmp_path):
+    """A block a file was given but has not written (an unwritten extent) still holds what a
+    deleted file left there: on disk, but not in the file."""
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "secret").write_text("NEEDLE-42\n")
+    image = tmp_path / "disk.ext4"
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-b", "4096", "-d", str(tree), str(image), "16M"],
+        check=True,
+        capture_output=True,
+    )
+    for request in ("write /dev/null /etc/preallocated", "fallocate /etc/preallocated 0 3"):
+        subprocess.run(
+            ["debugfs", "-w", "-R", request, str(image)], check=True, capture_output=True
+        )
+    bmap = subprocess.run(
+        ["debugfs", "-R", "bmap /etc/preallocated 2", str(image)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    block = int(bmap.stdout.split()[0])
+    with image.open("r+b") as disk:
+        disk.seek(block * 4096 + 100)
+        disk.write(b"NEEDLE-42")
+    assert find_on_disk(image, b"NEEDLE-42") == {
+        "/etc/secret": 1,
+        "<stale in /etc/preallocated>": 1,
+    }
+    # Written through the file, the same bytes are the file's.
+    (tmp_path / "content").write_bytes(b"NEEDLE-42")
+    subprocess.run(
+        ["debugfs", "-w", "-R", f"write {tmp_path / 'content'} /etc/written", str(image)],
+        check=True,
+        capture_output=True,
+    )
+    assert find_on_disk(image, b"NEEDLE-42")["/etc/written"] == 1
+
+
+def test_replay_journal_writes_what_the_journal_holds_to_its_home_block(tmp_path):
+    """A guest stopped before checkpointing leaves blocks in the journal only; debugfs reads
+    home locations, so the scan must see the disk as the next mount would."""
+    image = tmp_path / "disk.ext4"
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-b", "4096", str(image), "16M"], check=True, capture_output=True
+    )
+    (tmp_path / "block").write_bytes(b"NEEDLE-42".ljust(4096, b"\0"))
+    subprocess.run(
+        ["debugfs", "-w", "-f", "-", str(image)],
+        input=f"jo\njw -b 3000 {tmp_path / 'block'}\njc\n",
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+    def home_block() -> bytes:
+        with image.open("rb") as disk:
+            disk.seek(3000 * 4096)
+            return disk.read(9)
+
+    assert home_block() != b"NEEDLE-42"
+    assert replay_journal(image) is True
+    assert home_block() == b"NEEDLE-42"
+    assert replay_journal(image) is False
 
 
 # --- the VM boot (slow) ------------------------------------------------------------------------

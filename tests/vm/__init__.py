@@ -9,7 +9,14 @@ reads the results back with debugfs. See tests/test_boot_vm.py and benchmarks/bo
 from .errors import VmTestError
 from .image import PACKAGES, BaseImage, cache_key, cache_root, ensure_base_image
 from .machine import BootOutcome
-from .results import TOKEN_ALLOWED_ON_DISK, BootRecord, BootTimings, StandInRecord, find_on_disk
+from .results import (
+    TOKEN_ALLOWED_ON_DISK,
+    BootRecord,
+    BootTimings,
+    StandInRecord,
+    find_on_disk,
+    replay_journal,
+)
 from .scenario import ScenarioResult, run_boot_scenario
 from .seed import GuestPlan, boot_test_settings, rendered_user_data, with_token_stand_in
 
@@ -30,6 +37,7 @@ __all__ = [
     "ensure_base_image",
     "find_on_disk",
     "rendered_user_data",
+    "replay_journal",
     "run_boot_scenario",
     "with_token_stand_in",
 ]

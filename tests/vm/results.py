@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import mmap
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -30,14 +32,16 @@ _ENV_LINE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)='(?P<value>[^']*)'$")
 
 #: Where the token may be on the root disk besides .env: the container's configuration (Docker
 #: and containerd keep a container's environment in it), what the stand-in recorded from inside
-#: the container, and blocks of deleted files (a re-run's unchanged temporary .env is removed,
-#: Docker rewrites its container config by replacing the file).
+#: the container, and what deleted files left behind (a re-run's unchanged temporary .env is
+#: removed, Docker rewrites its container config by replacing the file): blocks no file owns, and
+#: blocks a file owns but has not written where the token is (see `find_on_disk`).
 TOKEN_ALLOWED_ON_DISK = (
     userdata.ENV_PATH,
     "/var/lib/docker/containers/*/config.v2.json",
     "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db",
     "/var/lib/docker/volumes/*_shared/_data/.vmtest/record-*.environ",
     "<unallocated>",
+    "<stale in *>",
 )
 
 
@@ -333,36 +337,36 @@ def guest_file_mode(raw: Path, guest_path: str) -> tuple[str, int, int, int]:
     return kind[1], int(mode[1], 8), int(owner[1]), int(owner[2])
 
 
+def replay_journal(raw: Path) -> bool:
+    """Replays the ext4 journal of an image, as the guest's next mount would; True if it had one
+    to replay. debugfs reads only the home locations: until the journal is replayed, a guest that
+    stopped before checkpointing shows debugfs an older block map, and a hit would be pinned on a
+    file that no longer owns the block."""
+    if "needs_recovery" not in debugfs(raw, "features"):
+        return False
+    require_tools("e2fsck")
+    done = subprocess.run(
+        [tool_path("e2fsck"), "-E", "journal_only", "-p", str(raw)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode not in (0, 1):  # 1: "errors corrected", i.e. the journal was replayed
+        raise VmTestError(f"e2fsck journal replay on {raw} failed: {done.stdout[-400:]}")
+    return True
+
+
 def find_on_disk(raw: Path, needle: bytes) -> dict[str, int]:
     """Every place the bytes occur in an ext4 image: guest path -> hits.
 
     Scans the data extents only (the image is sparse), then maps each hit's block to its inode
-    and path; blocks no file owns (deleted files) are reported as "<unallocated>".
+    and path; blocks no file owns (deleted files) are reported as "<unallocated>". A file owns
+    blocks it does not read back (an unwritten extent, preallocated or not yet converted when the
+    guest stopped): what a deleted file left there is still on disk but not in the file, so a hit
+    counts for the file only if the file's contents hold the bytes, else as "<stale in PATH>".
+    Replay the journal first (`replay_journal`).
     """
-    block_size = int(re.search(r"Block size:\s+(\d+)", debugfs(raw, "stats"))[1])
-    blocks: list[int] = []
-    chunk = 64 << 20
-    with raw.open("rb") as image:
-        fd = image.fileno()
-        size = os.fstat(fd).st_size
-        position = 0
-        while position < size:
-            try:
-                start = os.lseek(fd, position, os.SEEK_DATA)
-            except OSError:
-                break  # no data after position
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-            offset = start
-            while offset < end:
-                image.seek(offset)
-                data = image.read(min(chunk, end - offset) + len(needle) - 1)
-                found = data.find(needle)
-                while found != -1:
-                    if offset + found < end:
-                        blocks.append((offset + found) // block_size)
-                    found = data.find(needle, found + 1)
-                offset += chunk
-            position = end
+    blocks = _blocks_holding(raw, needle)
     if not blocks:
         return {}
     inodes: dict[int, str] = {}
@@ -375,9 +379,59 @@ def find_on_disk(raw: Path, needle: bytes) -> dict[str, int]:
         for line in debugfs(raw, "ncheck " + " ".join(owners)).splitlines()[1:]:
             inode, _, path = line.partition("\t")
             paths.setdefault(inode.strip(), path.strip())
+    holds = {inode: _file_holds(raw, inode, needle) for inode in owners}
     hits: dict[str, int] = {}
     for number in blocks:
         inode = inodes.get(number, "")
-        where = paths.get(inode) or ("<unallocated>" if not inode.isdigit() else f"<inode {inode}>")
+        if not inode.isdigit():
+            where = "<unallocated>"
+        else:
+            where = paths.get(inode) or f"<inode {inode}>"
+            if not holds[inode]:
+                where = f"<stale in {where}>"
         hits[where] = hits.get(where, 0) + 1
     return hits
+
+
+def _blocks_holding(raw: Path, needle: bytes) -> list[int]:
+    """The block number of each occurrence of `needle` in the image's data extents.
+
+    Reads with `pread`: SEEK_DATA/SEEK_HOLE move the descriptor's offset, which a buffered
+    reader on the same descriptor would not know and then serve bytes from the wrong place.
+    """
+    block_size = int(re.search(r"Block size:\s+(\d+)", debugfs(raw, "stats"))[1])
+    blocks: list[int] = []
+    chunk = 64 << 20
+    fd = os.open(raw, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        position = 0
+        while position < size:
+            try:
+                start = os.lseek(fd, position, os.SEEK_DATA)
+            except OSError:
+                break  # no data after position
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            for offset in range(start, end, chunk):
+                data = os.pread(fd, min(chunk, end - offset) + len(needle) - 1, offset)
+                found = data.find(needle)
+                while found != -1:
+                    if offset + found < end:
+                        blocks.append((offset + found) // block_size)
+                    found = data.find(needle, found + 1)
+            position = end
+    finally:
+        os.close(fd)
+    return blocks
+
+
+def _file_holds(raw: Path, inode: str, needle: bytes) -> bool:
+    """Whether the file reads back with `needle` in it (debugfs `dump`: unwritten extents read
+    as zeros, as they do in the guest)."""
+    with tempfile.TemporaryDirectory(prefix="vmtest-dump-") as scratch:
+        copy = Path(scratch, "file")
+        debugfs(raw, f"dump <{inode}> {copy}")
+        if copy.stat().st_size == 0:
+            return False
+        with copy.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(needle) != -1

@@ -12,7 +12,14 @@ import userdata
 from .errors import VmTestError
 from .image import BaseImage, Progress, ensure_base_image, ensure_engine_base
 from .machine import BootOutcome, boot, console_text, create_overlay
-from .results import BootRecord, find_on_disk, flatten, guest_file_mode, read_harness_disk
+from .results import (
+    BootRecord,
+    find_on_disk,
+    flatten,
+    guest_file_mode,
+    read_harness_disk,
+    replay_journal,
+)
 from .seed import (
     GuestPlan,
     boot_test_settings,
@@ -114,6 +121,8 @@ def run_boot_scenario(
     raw = workdir / "root.raw"
     try:
         flatten(overlay, raw)
+        if replay_journal(raw):
+            progress("the root disk's journal needed replaying (the guest did not stop cleanly)")
         env_file_on_disk = guest_file_mode(raw, userdata.ENV_PATH)
         token_on_disk = find_on_disk(raw, token.encode())
     finally:
