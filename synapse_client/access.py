@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from .errors import SynapseProvisioningError
+from .names import numeric_id_problem, syn_id_problem
 from .session import SynapseSession, quote
 
 
@@ -54,6 +56,45 @@ EVALUATION_ACCESS: Mapping[AccessLevel, frozenset[str]] = {
     ),
 }
 """Evaluation queue levels."""
+
+
+@dataclass(frozen=True)
+class GrantTarget:
+    """A kind of object one principal can be granted access on: its levels and its ACL paths
+    (``{id}`` is the object's ID). The grant resources of ``components.synapse`` are these."""
+
+    kind: str
+    """The grant in messages, e.g. ``entity permission``."""
+    target: str
+    """The grant's input naming the object, e.g. ``entity_id`` (a change replaces the grant)."""
+    target_problem: Callable[[Any], str | None]
+    levels: Mapping[AccessLevel, frozenset[str]]
+    acl_uri: str
+    """GET the object's own ACL (404 when there is none), POST to create it, DELETE to inherit."""
+    acl_put_uri: str
+    """Where an ACL update is PUT."""
+    benefactor_uri: str = ""
+    """Where an object that inherits its ACL names the benefactor (entities only; queues always
+    have their own ACL)."""
+
+
+ENTITY_GRANT = GrantTarget(
+    kind="entity permission",
+    target="entity_id",
+    target_problem=syn_id_problem,
+    levels=ENTITY_ACCESS,
+    acl_uri="/entity/{id}/acl",
+    acl_put_uri="/entity/{id}/acl",
+    benefactor_uri="/entity/{id}/benefactor",
+)
+EVALUATION_GRANT = GrantTarget(
+    kind="evaluation permission",
+    target="evaluation_id",
+    target_problem=numeric_id_problem,
+    levels=EVALUATION_ACCESS,
+    acl_uri="/evaluation/{id}/acl",
+    acl_put_uri="/evaluation/acl",
+)
 
 PUBLIC_PRINCIPAL_ID = "273949"
 """Anyone, signed in or not."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import dill
 import pytest
 import synapseclient
 from pulumi.dynamic import Config, ConfigureRequest
@@ -28,6 +29,7 @@ from components.synapse.folder import FolderProvider
 from components.synapse.project import ProjectProvider
 from components.synapse.team import TeamProvider
 from synapse_client import DEFAULT_SYNAPSE_ENDPOINT, AccessLevel, open_session, split_owner_marker
+from synapse_client.access import ENTITY_GRANT, EVALUATION_GRANT
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.session import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_emulator import SynapseEmulator
@@ -141,11 +143,7 @@ def _acl_view(kind: str) -> Callable[[synapseclient.Synapse, str, dict[str, Any]
     def view(syn: synapseclient.Synapse, id_: str, props: dict[str, Any]) -> dict[str, Any]:
         target, principal = id_.split("/")
         acl = rest(syn, "GET", f"/{kind}/{target}/acl")
-        table = (
-            EntityPermissionsProvider.LEVELS
-            if kind == "entity"
-            else EvaluationPermissionsProvider.LEVELS
-        )
+        table = ENTITY_GRANT.levels if kind == "entity" else EVALUATION_GRANT.levels
         found = entry(acl, principal)
         return {"access": next(lvl.value for lvl, t in table.items() if t == found)}
 
@@ -344,6 +342,39 @@ def test_data_bearing_objects_are_retained_on_delete_by_default(kind, emu, syn) 
     assert case.exists(syn, created.id)
 
 
+STATE_PROVIDERS = {
+    "entity_permissions": (
+        EntityPermissionsProvider,
+        "gASVXQAAAAAAAACMJWNvbXBvbmVudHMuc3luYXBzZS5lbnRpdHlfcGVybWlzc2lvbnOUjBlFbnRpdHlQZXJtaXNz"
+        "aW9uc1Byb3ZpZGVylJOUKYGUfZSMC19hdXRoX3Rva2VulE5zYi4=",
+    ),
+    "evaluation_permissions": (
+        EvaluationPermissionsProvider,
+        "gASVZQAAAAAAAACMKWNvbXBvbmVudHMuc3luYXBzZS5ldmFsdWF0aW9uX3Blcm1pc3Npb25zlIwdRXZhbHVhdGlv"
+        "blBlcm1pc3Npb25zUHJvdmlkZXKUk5QpgZR9lIwLX2F1dGhfdG9rZW6UTnNiLg==",
+    ),
+}
+"""The ``__provider`` input of each grant as state holds it since before the grant targets became
+data (``serialize_provider`` at main 505d0ef): dill pickles the provider by reference to its
+module and class name, so those must keep resolving for ``refresh`` and ``destroy``."""
+
+
+@pytest.mark.parametrize("kind", sorted(STATE_PROVIDERS))
+def test_grant_provider_pickled_in_earlier_state_still_loads_and_works(kind, emu, syn) -> None:
+    cls, recorded = STATE_PROVIDERS[kind]
+    provider = dill.loads(base64.b64decode(recorded))  # as pulumi/dynamic/__main__.py does
+    assert type(provider) is cls
+    assert serialize_provider(cls()) == recorded, "new state pickles the same module and class"
+    provider.configure(ConfigureRequest(Config({AUTH_TOKEN_CONFIG_KEY: ORGANISER_TOKEN}, "c")))
+    case = CASES[kind]
+    inputs = checked(provider, {**case.inputs(emu), "synapse_endpoint": emu.base_url})
+    created = provider.create(inputs)
+    assert case.exists(syn, created.id)
+    assert provider.read(created.id, created.outs).outs["access"] == inputs["access"]
+    provider.delete(created.id, created.outs)
+    assert not case.exists(syn, created.id)
+
+
 def test_changing_only_retention_makes_no_request(emu) -> None:
     provider = configured(ProjectProvider)
     inputs = checked(provider, {"name": "P", "owner_key": "t/p", "synapse_endpoint": emu.base_url})
@@ -403,7 +434,7 @@ def test_grants_leave_other_principals_entries_alone(emu, syn) -> None:
     provider.delete(viewer.id, viewer.outs)
     acl = rest(syn, "GET", f"/entity/{project_id}/acl")
     assert entry(acl, emu.principal_id("orchestrator")) is None
-    assert entry(acl, helpers) == set(provider.LEVELS[AccessLevel.ADMIN])
+    assert entry(acl, helpers) == set(provider.GRANT.levels[AccessLevel.ADMIN])
     assert "CHANGE_PERMISSIONS" in entry(acl, emu.principal_id("organiser")), "creator keeps admin"
     assert provider.read(admin.id, admin.outs).outs["access"] == "admin"
 

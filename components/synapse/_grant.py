@@ -12,7 +12,14 @@ from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from synapse_client.access import AccessLevel, entry_of, level_of, resolve_principal, with_entry
+from synapse_client.access import (
+    AccessLevel,
+    GrantTarget,
+    entry_of,
+    level_of,
+    resolve_principal,
+    with_entry,
+)
 from synapse_client.errors import SynapseProvisioningError
 from synapse_client.names import numeric_id_problem
 from synapse_client.session import MAX_PRECONDITION_ATTEMPTS, SynapseSession
@@ -21,34 +28,27 @@ from .common import ENDPOINT_PROP, REPLACE, Prop, SynapseProvider, is_unknown, r
 
 
 class GrantProvider(SynapseProvider):
-    """Base: a subclass names the object ID property, its level table and ACL path, and does
-    the REST of granting and revoking."""
+    """Base: a subclass names its target (``class ...(GrantProvider, target=ENTITY_GRANT)``),
+    this does the REST of granting and revoking."""
 
+    GRANT: ClassVar[GrantTarget]
     TARGET: ClassVar[str]
-    TARGET_PROP: ClassVar[Prop]
-    """The object the grant is on, e.g. ``entity_id`` (a change replaces the grant)."""
-    LEVELS: ClassVar[Mapping[AccessLevel, frozenset[str]]]
-    ACL_URI: ClassVar[str]
-    """The object's ACL, ``{id}`` for the object's ID; 404 when there is none."""
-    ACL_PUT_URI: ClassVar[str]
-    """Where an ACL update is PUT."""
-    BENEFACTOR_URI: ClassVar[str] = ""
-    """Where an object that inherits its ACL names the benefactor (entities only; queues always
-    have their own ACL)."""
     OUTPUTS = ("grantee_id", "inherited_principal_ids")
     DELETE_BEFORE_REPLACE = False
     ID_KIND = "grant"
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, target: GrantTarget, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        levels = [level.value for level in cls.LEVELS]
+        levels = [level.value for level in target.levels]
 
         def level_problem(value: str) -> str | None:
             return None if value in levels else f"must be one of {levels}, got {value!r}"
 
-        cls.TARGET = cls.TARGET_PROP.name
+        cls.GRANT = target
+        cls.KIND = target.kind
+        cls.TARGET = target.target
         cls.PROPS = (
-            cls.TARGET_PROP,
+            Prop(target.target, str, change=REPLACE, validate=target.target_problem),
             Prop("principal_id", str, required=False, change=REPLACE, validate=numeric_id_problem),
             Prop("principal_username", str, required=False, change=REPLACE),
             Prop("access", str, validate=level_problem),
@@ -84,7 +84,7 @@ class GrantProvider(SynapseProvider):
         types = self.entry(session, target, str(props["grantee_id"]))
         if types is None:
             return ReadResult("", {})
-        seen = {"access": level_of(types, self.LEVELS)}
+        seen = {"access": level_of(types, self.GRANT.levels)}
         return ReadResult(id_, {**props, **seen})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -103,13 +103,13 @@ class GrantProvider(SynapseProvider):
         self.revoke(session, props[self.TARGET], str(props["grantee_id"]), inherited)
 
     def types(self, props: Mapping[str, Any]) -> frozenset[str]:
-        return self.LEVELS[AccessLevel(props["access"])]
+        return self.GRANT.levels[AccessLevel(props["access"])]
 
     # REST, per object kind -----------------------------------------------------------------
 
     def acl(self, session: SynapseSession, target: str) -> dict[str, Any] | None:
         """The object's own ACL, or None (the object is gone, or an entity inherits its ACL)."""
-        return session.get(self.ACL_URI.format(id=target), object_id=target, missing_ok=True)
+        return session.get(self.GRANT.acl_uri.format(id=target), object_id=target, missing_ok=True)
 
     def entry(self, session: SynapseSession, target: str, grantee: str) -> set[str] | None:
         acl = self.acl(session, target)
@@ -130,7 +130,7 @@ class GrantProvider(SynapseProvider):
                     inherited = self.inherited_entries(session, target)
                     copied = sorted({str(e["principalId"]) for e in inherited} - {grantee})
                     body = {"id": target, "resourceAccess": with_entry(inherited, grantee, types)}
-                    session.post(self.ACL_URI.format(id=target), body, object_id=target)
+                    session.post(self.GRANT.acl_uri.format(id=target), body, object_id=target)
                     return copied
                 if entry_of(acl, grantee) != set(types):
                     entries = with_entry(acl.get("resourceAccess") or [], grantee, types)
@@ -153,7 +153,7 @@ class GrantProvider(SynapseProvider):
             remaining = with_entry(acl.get("resourceAccess") or [], grantee, None)
             try:
                 if inherited and {str(e["principalId"]) for e in remaining} <= set(inherited):
-                    session.delete(self.ACL_URI.format(id=target), object_id=target)
+                    session.delete(self.GRANT.acl_uri.format(id=target), object_id=target)
                 else:
                     self.put_acl(session, target, {**acl, "resourceAccess": remaining})
                 return
@@ -163,18 +163,19 @@ class GrantProvider(SynapseProvider):
         raise self._kept_changing(target, f"revoking {grantee}", "destroy")
 
     def put_acl(self, session: SynapseSession, target: str, acl: dict[str, Any]) -> None:
-        session.put(self.ACL_PUT_URI.format(id=target), acl, object_id=target)
+        session.put(self.GRANT.acl_put_uri.format(id=target), acl, object_id=target)
 
     def inherited_entries(self, session: SynapseSession, target: str) -> list[dict[str, Any]]:
         """The entries of the ACL an object without its own inherits (its benefactor's)."""
-        if not self.BENEFACTOR_URI:
+        grant = self.GRANT
+        if not grant.benefactor_uri:
             raise SynapseProvisioningError(
                 f"{self.TARGET} {target} does not exist or this account cannot see it",
                 status=404,
                 object_id=target,
             )
-        benefactor = session.get(self.BENEFACTOR_URI.format(id=target), object_id=target)["id"]
-        acl = session.get(self.ACL_URI.format(id=benefactor), object_id=str(benefactor))
+        benefactor = session.get(grant.benefactor_uri.format(id=target), object_id=target)["id"]
+        acl = session.get(grant.acl_uri.format(id=benefactor), object_id=str(benefactor))
         return acl.get("resourceAccess") or []
 
     def _kept_changing(self, target: str, doing: str, command: str) -> SynapseProvisioningError:

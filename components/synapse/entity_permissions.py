@@ -1,26 +1,20 @@
-"""Permission of one principal (user or team) on one entity: project, folder or file."""
+"""Permission of one principal (user or team) on one entity: project, folder or file.
+
+The provider class stays in this module: state pickles it by this module and class name.
+"""
 
 from __future__ import annotations
 
 import pulumi
 
-from synapse_client.access import ENTITY_ACCESS
-from synapse_client.names import syn_id_problem
+from synapse_client.access import ENTITY_GRANT
 
 from ._grant import GrantProvider
 from ._resource import SynapseResource
-from .common import REPLACE, Prop
 
 
-class EntityPermissionsProvider(GrantProvider):
+class EntityPermissionsProvider(GrantProvider, target=ENTITY_GRANT):
     """One ACL entry on an entity. An entity that inherits its ACL gets a local copy first."""
-
-    KIND = "entity permission"
-    TARGET_PROP = Prop("entity_id", str, change=REPLACE, validate=syn_id_problem)
-    LEVELS = ENTITY_ACCESS
-    ACL_URI = "/entity/{id}/acl"
-    ACL_PUT_URI = "/entity/{id}/acl"
-    BENEFACTOR_URI = "/entity/{id}/benefactor"
 
 
 class EntityPermissions(SynapseResource, provider=EntityPermissionsProvider):

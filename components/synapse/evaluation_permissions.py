@@ -1,25 +1,20 @@
-"""Permission of one principal (user or team) on one evaluation queue."""
+"""Permission of one principal (user or team) on one evaluation queue.
+
+The provider class stays in this module: state pickles it by this module and class name.
+"""
 
 from __future__ import annotations
 
 import pulumi
 
-from synapse_client.access import EVALUATION_ACCESS
-from synapse_client.names import numeric_id_problem
+from synapse_client.access import EVALUATION_GRANT
 
 from ._grant import GrantProvider
 from ._resource import SynapseResource
-from .common import REPLACE, Prop
 
 
-class EvaluationPermissionsProvider(GrantProvider):
+class EvaluationPermissionsProvider(GrantProvider, target=EVALUATION_GRANT):
     """One ACL entry on an evaluation queue (queues always have their own ACL)."""
-
-    KIND = "evaluation permission"
-    TARGET_PROP = Prop("evaluation_id", str, change=REPLACE, validate=numeric_id_problem)
-    LEVELS = EVALUATION_ACCESS
-    ACL_URI = "/evaluation/{id}/acl"
-    ACL_PUT_URI = "/evaluation/acl"
 
 
 class EvaluationPermissions(SynapseResource, provider=EvaluationPermissionsProvider):
