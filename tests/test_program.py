@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from pulumi.runtime import rpc
 import sizing
 from program import workload
 from stackconfig import load_stack
+from tests.fixtures.cli import run_module
 from tests.fixtures.stacks import TEST_SECRETS
 from userdata import BOOTSTRAP_PATH, write_files_of
 
@@ -184,13 +183,7 @@ def test_make_check_fails_over_budget_naming_the_key(tmp_path, capsys):
 
 
 def test_make_check_shows_resources_and_sizing_without_secrets():
-    result = subprocess.run(
-        [sys.executable, "-m", "preview", "--stack", "dev"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_module("preview", "--stack", "dev")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Stack dev: valid" in out

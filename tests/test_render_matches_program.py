@@ -9,8 +9,6 @@ stack that sets every key that reaches the host to a non-default value.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import yaml
 
 from preview import run_program
 from stackconfig import STACK_KEYS, ChallengeSpec, read_stack_file
+from tests.fixtures.cli import run_module
 from tests.fixtures.stacks import TEST_SECRETS
 from userdata import HostSettings, write_files_of
 
@@ -108,23 +107,16 @@ def test_render_prints_exactly_the_user_data_the_program_ships(project: Path, st
 
     outputs = project / f"{stack}-outputs.json"
     outputs.write_text(json.dumps(run.outputs, default=str))  # as `pulumi stack output --json`
-    rendered = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "userdata",
-            "render",
-            "--stack",
-            stack,
-            "--project-dir",
-            str(project),
-            "--outputs-file",
-            str(outputs),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    rendered = run_module(
+        "userdata",
+        "render",
+        "--stack",
+        stack,
+        "--project-dir",
+        str(project),
+        "--outputs-file",
+        str(outputs),
+        timeout_s=120,
     )
     assert rendered.returncode == 0, rendered.stderr
     assert "PLACEHOLDER" not in rendered.stdout

@@ -6,9 +6,6 @@ import datetime as dt
 import json
 import math
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -28,9 +25,8 @@ from sizing import (
 )
 from sizing.catalog import CATALOG_DIR, catalog_order
 from sizing.cli import cli
+from tests.fixtures.cli import run_module
 from tests.fixtures.sizing import itype
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def catalog_of(*types: InstanceType, region: str | None = "test-region-1") -> Catalog:
@@ -510,13 +506,6 @@ def test_cli_error_is_one_line_naming_the_flag(capsys, extra, expect):
 
 
 def test_python_dash_m_sizing_runs_offline():
-    result = subprocess.run(
-        [sys.executable, "-m", "sizing", *ESTIMATE, "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = run_module("sizing", *ESTIMATE, "--json", timeout_s=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["root_volume_gib"] == 115

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import yaml
 from stackconfig import ConfigError, load_stack, parse_config, read_stack_file
 from stackconfig.model import SECRET_KEYS, STACK_KEYS, ChallengeSpec
 from stackconfig.schema import project_config_declarations, pulumi_yaml, readme_table, untyped_keys
+from tests.fixtures.cli import run_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -294,13 +293,7 @@ def test_make_check_fails_with_every_error(tmp_path):
     bad["challenge:maxConcurrentSubmissions"] = 0
     bad["challenge:workflowArchiveUrl"] = "https://example.org/workflow.tar"
     (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": bad}))
-    result = subprocess.run(
-        [sys.executable, "-m", "preview", "--stack", "bad", "--project-dir", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_module("preview", "--stack", "bad", "--project-dir", str(tmp_path))
     assert result.returncode == 1
     assert "challenge:maxConcurrentSubmissions: 0 is out of range 1..100" in result.stderr
     assert "challenge:workflowArchiveUrl:" in result.stderr

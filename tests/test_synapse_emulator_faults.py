@@ -14,6 +14,7 @@ from synapseclient import models
 from synapseclient.core.exceptions import SynapseHTTPError
 
 from synapse_emulator import SynapseEmulator
+from tests.fixtures.cli import run_module
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -153,13 +154,7 @@ def test_cli_prints_base_url_first_and_serves_users(tmp_path):
 
 
 def test_cli_rejects_a_malformed_user_in_one_line():
-    result = subprocess.run(
-        [sys.executable, "-m", "synapse_emulator", "--user", "alice"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_module("synapse_emulator", "--user", "alice", timeout_s=30)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "--user must be NAME=TOKEN" in result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 import userdata
+from tests.fixtures.cli import run_module
 from tests.fixtures.userdata import DEFAULT_PACKAGES, TOKEN, make_settings
 from userdata import (
     BOOTSTRAP_PATH,
@@ -602,13 +602,15 @@ def test_cli_as_a_module_on_the_dev_stack(tmp_path: Path) -> None:
     if not (PROJECT_DIR / "Pulumi.dev.yaml").exists():
         pytest.skip("Pulumi.dev.yaml not written yet")
     out = tmp_path / "dev.yaml"
-    result = subprocess.run(
-        [sys.executable, "-m", "userdata", "render", "--stack", "dev", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_DIR,
-        env={**os.environ, "AWS_REGION": "us-east-1"},
-        timeout=60,
+    result = run_module(
+        "userdata",
+        "render",
+        "--stack",
+        "dev",
+        "--out",
+        str(out),
+        env={"AWS_REGION": "us-east-1"},
+        timeout_s=60,
     )
     assert result.returncode == 0, result.stderr
     assert out.read_text().startswith("#cloud-config\n")

@@ -10,7 +10,6 @@ import secrets
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,13 @@ import yaml
 import userdata
 from stackconfig import load_stack
 from tests.engine_job import lay_out_job
+from tests.fixtures.cli import run_module
 from userdata import engine
 from userdata.cli import bootstrap_settings
 
 from .errors import VmTestError
 from .image import GUEST_DIR, require_tools
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 #: Synapse IDs the test renders with (the Synapse side does not exist here).
 TEST_LOGS_FOLDER_ID = "syn70000000"
 TEST_EVALUATION_TEMPLATES = {"9700001": "syn70000001", "9700002": "syn70000002"}
@@ -63,22 +62,7 @@ def rendered_user_data(stack: str = "dev") -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="vmtest-outputs-") as file:
         file.write(json.dumps(outputs))
         file.flush()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "userdata",
-                "render",
-                "--stack",
-                stack,
-                "--outputs-file",
-                file.name,
-            ],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_module("userdata", "render", "--stack", stack, "--outputs-file", file.name)
     if done.returncode != 0:
         raise VmTestError(f"python -m userdata render failed: {done.stderr.strip()}")
     return done.stdout
