@@ -14,7 +14,7 @@ from synapseclient import models
 from synapseclient.core.exceptions import SynapseHTTPError
 
 from synapse_emulator import SynapseEmulator
-from tests.fixtures.cli import run_module
+from tests.fixtures.cli import run_module, stop_process
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -149,8 +149,7 @@ def test_cli_prints_base_url_first_and_serves_users(tmp_path):
         assert rejected.status_code == 401
         assert rejected.json() == {"reason": "Invalid access token"}
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
 
 
 def test_cli_rejects_a_malformed_user_in_one_line():

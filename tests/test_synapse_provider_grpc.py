@@ -73,6 +73,7 @@ from synapse_client import AUTH_TOKEN_CONFIG_KEY, AUTH_TOKEN_ENV_VAR
 from synapse_client.access import ENTITY_ACCESS, EVALUATION_ACCESS, entry_of, level_of
 from synapse_client.ownership import split_owner_marker
 from synapse_emulator import SynapseEmulator
+from tests.fixtures.cli import stop_process
 from tests.fixtures.requirements import normalise, pins_of
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -162,12 +163,7 @@ def plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plugin]:
         yield Plugin(process, provider_pb2_grpc.ResourceProviderStub(channel), stdout, stderr, env)
         channel.close()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")

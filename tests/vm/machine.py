@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.fixtures.cli import stop_process
+
 from .errors import VmTestError
 from .image import BaseImage, Progress, require_tools, tool_path
 
@@ -116,12 +118,7 @@ def boot(
             elapsed = time.monotonic() - started
             if elapsed > timeout_s:
                 timed_out = True
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_process(process, timeout_s=15)
                 break
             offset = _echo_milestones(console, offset, number, elapsed, progress)
             time.sleep(1)
