@@ -428,8 +428,8 @@ def test_unsupported_os_is_an_error(parameter: str, supported: bool) -> None:
 def test_missing_template_variable_is_an_error() -> None:
     from userdata.render import _render
 
-    with pytest.raises(UserDataError, match="orchestrator_image"):
-        _render("docker-compose.yaml.j2", stack="dev", environment=(), orchestrator_unit="x")
+    with pytest.raises(UserDataError, match="end_epoch"):
+        _render("end-date.service.j2", end_date_iso="2030-01-01T00:00:00Z", stop_host_after_end=1)
 
 
 def test_userdata_never_imports_pulumi() -> None:

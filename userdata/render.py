@@ -1,7 +1,8 @@
 """Render the orchestrator host's `#cloud-config` from `BootstrapSettings`: pure, no I/O, no cloud.
 
-One function per template (package data under `templates/`), jinja2 with StrictUndefined so a
-missing variable is an error, never an empty string in a boot script.
+Templates are package data under `templates/`, rendered by jinja2 with StrictUndefined so a
+missing variable is an error, never an empty string in a boot script. Each template reads the
+settings as `settings` and the host's fixed paths and names as globals.
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ LOG_MAX_FILES = 5
 
 #: Variables the compose file passes to the orchestrator, all read from .env.
 COMPOSE_ENVIRONMENT = compose_environment()
+
+#: Path, mode and template of the files that run the orchestrator and its clean-up, each
+#: rendered from the settings and the host's names (the template's first lines say what it is).
+SERVICE_FILES = (
+    (COMPOSE_PATH, "0644", "docker-compose.yaml.j2"),
+    (f"{SYSTEMD_DIR}/{ORCHESTRATOR_UNIT}", "0644", "challenge-orchestrator.service.j2"),
+    (CLEANUP_PATH, "0700", "cleanup.sh.j2"),
+    (f"{SYSTEMD_DIR}/{CLEANUP_SERVICE}", "0644", "challenge-cleanup.service.j2"),
+    (f"{SYSTEMD_DIR}/{CLEANUP_TIMER}", "0644", "challenge-cleanup.timer.j2"),
+    (ACCEPT_SUBMISSIONS_PATH, "0700", "accept-submissions.sh.j2"),
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,24 @@ _ENVIRONMENT.filters.update(
     yamlstr=_strict(json.dumps),
     quoted=_strict(lambda value: json.dumps(value, ensure_ascii=False)),
 )
+# The host's fixed paths, names and limits, under the names the templates read them by.
+_ENVIRONMENT.globals.update(
+    bootstrap_path=BOOTSTRAP_PATH,
+    token_helper_path=TOKEN_HELPER_PATH,
+    cleanup_path=CLEANUP_PATH,
+    accept_path=ACCEPT_SUBMISSIONS_PATH,
+    orchestrator_dir=ORCHESTRATOR_DIR,
+    orchestrator_unit=ORCHESTRATOR_UNIT,
+    cleanup_timer=CLEANUP_TIMER,
+    log_path=LOG_PATH,
+    stop_grace_s=STOP_GRACE_S,
+    stop_timeout_s=STOP_TIMEOUT_S,
+    log_max_size=LOG_MAX_SIZE,
+    log_max_files=LOG_MAX_FILES,
+    environment=COMPOSE_ENVIRONMENT,
+    volume=f"{COMPOSE_PROJECT_NAME}_shared",
+    engine_label=engine.RECIPE_LABEL,
+)
 
 
 def _render(
@@ -187,11 +217,6 @@ def render_bootstrap_script(settings: BootstrapSettings) -> str:
         input_data_s3_uri=settings.input_data_s3_uri,
         env=orchestrator_env(settings),
         initial_accept="" if settings.accept_new_submissions else "false",
-        log_path=LOG_PATH,
-        orchestrator_dir=ORCHESTRATOR_DIR,
-        token_helper_path=TOKEN_HELPER_PATH,
-        orchestrator_unit=ORCHESTRATOR_UNIT,
-        cleanup_timer=CLEANUP_TIMER,
         end_date_timer=END_DATE_TIMER if settings.end_date is not None else None,
         build_engine_path=None if settings.workflow_engine_image else BUILD_ENGINE_PATH,
         dockerhub_helper_path=DOCKERHUB_HELPER_PATH if settings.dockerhub_username else None,
@@ -247,72 +272,6 @@ def _render_secret_helper(source: TokenSource, program: str, secret: str) -> str
     raise UserDataError(f"{program}: unsupported secret source {type(source).__name__}")
 
 
-def render_compose_file(settings: BootstrapSettings) -> str:
-    """`docker-compose.yaml`: the pinned orchestrator image, shared volume, docker.sock, env."""
-    return _render(
-        "docker-compose.yaml.j2",
-        settings,
-        stack=settings.stack,
-        orchestrator_image=settings.orchestrator_image,
-        environment=COMPOSE_ENVIRONMENT,
-        orchestrator_unit=ORCHESTRATOR_UNIT,
-        log_max_size=LOG_MAX_SIZE,
-        log_max_files=LOG_MAX_FILES,
-        stop_grace_s=STOP_GRACE_S,
-    )
-
-
-def render_orchestrator_unit(settings: BootstrapSettings) -> str:
-    """`challenge-orchestrator.service`: `docker compose up` at every boot."""
-    return _render(
-        "challenge-orchestrator.service.j2",
-        settings,
-        stack=settings.stack,
-        orchestrator_dir=ORCHESTRATOR_DIR,
-        stop_grace_s=STOP_GRACE_S,
-        stop_timeout_s=STOP_TIMEOUT_S,
-    )
-
-
-def render_cleanup_script(settings: BootstrapSettings) -> str:
-    """`challenge-cleanup`: old job folders out of the shared volume, unused images pruned."""
-    return _render(
-        "cleanup.sh.j2",
-        settings,
-        retention_days=settings.job_retention_days,
-        volume=f"{COMPOSE_PROJECT_NAME}_shared",
-        cleanup_timer=CLEANUP_TIMER,
-        engine_label=engine.RECIPE_LABEL,
-    )
-
-
-def render_cleanup_service(settings: BootstrapSettings) -> str:
-    """`challenge-cleanup.service`: runs the clean-up script once."""
-    return _render(
-        "challenge-cleanup.service.j2",
-        settings,
-        retention_days=settings.job_retention_days,
-        cleanup_path=CLEANUP_PATH,
-    )
-
-
-def render_cleanup_timer(settings: BootstrapSettings) -> str:
-    """`challenge-cleanup.timer`: daily, caught up after downtime."""
-    return _render("challenge-cleanup.timer.j2", settings, stack=settings.stack)
-
-
-def render_accept_submissions_script(settings: BootstrapSettings) -> str:
-    """`challenge-accept-submissions yes|no|status`: the drain switch (issue 7 calls it via SSM)."""
-    return _render(
-        "accept-submissions.sh.j2",
-        settings,
-        accept_path=ACCEPT_SUBMISSIONS_PATH,
-        orchestrator_dir=ORCHESTRATOR_DIR,
-        bootstrap_path=BOOTSTRAP_PATH,
-        orchestrator_unit=ORCHESTRATOR_UNIT,
-    )
-
-
 def end_date_script() -> str:
     """`challenge-end-date`: after the end date stop new submissions; power off once drained."""
     return _render("end-date.sh.j2")
@@ -331,7 +290,6 @@ def render_end_date_service(end_date: dt.datetime, stop_host_after_end: bool) ->
         end_date_iso=dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         end_epoch=epoch,
         stop_host_after_end=bool(stop_host_after_end),
-        orchestrator_unit=ORCHESTRATOR_UNIT,
         script_path=END_DATE_SCRIPT_PATH,
     )
 
@@ -372,12 +330,10 @@ def host_files(settings: BootstrapSettings, *, allow_inline_token: bool = False)
             "0700",
             render_token_helper(settings, allow_inline_token=allow_inline_token),
         ),
-        HostFile(COMPOSE_PATH, "0644", render_compose_file(settings)),
-        HostFile(f"{SYSTEMD_DIR}/{ORCHESTRATOR_UNIT}", "0644", render_orchestrator_unit(settings)),
-        HostFile(CLEANUP_PATH, "0700", render_cleanup_script(settings)),
-        HostFile(f"{SYSTEMD_DIR}/{CLEANUP_SERVICE}", "0644", render_cleanup_service(settings)),
-        HostFile(f"{SYSTEMD_DIR}/{CLEANUP_TIMER}", "0644", render_cleanup_timer(settings)),
-        HostFile(ACCEPT_SUBMISSIONS_PATH, "0700", render_accept_submissions_script(settings)),
+        *(
+            HostFile(path, mode, _render(template, settings))
+            for path, mode, template in SERVICE_FILES
+        ),
         *end_date,
         *engine_recipe,
         *(
@@ -424,11 +380,8 @@ def render_cloud_config(settings: BootstrapSettings, *, allow_inline_token: bool
         challenge_name=settings.challenge_name,
         stack=settings.stack,
         target_os=settings.target_os,
-        token_helper_path=TOKEN_HELPER_PATH,
         token_origin=_token_origin(settings),
         placeholder_ids=settings.placeholder_ids,
-        log_path=LOG_PATH,
-        bootstrap_path=BOOTSTRAP_PATH,
         files=host_files(settings, allow_inline_token=allow_inline_token),
     )
     size = len(document.encode())
