@@ -39,7 +39,7 @@ from components.synapse.common import (
     SynapseProvider,
     is_unknown,
 )
-from lifecycle.drain import drain_host
+from lifecycle.drain import DrainWait, drain_host
 from lifecycle.errors import LifecycleError
 from lifecycle.submissions import IN_PROGRESS, IN_PROGRESS_BY_STAGE
 from rules import AwsRegion
@@ -211,17 +211,20 @@ class DrainGuardProvider(SynapseProvider):
             f"evaluations on {len(props['evaluation_ids'])} queue(s)"
             + (" (forceReplace: will go on after that)" if force else "")
         )
-        drain_host(
-            ssm=aws.client("ssm"),
-            ec2=aws.client("ec2"),
-            syn=self.session(props),
-            instance_id=instance_id,
+        wait = DrainWait(
             evaluation_ids=[str(e) for e in props["evaluation_ids"]],
             timeout_s=minutes * 60,
             poll_s=float(POLL_SECONDS),
             force=force,
             in_progress_status=str(props.get("in_progress_status") or IN_PROGRESS),
             progress=progress,
+        )
+        drain_host(
+            ssm=aws.client("ssm"),
+            ec2=aws.client("ec2"),
+            syn=self.session(props),
+            instance_id=instance_id,
+            wait=wait,
         )
 
 

@@ -7,6 +7,7 @@ host runs are rendered by ``userdata`` with the rest of its bootstrap.
 
 from .drain import (
     DrainResult,
+    DrainWait,
     SwitchResult,
     drain_host,
     drain_switch_script,
@@ -23,6 +24,7 @@ __all__ = [
     "CommandResult",
     "DrainResult",
     "DrainTimeout",
+    "DrainWait",
     "InFlightSubmission",
     "LifecycleError",
     "StackOutputs",

@@ -57,6 +57,23 @@ class DrainResult:
     checks: int
 
 
+@dataclass(frozen=True)
+class DrainWait:
+    """What a drain waits for (the queues, their running status), how long and how often it
+    checks, what it does on timeout, and how it reports and keeps time (tests pass a clock)."""
+
+    evaluation_ids: Sequence[str]
+    timeout_s: float
+    poll_s: float = 30.0
+    force: bool = False
+    """On timeout, report the submissions still running and go on instead of failing."""
+    in_progress_status: str = IN_PROGRESS
+    """EVALUATION_IN_PROGRESS; OPEN for a VALIDATION host (IN_PROGRESS_BY_STAGE)."""
+    progress: Progress = print
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
 def drain_switch_script(accept: bool, switch_path: str = ACCEPT_SUBMISSIONS_PATH) -> list[str]:
     """The Run Command script: flip the switch, then count running workflow containers."""
     return [
@@ -131,27 +148,17 @@ def describe_running(running: Sequence[InFlightSubmission]) -> str:
     return named + (f" and {more} more" if more > 0 else "")
 
 
-def wait_until_drained(
-    syn: Session,
-    evaluation_ids: Sequence[str],
-    timeout_s: float,
-    poll_s: float = 30.0,
-    progress: Progress = print,
-    *,
-    force: bool = False,
-    in_progress_status: str = IN_PROGRESS,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> DrainResult:
-    """Poll Synapse until no queue has a submission in `in_progress_status` (EVALUATION_IN_PROGRESS;
-    OPEN for a VALIDATION host, see IN_PROGRESS_BY_STAGE).
+def wait_until_drained(syn: Session, wait: DrainWait) -> DrainResult:
+    """Poll Synapse until no queue has a submission in ``wait.in_progress_status``.
 
     One REST call per queue per check (more only past 100 running on a queue). On timeout,
     raise ``DrainTimeout`` naming the submissions still running, or with ``force`` report them
     and return.
     """
-    ids = [str(e) for e in evaluation_ids]
-    start = clock()
+    ids = [str(e) for e in wait.evaluation_ids]
+    timeout_s, poll_s, progress = wait.timeout_s, wait.poll_s, wait.progress
+    in_progress_status = wait.in_progress_status
+    start = wait.clock()
     checks = 0
     failed = 0
     last_report: tuple[str, ...] | None = None
@@ -174,13 +181,13 @@ def wait_until_drained(
             progress(f"check failed ({exc}); retrying")
             running = None
         checks += 1
-        waited = clock() - start
+        waited = wait.clock() - start
         if running == []:
             progress(f"drained: no submission in progress on {len(ids)} queue(s)")
             return DrainResult(True, (), waited, checks)
         if running is not None and waited >= timeout_s:
             listing = describe_running(running)
-            if force:
+            if wait.force:
                 progress(
                     f"WARNING: forceReplace is set: going on with {len(running)} submission(s) "
                     f"still in progress, which the orchestrator will mark INVALID: {listing}"
@@ -202,29 +209,18 @@ def wait_until_drained(
                     f"{timeout_s / 60:.0f} min)"
                 )
                 last_report = report
-        sleep(max(0.0, min(poll_s, timeout_s - waited)) if running is not None else poll_s)
+        wait.sleep(max(0.0, min(poll_s, timeout_s - waited)) if running is not None else poll_s)
 
 
 def drain_host(
-    *,
-    ssm: Any,
-    ec2: Any,
-    syn: Session,
-    instance_id: str,
-    evaluation_ids: Sequence[str],
-    timeout_s: float,
-    poll_s: float = 30.0,
-    force: bool = False,
-    in_progress_status: str = IN_PROGRESS,
-    progress: Progress = print,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    *, ssm: Any, ec2: Any, syn: Session, instance_id: str, wait: DrainWait
 ) -> DrainResult | None:
     """Stop new submissions on the host, wait for running ones, fail or force on timeout.
 
     Returns None when there was nothing to drain (host not running). A failed drain turns new
     submissions back on before raising, so the challenge keeps running on the old host.
     """
+    progress, sleep, clock = wait.progress, wait.sleep, wait.clock
     state = instance_state(ec2, instance_id)
     if state != "running":
         progress(f"host {instance_id} is {state or 'gone'}: nothing runs there; no drain needed")
@@ -232,7 +228,7 @@ def drain_host(
     try:
         switched = stop_new_submissions(ssm, instance_id, False, sleep=sleep, clock=clock)
     except LifecycleError as exc:
-        if force:
+        if wait.force:
             progress(f"WARNING: forceReplace is set: going on without a drain: {exc}")
             return DrainResult(False, (), 0.0, 0)
         raise LifecycleError(
@@ -245,17 +241,7 @@ def drain_host(
         + (f"; {containers} workflow container(s) running" if containers is not None else "")
     )
     try:
-        return wait_until_drained(
-            syn,
-            evaluation_ids,
-            timeout_s,
-            poll_s,
-            progress,
-            force=force,
-            in_progress_status=in_progress_status,
-            sleep=sleep,
-            clock=clock,
-        )
+        return wait_until_drained(syn, wait)
     except LifecycleError as exc:
         try:
             stop_new_submissions(ssm, instance_id, True, sleep=sleep, clock=clock)

@@ -228,14 +228,14 @@ def test_delete_waits_for_the_running_submission_to_finish(
 
     def drain_host(**kwargs: Any) -> Any:
         """The orchestrator finishes the submission once the drain has reported waiting."""
-        report = kwargs["progress"]
+        wait = kwargs["wait"]
 
         def progress(message: str) -> None:
-            report(message)
+            wait.progress(message)
             if "waiting for 1 submission(s)" in message:
                 challenge.set_status(running, "ACCEPTED")
 
-        return real_drain(**{**kwargs, "progress": progress})
+        return real_drain(**{**kwargs, "wait": dataclasses.replace(wait, progress=progress)})
 
     monkeypatch.setattr(drain_guard_module, "drain_host", drain_host)
     delete_with(guard_state, {})

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from lifecycle import DrainTimeout, LifecycleError, drain_host, in_progress, wait_until_drained
+from lifecycle import (
+    DrainTimeout,
+    DrainWait,
+    LifecycleError,
+    drain_host,
+    in_progress,
+    wait_until_drained,
+)
 from lifecycle.drain import MAX_FAILED_CHECKS
 from lifecycle.submissions import IN_PROGRESS_BY_STAGE
 from synapse_emulator import SynapseEmulator
@@ -52,7 +59,9 @@ def wait(challenge: SubmissionQueues, clock: Clock, **kwargs: Any) -> Any:
     """``wait_until_drained`` on the challenge's queues with the simulated clock."""
     kwargs.setdefault("progress", lambda _: None)
     kwargs.setdefault("evaluation_ids", challenge.queues)
-    return wait_until_drained(challenge.session(), sleep=clock.sleep, clock=clock, **kwargs)
+    return wait_until_drained(
+        challenge.session(), DrainWait(sleep=clock.sleep, clock=clock, **kwargs)
+    )
 
 
 def test_in_progress_lists_running_submissions_with_one_call_per_queue(challenge):
@@ -145,16 +154,13 @@ def test_a_few_failed_checks_are_tolerated_more_are_an_error(challenge):
 
 
 def drain(aws: Any, challenge: SubmissionQueues, instance: str, clock: Clock, **kwargs: Any) -> Any:
+    wait = DrainWait(challenge.queues, poll_s=30, sleep=clock.sleep, clock=clock, **kwargs)
     return drain_host(
         ssm=aws.client("ssm"),
         ec2=aws.client("ec2"),
         syn=challenge.session(),
         instance_id=instance,
-        evaluation_ids=challenge.queues,
-        poll_s=30,
-        sleep=clock.sleep,
-        clock=clock,
-        **kwargs,
+        wait=wait,
     )
 
 
