@@ -15,16 +15,13 @@ from synapseclient import models
 from synapseclient.core.exceptions import SynapseAuthenticationError, SynapseHTTPError
 
 from synapse_emulator import SynapseEmulator
+from tests.fixtures.synapse import status_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 AUTHENTICATED_USERS = 273948
 PROJECT = "org.sagebionetworks.repo.model.Project"
 FOLDER = "org.sagebionetworks.repo.model.Folder"
-
-
-def status_of(error: pytest.ExceptionInfo[SynapseHTTPError]) -> int:
-    return error.value.response.status_code
 
 
 # ----- authentication and profiles -----------------------------------------------------------------

@@ -16,16 +16,14 @@ import synapseclient
 from synapseclient import models
 from synapseclient.core.exceptions import SynapseError, SynapseHTTPError
 
+from tests.fixtures.synapse import status_of
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 SCORE = ["READ", "UPDATE_SUBMISSION", "READ_PRIVATE_SUBMISSION"]
 SUBMIT = ["READ", "SUBMIT"]
 DIGEST_1 = "sha256:" + "1" * 64
 DIGEST_2 = "sha256:" + "2" * 64
-
-
-def status_of(error: pytest.ExceptionInfo[SynapseHTTPError]) -> int:
-    return error.value.response.status_code
 
 
 @pytest.fixture

@@ -14,12 +14,9 @@ from synapseclient.core.exceptions import SynapseHTTPError
 
 from stackconfig.model import SYNAPSE_NAME_PATTERN
 from synapse_client.names import entity_name_problem
+from tests.fixtures.synapse import status_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def status_of(error: pytest.ExceptionInfo[SynapseHTTPError]) -> int:
-    return error.value.response.status_code
 
 
 @pytest.fixture

@@ -11,11 +11,9 @@ import synapseutils
 from synapseclient import models
 from synapseclient.core.exceptions import SynapseHTTPError
 
+from tests.fixtures.synapse import status_of
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def status_of(error: pytest.ExceptionInfo[SynapseHTTPError]) -> int:
-    return error.value.response.status_code
 
 
 @pytest.fixture
