@@ -22,6 +22,7 @@ from components.synapse.site_plan import plan_site, resolve_inputs, retained_on_
 from components.synapse.submission_view import SubmissionView
 from synapse_client import AUTH_TOKEN_ENV_VAR, SynapseProvisioningError
 from tests.fixtures.mocks import RecordingMocks, install_mocks
+from tests.fixtures.synapse import TEAM_ROLES, team_names
 
 SENTINEL_TOKEN = "sentinel-synapse-token-4f1d2c"
 
@@ -86,16 +87,8 @@ def test_wiring_between_objects_follows_the_wiki(mocks):
         r = {name: args.inputs for name, args in by_name(mocks).items()}
         assert r["site-live-project"]["name"] == "Demo Challenge"
         assert r["site-staging-project"]["name"] == "Demo Challenge - staging"
-        teams = {
-            n: r[f"site-team-{n}"]
-            for n in ("participants", "admin", "organizers", "preregistrants")
-        }
-        assert {n: t["name"] for n, t in teams.items()} == {
-            "participants": "Demo Challenge Participants",
-            "admin": "Demo Challenge Admin",
-            "organizers": "Demo Challenge Organizers",
-            "preregistrants": "Demo Challenge Preregistrants",
-        }
+        teams = {n: r[f"site-team-{n}"] for n in TEAM_ROLES}
+        assert {n: t["name"] for n, t in teams.items()} == team_names("Demo Challenge")
         assert {n for n, t in teams.items() if t["can_public_join"]} == {
             "participants",
             "preregistrants",

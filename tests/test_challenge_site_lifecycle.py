@@ -21,10 +21,12 @@ from synapse_client import SynapseProvisioningError
 from synapse_client.access import ENTITY_ACCESS, EVALUATION_ACCESS, AccessLevel
 from synapse_emulator import SynapseEmulator
 from tests.fixtures.synapse import (
+    TEAM_ROLES,
     USERS,
     entry,
     gone,
     rest,
+    team_names,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -81,16 +83,8 @@ def test_create_then_rerun_then_add_and_rename_a_queue(emu, syn, engine) -> None
     live = rest(syn, "GET", f"/entity/{made['live-project']}")
     staging = rest(syn, "GET", f"/entity/{made['staging-project']}")
     assert (live["name"], staging["name"]) == ("Lifecycle", "Lifecycle - staging")
-    teams = {
-        role: rest(syn, "GET", f"/team/{made[f'team-{role}']}")
-        for role in ("participants", "admin", "organizers", "preregistrants")
-    }
-    assert {r: t["name"] for r, t in teams.items()} == {
-        "participants": "Lifecycle Participants",
-        "admin": "Lifecycle Admin",
-        "organizers": "Lifecycle Organizers",
-        "preregistrants": "Lifecycle Preregistrants",
-    }
+    teams = {role: rest(syn, "GET", f"/team/{made[f'team-{role}']}") for role in TEAM_ROLES}
+    assert {r: t["name"] for r, t in teams.items()} == team_names("Lifecycle")
     assert {r for r, t in teams.items() if t["canPublicJoin"]} == {"participants", "preregistrants"}
     challenge = rest(syn, "GET", f"/entity/{made['live-project']}/challenge")
     assert str(challenge["participantTeamId"]) == made["team-participants"]
