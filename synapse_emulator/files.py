@@ -171,18 +171,22 @@ def submission_handle_ids(state: State, submission_id: str) -> set[str]:
     return {str(h["id"]) for h in bundle.get("fileHandles", [])}
 
 
-def associated_handle(req: Request, association: dict[str, Any]) -> dict[str, Any] | str:
-    """The file handle a FileHandleAssociation names, or the failure code Synapse's batch calls
-    report for it: NOT_FOUND (no such handle on that object), then UNAUTHORIZED."""
+def associated_handle(
+    req: Request, association: dict[str, Any], id_key: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A batch call's result for one FileHandleAssociation (the handle ID under ``id_key``), and
+    the handle it names; or None, with the result's ``failureCode``: NOT_FOUND (no such handle
+    on that object), then UNAUTHORIZED."""
     handle_id = str(association.get("fileHandleId"))
     object_type = association.get("associateObjectType", "")
     object_id = str(association.get("associateObjectId", ""))
+    result: dict[str, Any] = {id_key: handle_id}
     handle = req.state.file_handles.get(handle_id)
     if handle is None or handle_id not in associated_handle_ids(req, object_type, object_id):
-        return "NOT_FOUND"
-    if not associated_readable(req, object_type, object_id):
-        return "UNAUTHORIZED"
-    return handle
+        result["failureCode"] = "NOT_FOUND"
+    elif not associated_readable(req, object_type, object_id):
+        result["failureCode"] = "UNAUTHORIZED"
+    return result, None if "failureCode" in result else handle
 
 
 @route("POST", "file", "/fileHandle/batch")
@@ -190,12 +194,8 @@ def file_handle_batch(req: Request) -> dict[str, Any]:
     _, body = req.caller_and_body()
     results = []
     for item in body.get("requestedFiles", []):
-        handle_id = str(item.get("fileHandleId"))
-        handle = associated_handle(req, item)
-        result: dict[str, Any] = {"fileHandleId": handle_id}
-        if isinstance(handle, str):
-            result["failureCode"] = handle
-        else:
+        result, handle = associated_handle(req, item, "fileHandleId")
+        if handle is not None:
             if body.get("includeFileHandles"):
                 result["fileHandle"] = handle
             if body.get("includePreSignedURLs"):
@@ -209,13 +209,10 @@ def copy_file_handles(req: Request) -> dict[str, Any]:
     user, body = req.caller_and_body()
     results = []
     for item in body.get("copyRequests", []):
-        original = item.get("originalFile") or {}
-        handle_id = str(original.get("fileHandleId"))
-        handle = associated_handle(req, original)
-        result: dict[str, Any] = {"originalFileHandleId": handle_id}
-        if isinstance(handle, str):
-            result["failureCode"] = handle
-        else:
+        result, handle = associated_handle(
+            req, item.get("originalFile") or {}, "originalFileHandleId"
+        )
+        if handle is not None:
             fields = {
                 k: v
                 for k, v in handle.items()
@@ -226,8 +223,8 @@ def copy_file_handles(req: Request) -> dict[str, Any]:
             if item.get("newContentType"):
                 fields["contentType"] = item["newContentType"]
             copied = new_file_handle(req.state, user, fields)
-            if handle_id in req.state.file_contents:
-                req.state.file_contents[copied["id"]] = req.state.file_contents[handle_id]
+            if handle["id"] in req.state.file_contents:
+                req.state.file_contents[copied["id"]] = req.state.file_contents[handle["id"]]
             result["newFileHandle"] = copied
         results.append(result)
     return {"copyResults": results}
