@@ -21,7 +21,7 @@ import pulumi
 
 from components.synapse.entity_permissions import EntityPermissions
 from components.synapse.evaluation_permissions import EvaluationPermissions
-from components.synapse.site_plan import PlannedResource
+from components.synapse.site_plan import PlannedComponent, PlannedResource
 from components.synapse.wiki_copy import WikiCopy
 from synapse_client.access import (
     AUTHENTICATED_USERS_PRINCIPAL_ID,
@@ -130,7 +130,7 @@ def plan_launch(args: ChallengeLaunchArgs) -> list[PlannedResource]:
     return plan
 
 
-class ChallengeLaunch(pulumi.ComponentResource):
+class ChallengeLaunch(PlannedComponent):
     """Opens the challenge to participants when ``phase`` is ``live``; see the module docstring.
 
     Outputs: ``phase``, ``open_queue_ids`` (queues the Participants team may submit to; empty in
@@ -140,12 +140,8 @@ class ChallengeLaunch(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ChallengeLaunchArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        plan = plan_launch(args)
-        super().__init__("challenge:index:ChallengeLaunch", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        made: dict[str, Any] = {p.key: p.kind(f"{name}-{p.key}", child, **p.inputs) for p in plan}
-        self.resources = made
-        """Every child resource by plan key (``submit-<queue key>``, ``wiki-copy``, ...)."""
+        super().__init__("challenge:index:ChallengeLaunch", name, plan_launch(args), opts)
+        made: dict[str, Any] = self.resources
         self.phase = pulumi.Output.from_input(args.phase)
         live = args.phase == "live"
         self.open_queue_ids = pulumi.Output.all(

@@ -7,21 +7,17 @@ this module only turns that plan into Pulumi resources and outputs.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
-from components.synapse._resource import SynapseResource
 from components.synapse.entity_permissions import EntityPermissions
 from components.synapse.site_plan import (
     TEAM_ROLES,
     ChallengeSiteArgs,
+    PlannedComponent,
     QueueSpec,
-    Ref,
     SubmissionRound,
     evaluation_templates,
     plan_site,
-    resolve_inputs,
     retained_on_destroy,
 )
 from synapse_client.endpoints import site_url
@@ -29,7 +25,7 @@ from synapse_client.endpoints import site_url
 __all__ = ["ChallengeSite", "ChallengeSiteArgs", "QueueSpec", "SubmissionRound"]
 
 
-class ChallengeSite(pulumi.ComponentResource):
+class ChallengeSite(PlannedComponent):
     """All Synapse objects of one challenge; see ``ChallengeSiteArgs`` for the settings.
 
     Outputs: ``live_project_id``, ``staging_project_id``, ``team_ids`` (role -> ID),
@@ -42,23 +38,8 @@ class ChallengeSite(pulumi.ComponentResource):
         self, name: str, args: ChallengeSiteArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         plan = plan_site(args)
-        super().__init__("challenge:index:ChallengeSite", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        made: dict[str, SynapseResource] = {}
-
-        def value_of(ref: Ref) -> Any:
-            resource = made[ref.resource]
-            return resource.id if ref.output == "id" else getattr(resource, ref.output)
-
-        for planned in plan:
-            inputs = resolve_inputs(planned, value_of)
-            opts_for = pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[made[k] for k in planned.after])
-            )
-            made[planned.key] = planned.kind(f"{name}-{planned.key}", opts_for, **inputs)
-
-        self.resources = made
-        """Every child resource by plan key (e.g. ``live-project``, ``queue-<key>``)."""
+        super().__init__("challenge:index:ChallengeSite", name, plan, opts)
+        made = self.resources
 
         def team_id(role: str) -> pulumi.Input[str]:
             existing = args.existing_team_ids.get(role)

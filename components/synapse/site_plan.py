@@ -1,9 +1,10 @@
 """What a challenge site consists of, as plain data: the Synapse objects, their inputs and
 the references between them.
 
-Plain data (no Pulumi calls): each planned object names its type's class, ``ChallengeSite``
-turns the plan into Pulumi resources, and the local engine drives the same plan straight
-through the providers for tests, benchmarks and rehearsals.
+Plain data (no Pulumi calls but ``PlannedComponent``): each planned object names its type's
+class, ``PlannedComponent`` (the base of ``ChallengeSite`` and ``ChallengeLaunch``) turns a
+plan into Pulumi resources, and the local engine drives the same plan straight through the
+providers for tests, benchmarks and rehearsals.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import pulumi
 
 import rules
 from synapse_client.access import AccessLevel
@@ -389,3 +392,35 @@ def resolve_inputs(planned: PlannedResource, value_of: Callable[[Ref], Any]) -> 
         return value
 
     return {k: resolve(v) for k, v in planned.inputs.items()}
+
+
+class PlannedComponent(pulumi.ComponentResource):
+    """A component whose children are the Synapse objects of a plan, named ``<name>-<key>`` and
+    made in plan order (a reference becomes the referenced object's ID or output)."""
+
+    resources: dict[str, SynapseResource]
+    """Every child resource by plan key (e.g. ``live-project``, ``submit-<queue key>``)."""
+
+    def __init__(
+        self,
+        type_token: str,
+        name: str,
+        plan: Iterable[PlannedResource],
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        super().__init__(type_token, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        made: dict[str, SynapseResource] = {}
+
+        def value_of(ref: Ref) -> Any:
+            resource = made[ref.resource]
+            return resource.id if ref.output == "id" else getattr(resource, ref.output)
+
+        for planned in plan:
+            after = pulumi.ResourceOptions(depends_on=[made[k] for k in planned.after])
+            made[planned.key] = planned.kind(
+                f"{name}-{planned.key}",
+                pulumi.ResourceOptions.merge(child, after),
+                **resolve_inputs(planned, value_of),
+            )
+        self.resources = made
