@@ -162,33 +162,22 @@ def tree(syn: synapseclient.Synapse, owner: str) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def wikis(organiser_syn) -> dict[str, Any]:
+def wikis(syn) -> dict[str, Any]:
     """A staging wiki of four pages (links, an attachment) and an empty live project."""
-    syn = organiser_syn
     staging, live = new_project(syn, "Wiki Staging"), new_project(syn, "Wiki Live")
-    home = new_page(syn, staging, title="Home", markdown=f"Welcome to #!Synapse:{staging} !")
-    task = new_page(
-        syn,
-        staging,
-        title="Task 1",
-        parentWikiId=home["id"],
-        markdown=f"Back [home](#!Synapse:{staging}/wiki/{home['id']}); not syn{staging[3:]}0",
+
+    def page(title: str, parent: dict[str, Any] | None, markdown: str, **body: Any) -> Any:
+        if parent:
+            body["parentWikiId"] = parent["id"]
+        return new_page(syn, staging, title=title, markdown=markdown, **body)
+
+    home = page("Home", None, f"Welcome to #!Synapse:{staging} !")
+    task = page(
+        "Task 1", home, f"Back [home](#!Synapse:{staging}/wiki/{home['id']}); not syn{staging[3:]}0"
     )
-    data = new_page(
-        syn,
-        staging,
-        title="Data",
-        parentWikiId=home["id"],
-        markdown="${image?fileName=figure.png}",
-        attachmentFileHandleIds=[external_handle(syn, "https://example.org/f.png", "figure.png")],
-    )
-    details = new_page(
-        syn,
-        staging,
-        title="Details",
-        parentWikiId=task["id"],
-        markdown=f"[data](#!Synapse:{staging}/wiki/{data['id']})",
-    )
+    figure = external_handle(syn, "https://example.org/f.png", "figure.png")
+    data = page("Data", home, "${image?fileName=figure.png}", attachmentFileHandleIds=[figure])
+    details = page("Details", task, f"[data](#!Synapse:{staging}/wiki/{data['id']})")
     return {
         "staging": staging,
         "live": live,
@@ -208,17 +197,22 @@ def wiki_copy(synapse_emulator: SynapseEmulator, wikis: dict) -> tuple[Any, dict
     return provider, checked(provider, inputs)
 
 
+@pytest.fixture
+def created(wiki_copy: tuple[Any, dict[str, Any]]) -> Any:
+    """The first copy of the staging wiki to the live project (``create``)."""
+    provider, props = wiki_copy
+    return provider.create(props)
+
+
 def writes(emu: SynapseEmulator) -> dict[tuple[str, str], int]:
     return {k: n for k, n in emu.request_counts().items() if k[0] in ("POST", "PUT", "DELETE")}
 
 
 def test_wiki_copy_reproduces_the_staging_tree_once_with_links_and_attachments(
-    synapse_emulator, organiser_syn, wikis, wiki_copy
+    emu, syn, wikis, wiki_copy, created
 ):
-    emu, syn = synapse_emulator, organiser_syn
     staging, live = wikis["staging"], wikis["live"]
     provider, props = wiki_copy
-    created = provider.create(props)
 
     copied = tree(syn, live)
     source = tree(syn, staging)
@@ -248,12 +242,10 @@ def test_wiki_copy_reproduces_the_staging_tree_once_with_links_and_attachments(
 
 
 def test_mirroring_updates_only_changed_matched_pages_and_reports_new_ones(
-    synapse_emulator, organiser_syn, wikis, wiki_copy
+    emu, syn, wikis, wiki_copy, created
 ):
-    emu, syn = synapse_emulator, organiser_syn
     staging, live = wikis["staging"], wikis["live"]
     provider, props = wiki_copy
-    created = provider.create(props)
     live_before = tree(syn, live)
 
     task = wikis["pages"]["Task 1"]
@@ -282,12 +274,10 @@ def test_mirroring_updates_only_changed_matched_pages_and_reports_new_ones(
 
 
 def test_mirroring_leaves_live_only_edits_until_the_staging_page_changes(
-    synapse_emulator, organiser_syn, wikis, wiki_copy
+    syn, wikis, wiki_copy, created
 ):
-    syn = organiser_syn
     staging, live = wikis["staging"], wikis["live"]
     provider, props = wiki_copy
-    created = provider.create(props)
     data_live = tree(syn, live)["Data"]
     data_live["markdown"] = "edited on the live site"
     syn.restPUT(f"/entity/{live}/wiki/{data_live['id']}", json.dumps(data_live))
@@ -305,8 +295,7 @@ def test_mirroring_leaves_live_only_edits_until_the_staging_page_changes(
     )
 
 
-def test_a_retried_root_post_is_adopted(synapse_emulator, organiser_syn, wikis, wiki_copy):
-    emu, syn = synapse_emulator, organiser_syn
+def test_a_retried_root_post_is_adopted(emu, syn, wikis, wiki_copy):
     provider, props = wiki_copy
     # The root POST commits but its answer is lost; the retry gets 409 (a root exists).
     emu.faults.drop_after_commit(method="POST", path_regex=r"/entity/[^/]+/wiki$", count=1)
@@ -319,8 +308,7 @@ def test_a_retried_root_post_is_adopted(synapse_emulator, organiser_syn, wikis, 
     assert emu.faults.injected["drop"] == 1
 
 
-def test_a_retried_page_post_leaves_no_duplicate(synapse_emulator, organiser_syn, wikis, wiki_copy):
-    emu, syn = synapse_emulator, organiser_syn
+def test_a_retried_page_post_leaves_no_duplicate(emu, syn, wikis, wiki_copy):
     live = wikis["live"]
     old_root = new_page(syn, live, title="Coming soon", markdown="placeholder")
     provider, props = wiki_copy
