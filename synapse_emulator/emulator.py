@@ -92,18 +92,6 @@ class SynapseEmulator:
     def repo_endpoint(self) -> str:
         return f"{self.base_url}/repo/v1"
 
-    @property
-    def auth_endpoint(self) -> str:
-        return f"{self.base_url}/auth/v1"
-
-    @property
-    def file_endpoint(self) -> str:
-        return f"{self.base_url}/file/v1"
-
-    @property
-    def portal_endpoint(self) -> str:
-        return f"{self.base_url}/"
-
     # ----- users, faults, counts ---------------------------------------------------------------
     def add_user(self, name: str, token: str) -> int:
         """Define another account; returns its principal ID."""
@@ -143,9 +131,9 @@ class SynapseEmulator:
             self._cache_root = Path(tempfile.mkdtemp(prefix="synapse-emulator-"))
         return {
             "repoEndpoint": self.repo_endpoint,
-            "authEndpoint": self.auth_endpoint,
-            "fileHandleEndpoint": self.file_endpoint,
-            "portalEndpoint": self.portal_endpoint,
+            "authEndpoint": f"{self.base_url}/auth/v1",
+            "fileHandleEndpoint": f"{self.base_url}/file/v1",
+            "portalEndpoint": f"{self.base_url}/",
             "skip_checks": True,
             "silent": True,
             "configPath": str(self._cache_root / "no-synapseConfig"),
