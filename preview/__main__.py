@@ -10,7 +10,6 @@ import argparse
 import datetime as dt
 import sys
 from collections import Counter
-from pathlib import Path
 
 import sizing
 import stackconfig
@@ -155,13 +154,7 @@ def _invalid(stack: str, problems: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preview", description=__doc__)
-    parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument(
-        "--project-dir",
-        type=Path,
-        default=None,
-        help="folder holding the stack file (default: here)",
-    )
+    stackconfig.add_stack_arguments(parser)
     args = parser.parse_args(argv)
     try:
         raw, file_problems = stackconfig.load.read_stack_file_leniently(

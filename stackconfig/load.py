@@ -6,6 +6,7 @@ allowed, so an organiser fixes the stack file in one pass.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import difflib
@@ -413,6 +414,19 @@ def read_stack_file(stack: str, project_dir: Path | None = None) -> dict[str, An
     if duplicates:
         raise ConfigError(duplicates)
     return config
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser, *, stack_required: bool = False) -> None:
+    """``--stack`` and ``--project-dir``: the stack file a command reads (``read_stack_file``)."""
+    parser.add_argument(
+        "--stack",
+        required=stack_required,
+        default=None if stack_required else "dev",
+        help="stack name: reads Pulumi.<stack>.yaml",
+    )
+    parser.add_argument(
+        "--project-dir", type=Path, help="folder of the stack files (default: the project)"
+    )
 
 
 def read_stack_file_leniently(

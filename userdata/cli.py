@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stackconfig import ConfigError, StackConfig, load_stack
+from stackconfig import ConfigError, StackConfig, add_stack_arguments, load_stack
 from stackconfig.hosts import DEFAULT_HOST_KEY, host_groups, queue_key
 
 from .errors import UserDataError
@@ -145,7 +145,7 @@ def _host_ids(
 
 
 def _render(args: argparse.Namespace) -> int:
-    stack = load_stack(args.stack, Path(args.project_dir) if args.project_dir else None)
+    stack = load_stack(args.stack, args.project_dir)
     config, host_key = _host(stack, args.host)
     source = _token_source(args)
     created = _created_ids(args.outputs_file)
@@ -180,8 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m userdata", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="render the orchestrator host's #cloud-config")
-    render.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    render.add_argument("--project-dir", help="folder of the stack files (default: the project)")
+    add_stack_arguments(render, stack_required=True)
     render.add_argument("--out", help="write here instead of standard output")
     render.add_argument(
         "--host",
