@@ -281,13 +281,11 @@ def parse_config(
     if problems or spec is None:
         raise ConfigError(problems)
 
-    warnings: list[str] = []
     return StackConfig(
         stack=stack,
         spec=spec,
         region=str(region),
         secrets_set=frozenset(secrets_set),
-        warnings=tuple(warnings),
     )
 
 
