@@ -550,11 +550,16 @@ def list_children(req: Request) -> dict[str, Any]:
 
 # ----- annotations ------------------------------------------------------------------------------
 def annotations_body(state: State, entity: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": entity["id"],
-        "etag": entity["etag"],
-        "annotations": copy.deepcopy(state.annotations.get(entity["id"], {})),
-    }
+    """The annotations of this entity version: the live ones for the current version, the
+    copy saved when a newer version was made for an older one (Synapse keeps annotations per
+    version: NodeManager.getAnnotationsForVersion, read by GET .../version/{v}/annotations2
+    and by a version's bundle2)."""
+    version = entity.get("versionNumber")
+    if version is None or version == state.entities[entity["id"]].get("versionNumber"):
+        found = state.annotations.get(entity["id"], {})
+    else:
+        found = state.version_annotations.get((entity["id"], int(version)), {})
+    return {"id": entity["id"], "etag": entity["etag"], "annotations": copy.deepcopy(found)}
 
 
 def validate_annotations(raw: Any) -> dict[str, Any]:
@@ -619,13 +624,7 @@ def get_annotations(req: Request, entity_id: str) -> dict[str, Any]:
 
 @route("GET", "repo", "/entity/{entity_id}/version/{version}/annotations2", auth=False)
 def get_version_annotations(req: Request, entity_id: str, version: str) -> dict[str, Any]:
-    """Each version keeps its own annotations; the current version's are the live ones."""
-    found = versioned(req, entity_id, version)
-    current = req.state.entities[found["id"]]
-    if int(version) == current.get("versionNumber"):
-        return annotations_body(req.state, found)
-    saved = req.state.version_annotations.get((found["id"], int(version)), {})
-    return {"id": found["id"], "etag": found["etag"], "annotations": copy.deepcopy(saved)}
+    return annotations_body(req.state, versioned(req, entity_id, version))
 
 
 @route("PUT", "repo", "/entity/{entity_id}/annotations2")

@@ -78,6 +78,25 @@ def test_provenance_belongs_to_a_version(organiser_syn, project, tmp_path):
     assert organiser_syn.getProvenance(entity.id, version=1)["used"][0]["wasExecuted"] is False
 
 
+def test_a_version_bundle_carries_that_versions_annotations(organiser_syn, project, tmp_path):
+    """Annotations belong to a version (NodeManager.getAnnotationsForVersion): an annotation
+    added with a new version is absent from the older version's bundle
+    (POST /entity/{id}/version/{versionNumber}/bundle2), which syn.get(entity, version=1) reads;
+    synapseclient's own integration_test.py test_entity_version checks this."""
+    path = tmp_path / "v.txt"
+    path.write_text("one")
+    entity = organiser_syn.store(synapseclient.File(str(path), parent=project.id, fizzbuzz=111222))
+    entity.foo = 998877
+    entity = organiser_syn.store(entity, forceVersion=True)
+    assert entity.versionNumber == 2
+    request = json.dumps({"includeEntity": True, "includeAnnotations": True})
+    old = organiser_syn.restPOST(f"/entity/{entity.id}/version/1/bundle2", request)["annotations"]
+    new = organiser_syn.restPOST(f"/entity/{entity.id}/version/2/bundle2", request)["annotations"]
+    assert (set(old["annotations"]), set(new["annotations"])) == ({"fizzbuzz"}, {"fizzbuzz", "foo"})
+    first = organiser_syn.get(entity.id, version=1, downloadFile=False)
+    assert "foo" not in first and first["fizzbuzz"] == [111222]
+
+
 def test_only_the_creator_changes_an_activity(organiser_syn, participant_syn):
     created = organiser_syn.restPOST("/activity", json.dumps({"name": "mine"}))
     with pytest.raises(SynapseHTTPError) as error:
