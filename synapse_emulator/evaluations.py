@@ -593,12 +593,11 @@ def public_status(req: Request, status: dict[str, Any]) -> dict[str, Any]:
 
 @route("GET", "repo", "/evaluation/submission/{submission_id}")
 def get_submission(req: Request, submission_id: str) -> dict[str, Any]:
+    """READ_PRIVATE_SUBMISSION on the queue, with no exception for the submitter
+    (SubmissionManagerImpl.getSubmission)."""
     user = req.require_user()
     submission = existing_submission(req, submission_id)
-    if submission["userId"] != str(user.principal_id) and not can_read_private(
-        req, submission["evaluationId"]
-    ):
-        raise forbidden(f"User {user.name} may not read submission {submission_id}")
+    req.state.require_evaluation_access(user, submission["evaluationId"], "READ_PRIVATE_SUBMISSION")
     return submission
 
 

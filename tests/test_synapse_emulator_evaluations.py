@@ -264,6 +264,12 @@ def test_submission_lifecycle_with_legacy_calls(
     assert list(orchestrator_syn.getSubmissionBundles(evaluation.id, status="ACCEPTED")) == []
     assert [s.id for s in orchestrator_syn.getSubmissions(evaluation.id)] == [submission.id]
     assert orchestrator_syn.getSubmission(submission.id, downloadFile=False).name == "run 1"
+    # Not even the submitter reads a Submission without READ_PRIVATE_SUBMISSION
+    # (Synapse-Repository-Services SubmissionManagerImpl.getSubmission); its status is READ.
+    with pytest.raises(SynapseHTTPError) as error:
+        participant_syn.getSubmission(submission.id, downloadFile=False)
+    assert status_of(error) == 403
+    assert participant_syn.getSubmissionStatus(submission.id).status == "EVALUATION_IN_PROGRESS"
 
     with pytest.raises(SynapseHTTPError) as error:
         orchestrator_syn.store(status)
@@ -286,7 +292,7 @@ def test_submission_lifecycle_with_models(
         entity_id=submission_file.id, evaluation_id=evaluation.id, name="model run"
     ).store(synapse_client=participant_syn)
     assert (
-        models.Submission(id=submission.id).get(synapse_client=participant_syn).name == "model run"
+        models.Submission(id=submission.id).get(synapse_client=orchestrator_syn).name == "model run"
     )
     status = models.SubmissionStatus(id=submission.id).get(synapse_client=orchestrator_syn)
     assert (status.status, status.status_version) == ("RECEIVED", 0)
