@@ -16,12 +16,10 @@ import synapseclient
 from synapseclient import models
 from synapseclient.core.exceptions import SynapseError, SynapseHTTPError
 
-from tests.fixtures.synapse import status_of
+from tests.fixtures.synapse import SCORE, SUBMIT, status_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-SCORE = ["READ", "UPDATE_SUBMISSION", "READ_PRIVATE_SUBMISSION"]
-SUBMIT = ["READ", "SUBMIT"]
 DIGEST_1 = "sha256:" + "1" * 64
 DIGEST_2 = "sha256:" + "2" * 64
 
