@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .app import Request
 from .errors import bad_request, not_found, precondition_failed
 from .state import ANONYMOUS, PUBLIC, State, User, new_etag
 
@@ -87,3 +88,12 @@ def replace_acl(
         resourceAccess=validated_resource_access(state, body, caller, owner_id), etag=new_etag()
     )
     return acl
+
+
+def replace_acl_named_in_body(
+    req: Request, kind: str, access: str, acls: dict[str, dict[str, Any]], owner_field: str
+) -> dict[str, Any]:
+    """PUT of an evaluation or team ACL (``/evaluation/acl``, ``/team/acl``): the body's ``id``
+    names the object; 401, 400, 404, 403 first, in Synapse's order."""
+    user, body, found = req.authorized_by_body(kind, "id", access)
+    return replace_acl(req.state, acls[found["id"]], body, user, found[owner_field])

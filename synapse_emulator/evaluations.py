@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from .acls import replace_acl
+from .acls import replace_acl_named_in_body
 from .app import Request, Response, paginated, route
 from .errors import (
     SynapseApiError,
@@ -210,10 +210,8 @@ def get_evaluation_acl(req: Request, evaluation_id: str) -> dict[str, Any]:
 
 @route("PUT", "repo", "/evaluation/acl")
 def put_evaluation_acl(req: Request) -> dict[str, Any]:
-    user, body, evaluation = req.authorized_by_body("evaluation", "id", "CHANGE_PERMISSIONS")
-    state = req.state
-    acl = state.evaluation_acls[evaluation["id"]]
-    return replace_acl(state, acl, body, user, evaluation["ownerId"])
+    acls = req.state.evaluation_acls
+    return replace_acl_named_in_body(req, "evaluation", "CHANGE_PERMISSIONS", acls, "ownerId")
 
 
 @route("GET", "repo", "/evaluation/{evaluation_id}/permissions", auth=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .acls import replace_acl
+from .acls import replace_acl_named_in_body
 from .app import Request, paginated, route
 from .errors import (
     SynapseApiError,
@@ -313,11 +313,8 @@ def get_team_acl(req: Request, team_id: str) -> dict[str, Any]:
 
 @route("PUT", "repo", "/team/acl")
 def put_team_acl(req: Request) -> dict[str, Any]:
-    user, body, team = req.authorized_by_body("team", "id", "UPDATE")
-    state = req.state
-    acl = state.team_acls[team["id"]]
-    replace_acl(state, acl, body, user, team["createdBy"])
-    sync_admins(state, team["id"])
+    acl = replace_acl_named_in_body(req, "team", "UPDATE", req.state.team_acls, "createdBy")
+    sync_admins(req.state, acl["id"])
     return acl
 
 
