@@ -10,14 +10,9 @@ import synapseclient
 from synapseclient import models
 from synapseclient.core.exceptions import SynapseHTTPError
 
+from tests.fixtures.synapse import SCORE, SUBMIT, status_of
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-SCORE = ["READ", "UPDATE_SUBMISSION", "READ_PRIVATE_SUBMISSION"]
-SUBMIT = ["READ", "SUBMIT"]
-
-
-def status_of(error: pytest.ExceptionInfo[SynapseHTTPError]) -> int:
-    return error.value.response.status_code
 
 
 def iso(moment: dt.datetime) -> str:
