@@ -418,22 +418,3 @@ def test_submission_view_with_models(organiser_syn, queue):
     with pytest.raises(SynapseHTTPError) as error:
         organiser_syn.restGET(f"/entity/{view.id}")
     assert status_of(error) == 404
-
-
-def test_submission_view_scope_must_be_readable_queues(organiser_syn, participant_syn, queue):
-    project, evaluation = queue
-    mine = models.Project(name="Mine").store(synapse_client=participant_syn)
-    private = models.Evaluation(
-        name="Private queue", description="private", content_source=project.id
-    ).store(synapse_client=organiser_syn)
-    body = {
-        "name": "Peek",
-        "parentId": mine.id,
-        "concreteType": "org.sagebionetworks.repo.model.table.SubmissionView",
-        "scopeIds": [private.id],
-    }
-    with pytest.raises(SynapseHTTPError) as error:
-        participant_syn.restPOST("/entity", json.dumps(body))
-    assert status_of(error) == 403
-    body["scopeIds"] = [evaluation.id]
-    assert participant_syn.restPOST("/entity", json.dumps(body))["scopeIds"] == [evaluation.id]

@@ -246,6 +246,34 @@ def test_submission_view_scope_may_be_empty(organiser_syn, project):
     assert "ColumnModel.maxSize for a STRING cannot exceed:" in str(error.value)
 
 
+def test_submission_view_scope_is_parsed_not_authorised(organiser_syn, participant_syn, project):
+    """Synapse's SubmissionViewMetadataProvider.validateEntity calls
+    EvaluationPermissionsManager.hasAccess(READ_PRIVATE_SUBMISSION, scope) and discards the
+    result, so a scope of someone else's queue, or of a project (synapseclient's own
+    test_submission_view_permissions), is stored; only an ID that KeyFactory.stringToKey cannot
+    parse is refused, with its "<id> is not a valid Synapse ID." (REST docs: SubmissionView,
+    https://rest-docs.synapse.org/rest/org/sagebionetworks/repo/model/table/SubmissionView.html)."""
+    private = models.Evaluation(
+        name="Private queue", description="private", content_source=project.id
+    ).store(synapse_client=organiser_syn)
+    mine = models.Project(name="Participant's own").store(synapse_client=participant_syn)
+    body = {
+        "name": "Peek",
+        "parentId": mine.id,
+        "concreteType": "org.sagebionetworks.repo.model.table.SubmissionView",
+        "scopeIds": [private.id, mine.id],
+    }
+    assert participant_syn.restPOST("/entity", json.dumps(body))["scopeIds"] == [
+        private.id,
+        mine.id,
+    ]
+    body.update(name="Bad scope", scopeIds=["not-an-id"])
+    with pytest.raises(SynapseHTTPError) as error:
+        participant_syn.restPOST("/entity", json.dumps(body))
+    assert status_of(error) == 400
+    assert "not-an-id is not a valid Synapse ID." in str(error.value)
+
+
 # ----- teams, messages, challenges --------------------------------------------------------------
 def test_team_creator_membership_status(synapse_emulator, organiser_syn):
     """TeamManagerImpl.getTeamMembershipStatus for the creator: a member and manager, so no
