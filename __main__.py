@@ -34,7 +34,7 @@ except (
 
 spec = config.spec
 warnings = dict.fromkeys(w for h in hosts for w in h.estimate.warnings(dt.date.today()))
-for warning in (*config.warnings, *warnings):
+for warning in warnings:
     pulumi.log.warn(warning)
 
 site = ChallengeSite("challenge", program.site_args(config))

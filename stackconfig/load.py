@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -60,7 +60,6 @@ class StackConfig:
     spec: ChallengeSpec
     region: str
     secrets_set: frozenset[str]
-    warnings: tuple[str, ...] = field(default=())
 
     def for_host(self, group: HostGroup) -> StackConfig:
         """The stack as one host of `challenge:hosts` sees it: its queues, its own keys."""
