@@ -429,6 +429,9 @@ def versioned(req: Request, entity_id: str, version: str) -> dict[str, Any]:
         raise not_found(f"Cannot find a node with id {entity['id']} and version {version}")
     found = copy.deepcopy(versions[int(version)])
     found["isLatestVersion"] = int(version) == entity["versionNumber"]
+    # the etag is the node's, not the revision's (NodeDAOImpl keeps ETAG in the NODE table), so
+    # every version reads the current one; syn.submit of an older version sends it back
+    found["etag"] = entity["etag"]
     return found
 
 

@@ -525,7 +525,7 @@ def create_submission(req: Request) -> dict[str, Any]:
     handle = file_handle_for_entity(state, snapshot)
     entity_bundle = {
         "entity": snapshot,
-        "annotations": annotations_body(state, entity),
+        "annotations": annotations_body(state, snapshot),
         "fileHandles": [handle] if handle else [],
     }
     submission_id = state.next_submission_id()

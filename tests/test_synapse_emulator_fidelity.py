@@ -97,6 +97,25 @@ def test_a_version_bundle_carries_that_versions_annotations(organiser_syn, proje
     assert "foo" not in first and first["fizzbuzz"] == [111222]
 
 
+def test_a_submission_archives_the_submitted_versions_annotations(organiser_syn, project, tmp_path):
+    """A Submission's entityBundleJSON is the bundle of the submitted version
+    (SubmissionManagerImpl.createSubmission reads the version's EntityBundle), so annotations
+    added with a later version are not in it; an older version reads the node's current etag
+    (NodeDAOImpl keeps ETAG on the node, not the revision), which the submission must carry."""
+    path = tmp_path / "entry.txt"
+    path.write_text("one")
+    entity = organiser_syn.store(synapseclient.File(str(path), parent=project.id, score=1))
+    entity.later = "yes"
+    organiser_syn.store(entity, forceVersion=True)
+    queue = organiser_syn.store(
+        synapseclient.Evaluation(name="Versions", description="d", contentSource=project.id)
+    )
+    first = organiser_syn.get(entity.id, version=1, downloadFile=False)
+    submitted = organiser_syn.submit(queue, first, name="v1")
+    archived = organiser_syn.getSubmission(submitted.id, downloadFile=False).entity
+    assert (archived.versionNumber, archived["score"], "later" in archived) == (1, [1], False)
+
+
 def test_only_the_creator_changes_an_activity(organiser_syn, participant_syn):
     created = organiser_syn.restPOST("/activity", json.dumps({"name": "mine"}))
     with pytest.raises(SynapseHTTPError) as error:
