@@ -21,6 +21,7 @@ from .errors import (
 )
 from .state import (
     DOCKER_REPOSITORY,
+    ENTITY_TYPES,
     EVALUATION_ADMIN,
     PROJECT,
     State,
@@ -49,9 +50,12 @@ EVALUATION_FIELDS = (
     "contentSource",
     "submissionInstructionsMessage",
     "submissionReceiptMessage",
-    "quota",
     "status",
 )
+#: Java's ``new Date(2121, Calendar.JANUARY, 1)`` counts years from 1900: Synapse's "unending"
+#: round, made from a quota without an end, ends in 4021.
+FAR_FUTURE = "4021-01-01T00:00:00.000Z"
+DAY_MS, WEEK_MS, DAYS_28_MS, DAYS_31_MS = 86_400_000, 604_800_000, 2_419_200_000, 2_678_400_000
 
 
 def visible_evaluations(req: Request, access: str) -> list[dict[str, Any]]:
@@ -119,11 +123,67 @@ def create_evaluation(req: Request) -> dict[str, Any]:
         ownerId=str(user.principal_id),
         createdOn=now_iso(),
     )
+    rounds = rounds_from_quota(state, evaluation, body.get("quota"))
     state.evaluations[evaluation_id] = evaluation
     state.evaluation_acls[evaluation_id] = state.new_acl(
         evaluation_id, user.principal_id, EVALUATION_ADMIN
     )
+    add_rounds(state, rounds)
     return evaluation
+
+
+def rounds_from_quota(
+    state: State, evaluation: dict[str, Any], quota: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The EvaluationRounds a deprecated SubmissionQuota becomes, validated as new rounds.
+
+    The Evaluation page (https://rest-docs.synapse.org/rest/org/sagebionetworks/evaluation/model/
+    Evaluation.html): "No SubmissionQuota will be returned with the Evaluation. Any
+    SubmissionQuotas submitted will be instead be converted into similar EvaluationRounds."
+    The conversion is Synapse's EvaluationRoundTranslationUtil.fromSubmissionQuota."""
+    if not quota:
+        return []
+    start = quota.get("firstRoundStart")
+    limit = quota.get("submissionLimit")
+    duration = quota.get("roundDurationMillis")
+    count = quota.get("numberOfRounds")
+
+    def round_of(begin: str, end: str, kind: str) -> dict[str, Any]:
+        limits = [] if limit is None else [{"limitType": kind, "maximumSubmissions": limit}]
+        return {"roundStart": begin, "roundEnd": end, "limits": limits}
+
+    if start is None:
+        if limit is None:  # nothing, or a malformed quota with only rounds or a duration
+            return []
+        wanted = [round_of(evaluation["createdOn"], FAR_FUTURE, "TOTAL")]
+    elif count is None or duration is None:
+        wanted = [round_of(start, FAR_FUTURE, "TOTAL")]
+    else:
+        first = parse_iso(start)
+        end = now_iso(first + duration * count / 1000)
+        if duration == DAY_MS:
+            wanted = [round_of(start, end, "DAILY")]
+        elif duration == WEEK_MS:
+            wanted = [round_of(start, end, "WEEKLY")]
+        elif DAYS_28_MS <= duration <= DAYS_31_MS:
+            wanted = [round_of(start, end, "MONTHLY")]
+        else:
+            wanted = [
+                round_of(
+                    now_iso(first + duration * n / 1000),
+                    now_iso(first + duration * (n + 1) / 1000),
+                    "TOTAL",
+                )
+                for n in range(count)
+            ]
+    # consecutive by construction, so each is checked only against the queue's existing rounds
+    return [validated_round(state, evaluation["id"], body, None) for body in wanted]
+
+
+def add_rounds(state: State, rounds: list[dict[str, Any]]) -> None:
+    for created in rounds:
+        created.update(id=state.next_small_id(), etag=new_etag())
+        state.rounds[created["id"]] = created
 
 
 @route("GET", "repo", "/evaluation/{evaluation_id}", auth=False)
@@ -179,10 +239,12 @@ def update_evaluation(req: Request, evaluation_id: str) -> dict[str, Any]:
     source = body.get("contentSource") or evaluation["contentSource"]
     if source != evaluation["contentSource"]:
         source = content_source(req, user, source)
+    rounds = rounds_from_quota(state, evaluation, body.get("quota"))
     for key in EVALUATION_FIELDS:
         if key in body:
             evaluation[key] = copy.deepcopy(body[key])
     evaluation.update(name=name, contentSource=source, etag=new_etag())
+    add_rounds(state, rounds)
     return evaluation
 
 
@@ -523,8 +585,11 @@ def create_submission(req: Request) -> dict[str, Any]:
         check_registered(state, evaluation, user)
     round_id = check_limits(state, evaluation["id"], team_id or str(user.principal_id), moment)
     handle = file_handle_for_entity(state, snapshot)
+    # Synapse stores the entity's v2 EntityBundle (entity, entityType, annotations, file
+    # handles), as POST /entity/{id}/bundle2 answers it; cheat-detection tools read entityType.
     entity_bundle = {
         "entity": snapshot,
+        "entityType": ENTITY_TYPES[snapshot["concreteType"]],
         "annotations": annotations_body(state, snapshot),
         "fileHandles": [handle] if handle else [],
     }

@@ -22,6 +22,7 @@ from . import (  # noqa: F401  (importing a module registers its routes)
     messages,
     provenance,
     storage,
+    submission_query,
     tables,
     teams,
     users,
