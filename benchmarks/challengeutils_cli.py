@@ -582,7 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     with SynapseEmulator(users=USERS) as emulator, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
-        (home / ".synapseConfig").write_text(synapse_config(emulator.base_url, USERS["organiser"]))
+        (home / ".synapseConfig").write_text(
+            synapse_config(emulator.base_url, "organiser", USERS["organiser"])
+        )
         bench = Bench(args.python, home)
         run_all(bench, emulator, Path(tmp))
         unhandled = sorted({f"{m} {p}" for m, p in emulator.unhandled_requests()})
