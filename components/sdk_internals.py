@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +26,7 @@ __all__ = [
     "mocks",
     "plain_pickler",
     "round_trip",
-    "run_pulumi_func",
+    "run_fresh",
     "serialize_provider",
     "settings",
     "sync_await",
@@ -45,6 +45,16 @@ def plain_pickler() -> Iterator[None]:
         yield
     finally:
         pickle._Pickler._batch_setitems = PLAIN_BATCH_SETITEMS  # type: ignore[attr-defined]
+
+
+def run_fresh(program: Callable[[], None]) -> None:
+    """Runs `program` to completion under the configured mocks, after forgetting the RPCs and
+    output tasks an earlier program left unfinished, as the SDK's own `runtime/mocks.py` `test`
+    does: they live in the module-level `settings.SETTINGS`, and `stack.py` `wait_for_rpcs`
+    would wait on them forever (a component that raised mid-registration leaves some)."""
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    sync_await(run_pulumi_func(program))
 
 
 def round_trip(provider: Any) -> Any:

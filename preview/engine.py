@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 
 from components.sdk_internals import mocks as pulumi_mocks
-from components.sdk_internals import run_pulumi_func, sync_await
+from components.sdk_internals import run_fresh, sync_await
 from components.sdk_internals import settings as pulumi_settings
 from components.synapse._resource import type_of_token
 
@@ -369,7 +369,7 @@ def run_program(
         def program() -> None:
             runpy.run_path(str(main), run_name="__main__")
 
-        sync_await(run_pulumi_func(program))
+        run_fresh(program)
         root = pulumi_settings.get_root_resource()
         outputs: dict[str, Any] = {}
         secret: set[str] = set()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -326,3 +328,40 @@ def test_orchestrator_settings_and_dockerhub_password_travel_like_the_token(run_
 def test_dockerhub_username_without_its_password_is_an_error(run_stack):
     with pytest.raises(Exception, match="challenge:dockerhubPassword"):
         run_stack(overrides={"dockerhubUsername": "examplebot"})
+
+
+def test_a_run_does_not_wait_on_work_a_failed_registration_left_behind():
+    """A component that raises mid-registration outside a program leaves output tasks in the
+    SDK's module-level settings, bound to an event loop no one runs again; the next program run
+    waited on them forever (the suite hung once test order put such a test before this file)."""
+    from components.challenge_launch import ChallengeLaunch, ChallengeLaunchArgs
+    from preview import run_program
+    from stackconfig import read_stack_file
+    from synapse_client.errors import SynapseProvisioningError
+    from tests.fixtures.mocks import install_mocks
+
+    install_mocks("unused")
+    bad = ChallengeLaunchArgs(
+        phase="launched",
+        queue_ids={"task-1": "9614001"},
+        participants_team_id="3412345",
+        live_project_id="syn100",
+        staging_project_id="syn200",
+        synapse_endpoint="https://repo-prod.prod.sagebase.org",
+    )
+    with pytest.raises(SynapseProvisioningError):
+        ChallengeLaunch("launch", bad)
+
+    asyncio.set_event_loop(asyncio.new_event_loop())  # as tests of asyncio code leave it
+
+    def give_up(*_: object) -> None:
+        raise TimeoutError("the program run was still waiting after 120 s")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(120)
+    try:
+        run = run_program(read_stack_file("dev"), stack="dev", secret_values=TEST_SECRETS)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [r.name for r in run.resources if r.type == "aws:ec2/instance:Instance"]

@@ -55,7 +55,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from synapseclient.core.exceptions import SynapseHTTPError
 
 import components.synapse
-from components.sdk_internals import run_pulumi_func, sync_await
+from components.sdk_internals import run_fresh
 from components.synapse import (
     Challenge,
     EntityPermissions,
@@ -261,7 +261,7 @@ def registered(build: Callable[[], SynapseResource]) -> Registration:
         def program() -> None:
             build()
 
-        sync_await(run_pulumi_func(program))
+        run_fresh(program)
 
     contextvars.Context().run(run)
     [registration] = capture.registered
