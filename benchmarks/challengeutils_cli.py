@@ -305,30 +305,21 @@ def run_all(bench: Bench, emulator: Any, workdir: Path, walk_through: Callable[.
     )
 
     # The participant's side, in-process: join, submit a file, a Docker image, a project.
-    file_sub = walk_through(
-        par,
-        kind="data-to-model",
-        participants_team_id=teams["Participants"],
-        queue_ids={"main": main_q},
-        progress=lambda _: None,
-    )[0]
-    docker_sub = walk_through(
-        par,
-        kind="model-to-data",
-        participants_team_id=teams["Participants"],
-        queue_ids={"docker": docker_q},
-        progress=lambda _: None,
-    )[0]
+    def participant_submits(kind: str, key: str, queue_id: str) -> Any:
+        return walk_through(
+            par,
+            kind=kind,
+            participants_team_id=teams["Participants"],
+            queue_ids={key: queue_id},
+            progress=lambda _: None,
+        )[0]
+
+    file_sub = participant_submits("data-to-model", "main", main_q)
+    docker_sub = participant_submits("model-to-data", "docker", docker_q)
     work_project = par.findEntityId("participant challenge work")
     par.setPermissions(work_project, principalId=organiser_id, accessType=["READ", "DOWNLOAD"])
     writeup = par.submit(writeup_q, work_project, name="writeup")
-    second = walk_through(
-        par,
-        kind="data-to-model",
-        participants_team_id=teams["Participants"],
-        queue_ids={"main": main_q},
-        progress=lambda _: None,
-    )[0]
+    second = participant_submits("data-to-model", "main", main_q)
     for sub in (file_sub, docker_sub, second):
         if sub.submission_id is None:
             print(f"setup: the participant's submission was refused: {sub.refused}")
