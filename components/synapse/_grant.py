@@ -32,7 +32,6 @@ class GrantProvider(SynapseProvider):
     this does the REST of granting and revoking."""
 
     GRANT: ClassVar[GrantTarget]
-    TARGET: ClassVar[str]
     OUTPUTS = ("grantee_id", "inherited_principal_ids")
     DELETE_BEFORE_REPLACE = False
     ID_KIND = "grant"
@@ -46,7 +45,6 @@ class GrantProvider(SynapseProvider):
 
         cls.GRANT = target
         cls.KIND = target.kind
-        cls.TARGET = target.target
         cls.PROPS = (
             Prop(target.target, str, change=REPLACE, validate=target.target_problem),
             Prop("principal_id", str, required=False, change=REPLACE, validate=numeric_id_problem),
@@ -70,7 +68,7 @@ class GrantProvider(SynapseProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         session = self.session(props)
-        target = props[self.TARGET]
+        target = props[self.GRANT.target]
         grantee = resolve_principal(
             session, props.get("principal_id"), props.get("principal_username")
         )
@@ -80,7 +78,7 @@ class GrantProvider(SynapseProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         session = self.session(props)
-        target = props[self.TARGET]
+        target = props[self.GRANT.target]
         types = self.entry(session, target, str(props["grantee_id"]))
         if types is None:
             return ReadResult("", {})
@@ -93,14 +91,14 @@ class GrantProvider(SynapseProvider):
         if self.server_changes(olds, news):
             session = self.session(news)
             inherited = (
-                self.grant(session, news[self.TARGET], grantee, self.types(news)) or inherited
+                self.grant(session, news[self.GRANT.target], grantee, self.types(news)) or inherited
             )
         outs = self.outputs(news, grantee_id=grantee, inherited_principal_ids=inherited)
         return UpdateResult(outs)
 
     def delete_object(self, session: SynapseSession, id_: str, props: dict[str, Any]) -> None:
         inherited = [str(p) for p in props.get("inherited_principal_ids") or []]
-        self.revoke(session, props[self.TARGET], str(props["grantee_id"]), inherited)
+        self.revoke(session, props[self.GRANT.target], str(props["grantee_id"]), inherited)
 
     def types(self, props: Mapping[str, Any]) -> frozenset[str]:
         return self.GRANT.levels[AccessLevel(props["access"])]
@@ -170,7 +168,7 @@ class GrantProvider(SynapseProvider):
         grant = self.GRANT
         if not grant.benefactor_uri:
             raise SynapseProvisioningError(
-                f"{self.TARGET} {target} does not exist or this account cannot see it",
+                f"{self.GRANT.target} {target} does not exist or this account cannot see it",
                 status=404,
                 object_id=target,
             )
