@@ -188,17 +188,22 @@ def test_the_resource_is_replaced_on_a_new_instance_and_keeps_the_callers_option
 def guard_state(synapse_emulator, aws, instance_id, ssm_runs_in, monkeypatch) -> dict[str, Any]:
     monkeypatch.setattr(drain_guard_module, "POLL_SECONDS", 1)
     challenge = SubmissionQueues(synapse_emulator)
-    provider = configured({})
-    props = checked(
-        provider,
-        inputs(
-            instance_id=instance_id,
-            evaluation_ids=challenge.queues,
-            synapse_endpoint=synapse_emulator.base_url,
-        ),
-    )
-    created = provider.create(props)
-    return {"challenge": challenge, "outs": created.outs, "id": created.id, "aws": aws}
+
+    def create(**changes: Any) -> dict[str, Any]:
+        provider = configured({})
+        props = checked(
+            provider,
+            inputs(
+                instance_id=instance_id,
+                evaluation_ids=challenge.queues,
+                synapse_endpoint=synapse_emulator.base_url,
+                **changes,
+            ),
+        )
+        created = provider.create(props)
+        return {"challenge": challenge, "outs": created.outs, "id": created.id, "aws": aws}
+
+    return {**create(), "create": create}
 
 
 def delete_with(state: dict[str, Any], config: dict[str, str]) -> None:
@@ -263,3 +268,20 @@ def test_force_replace_in_the_stack_config_lets_the_delete_go_on(guard_state, ss
     assert "(forceReplace: will go on after that)" in err
     assert "WARNING: forceReplace is set: going on with 1 submission(s)" in err and running in err
     assert ssm_runs_in.accept_value() == "'false'"
+
+
+def test_a_validation_hosts_guard_waits_on_open_not_on_in_progress(guard_state, ssm_runs_in, capsys):
+    """The stage the guard was created with reaches the drain from state (EvaluationUtils: a
+    VALIDATION orchestrator holds its submissions OPEN), so an in-progress one of the execution
+    host does not hold it, and an OPEN one times it out naming that submission."""
+    challenge = guard_state["challenge"]
+    validating = guard_state["create"](in_progress_status="OPEN")
+    assert validating["outs"]["in_progress_status"] == "OPEN"
+    challenge.submit(challenge.queues[0], "EVALUATION_IN_PROGRESS")
+    delete_with(validating, {DRAIN_TIMEOUT_CONFIG_KEY: "0"})
+    assert "drained: no submission in progress on 2 queue(s)" in capsys.readouterr().err
+    open_one = challenge.submit(challenge.queues[1], "OPEN")
+    with pytest.raises(DrainTimeout) as error:
+        delete_with(validating, {DRAIN_TIMEOUT_CONFIG_KEY: "0"})
+    assert f"{open_one} (queue {challenge.queues[1]})" in str(error.value)
+    assert "OPEN" in str(error.value)
