@@ -270,7 +270,9 @@ def test_force_replace_in_the_stack_config_lets_the_delete_go_on(guard_state, ss
     assert ssm_runs_in.accept_value() == "'false'"
 
 
-def test_a_validation_hosts_guard_waits_on_open_not_on_in_progress(guard_state, ssm_runs_in, capsys):
+def test_a_validation_hosts_guard_waits_on_open_not_on_in_progress(
+    guard_state, ssm_runs_in, capsys
+):
     """The stage the guard was created with reaches the drain from state (EvaluationUtils: a
     VALIDATION orchestrator holds its submissions OPEN), so an in-progress one of the execution
     host does not hold it, and an OPEN one times it out naming that submission."""

@@ -32,11 +32,15 @@ def isolated(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def busy(synapse_emulator) -> tuple[SubmissionQueues, dict[str, str]]:
-    """Queue 1: 2 received, 1 in progress, 3 accepted, 1 invalid; queue 2: empty."""
+    """Queue 1: 2 received, 1 being validated (OPEN), 2 validated, 1 in progress, 3 accepted,
+    1 invalid; queue 2: empty."""
     challenge = SubmissionQueues(synapse_emulator)
     first = challenge.queues[0]
     made = {"oldest": challenge.submit(first)}
     challenge.submit(first)
+    challenge.submit(first, "OPEN")
+    for _ in range(2):
+        challenge.submit(first, "VALIDATED")
     made["running"] = challenge.submit(first, "EVALUATION_IN_PROGRESS")
     for _ in range(3):
         challenge.submit(first, "ACCEPTED")
@@ -66,8 +70,8 @@ def test_queue_counts_match_the_server_and_the_oldest_in_flight_is_found(busy):
         assert dict(queue.counts) == server_counts(challenge, queue.evaluation_id), queue.key
     assert dict(found[0].counts) == {
         "RECEIVED": 2,
-        "OPEN": 0,
-        "VALIDATED": 0,
+        "OPEN": 1,
+        "VALIDATED": 2,
         "EVALUATION_IN_PROGRESS": 1,
         "ACCEPTED": 3,
         "INVALID": 1,
@@ -107,7 +111,7 @@ def test_status_cli_shows_queues_and_host_as_a_table_and_as_json(
     lines = table.splitlines()
     assert lines[0] == "Stack dev (phase live)"
     row = next(line for line in lines if line.strip().startswith("task-1"))
-    assert row.split()[:8] == ["task-1", challenge.queues[0], "2", "0", "0", "1", "3", "1"]
+    assert row.split()[:8] == ["task-1", challenge.queues[0], "2", "1", "2", "1", "3", "1"]
     assert f"{made['oldest']} RECEIVED" in row
     assert f"Host {instance_id}: running, t3.large" in table
     assert "workflow containers running: 1; new submissions: accepting" in table

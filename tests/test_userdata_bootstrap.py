@@ -34,6 +34,7 @@ from userdata import (
     COMPOSE_ENVIRONMENT,
     DOCKERHUB_HELPER_PATH,
     ENV_PATH,
+    IMAGES_SEEN_PATH,
     LOG_PATH,
     TOKEN_HELPER_PATH,
     FileToken,
@@ -351,33 +352,64 @@ def test_cleanup_removes_old_unused_job_folders_only(make_host, tmp_path: Path) 
     assert ["docker", "image", "prune", "--force"] in host.calls()
 
 
-def test_cleanup_removes_only_unused_images_older_than_the_retention(
+def test_cleanup_removes_only_images_unseen_and_unused_for_longer_than_the_retention(
     make_host, tmp_path: Path
 ) -> None:
+    """Ages come from the clean-up's own record (first seen, last seen in use) and LastTagTime,
+    never from an image's build date: a step image pulled with a zero LastTagTime, or built
+    upstream long ago, is not deleted the day it arrives."""
     host = make_host(job_retention_days=7)
     now = int(time.time())
     day = 86400
-    old, recent, in_use, engine, imported = (f"sha256:{n * 64}" for n in "abcde")
-    images = [
-        [old, now - 9 * day, "2026-01-01T00:00:00.5Z", ""],
-        [recent, now - 2 * day, "2025-01-01T00:00:00Z", ""],
-        [in_use, now - 30 * day, "2025-01-01T00:00:00Z", ""],
-        [engine, now - 30 * day, "2025-01-01T00:00:00Z", recipe_hash()],
-        # Never tagged (LastTagTime zero): its creation time counts.
-        [imported, -62135596800, "2020-01-01T00:00:00Z", ""],
-    ]
-    result = host.run(
-        CLEANUP_PATH,
-        STANDIN_CONTAINERS=json.dumps({"workflow_job.1": [], "orchestrator": []}),
-        STANDIN_CONTAINER_IMAGES=json.dumps({"workflow_job.1": in_use}),
-        STANDIN_IMAGES=json.dumps(images),
+    zero_time = -62135596800
+    old, recent, in_use, engine, old_engine, untagged, seen_long_ago = (
+        f"sha256:{n * 64}" for n in "abcdef9"
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    removed = [c[-1] for c in commands(host.calls(), "docker", "image", "rm", "--force")]
-    assert removed == [old, imported]
-    assert ["docker", "image", "prune", "--force"] in host.calls(), "dangling images go"
-    assert not [c for c in host.calls() if c[:3] == ["docker", "image", "prune"] and "--all" in c]
-    assert "removed 2 image(s) unused and older than 7 day(s)" in result.stdout
+    images = [
+        [old, now - 9 * day, ""],
+        [recent, now - 2 * day, ""],
+        [in_use, now - 30 * day, ""],
+        [engine, now - 30 * day, recipe_hash()],
+        [old_engine, now - 30 * day, "0" * 64],
+        [untagged, zero_time, ""],
+        [seen_long_ago, now - 1 * day, ""],
+    ]
+    record = host.path(IMAGES_SEEN_PATH)
+    record.parent.mkdir(parents=True)
+    record.write_text(f"{in_use} {now - 40 * day}\n{seen_long_ago} {now - 20 * day}\n")
+
+    def cleanup() -> tuple[list[str], dict[str, int]]:
+        host.reset_calls()
+        result = host.run(
+            CLEANUP_PATH,
+            STANDIN_CONTAINERS=json.dumps({"workflow_job.1": [], "orchestrator": []}),
+            STANDIN_CONTAINER_IMAGES=json.dumps({"workflow_job.1": in_use}),
+            STANDIN_IMAGES=json.dumps([i for i in images if i[0] not in gone]),
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert ["docker", "image", "prune", "--force"] in host.calls(), "dangling images go"
+        assert not [
+            c for c in host.calls() if c[:3] == ["docker", "image", "prune"] and "--all" in c
+        ]
+        removed = [c[-1] for c in commands(host.calls(), "docker", "image", "rm", "--force")]
+        assert f"removed {len(removed)} image(s) unused and older than 7 day(s)" in result.stdout
+        gone.update(removed)
+        return removed, {
+            i: int(t) for i, t in (line.split() for line in record.read_text().splitlines())
+        }
+
+    gone: set[str] = set()
+    removed, seen = cleanup()
+    assert removed == [old, old_engine], "tagged 9 and 30 days ago, unused; an earlier recipe"
+    assert set(seen) == {recent, in_use, engine, untagged, seen_long_ago}
+    assert seen[recent] == now - 2 * day, "first seen: its LastTagTime"
+    assert seen[seen_long_ago] == now - 1 * day, "tagged (pulled) again since the record"
+    assert abs(seen[in_use] - now) < 60 and abs(seen[untagged] - now) < 60
+
+    record.write_text("".join(f"{i} {t - 8 * day}\n" for i, t in seen.items()))
+    removed, seen = cleanup()
+    assert removed == [untagged], "unseen in use for 8 days now, though never tagged"
+    assert set(seen) == {recent, in_use, engine, seen_long_ago}
 
 
 # --- the real SSM helper, against moto ----------------------------------------------------

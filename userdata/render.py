@@ -41,6 +41,8 @@ MAX_USER_DATA_BYTES = 16384
 BOOTSTRAP_PATH = "/usr/local/sbin/challenge-bootstrap"
 TOKEN_HELPER_PATH = "/usr/local/sbin/challenge-fetch-token"
 CLEANUP_PATH = "/usr/local/sbin/challenge-cleanup"
+#: The clean-up's record of when it first saw, or last saw in use, each image ("<ID> <epoch>").
+IMAGES_SEEN_PATH = "/var/lib/challenge/images-seen"
 ACCEPT_SUBMISSIONS_PATH = "/usr/local/sbin/challenge-accept-submissions"
 ORCHESTRATOR_DIR = "/opt/orchestrator"
 COMPOSE_PATH = f"{ORCHESTRATOR_DIR}/docker-compose.yaml"
@@ -176,6 +178,8 @@ _ENVIRONMENT.globals.update(
     environment=COMPOSE_ENVIRONMENT,
     volume=f"{COMPOSE_PROJECT_NAME}_shared",
     engine_label=engine.RECIPE_LABEL,
+    engine_recipe=engine.recipe_hash(),
+    images_seen_path=IMAGES_SEEN_PATH,
 )
 
 
