@@ -432,6 +432,10 @@ def test_cleanup_removes_old_job_folders_and_keeps_the_running_orchestrator(run:
     )
     for expected in expected_after:
         assert expected in jobs, f"after {userdata.CLEANUP_SERVICE}: {jobs}\n{log[-2000:]}"
+    # Its record, written through the real docker's inspect format: both images, each with a time.
+    recorded = dict(line.split() for line in second.text("images-seen.txt").splitlines())
+    kept = second.text("cleanup-image-ids.txt").split()
+    assert len(kept) == 2 and all(recorded.get(i, "").isdigit() for i in kept), (recorded, kept)
 
 
 @pytest.mark.vm

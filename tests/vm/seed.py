@@ -147,6 +147,7 @@ class GuestPlan:
             "ORCHESTRATOR_UNIT": userdata.ORCHESTRATOR_UNIT,
             "CLEANUP_TIMER": userdata.CLEANUP_TIMER,
             "CLEANUP_SERVICE": userdata.CLEANUP_SERVICE,
+            "IMAGES_SEEN_PATH": userdata.IMAGES_SEEN_PATH,
             "ENV_PATH": userdata.ENV_PATH,
             "COMPOSE_PATH": userdata.COMPOSE_PATH,
             "LOG_PATH": userdata.LOG_PATH,

@@ -168,6 +168,10 @@ if [ "$boot" = "$RERUN_BOOTSTRAP_ON_BOOT" ]; then
   docker image inspect "$ORCHESTRATOR_IMAGE" >/dev/null 2>&1 && echo "image=present" >>"$out/cleanup-jobs.txt"
   docker image inspect "$ENGINE_TAG" >/dev/null 2>&1 && echo "engine=present" >>"$out/cleanup-jobs.txt"
   orchestrator_running && echo "orchestrator=running" >>"$out/cleanup-jobs.txt"
+  cp "$IMAGES_SEEN_PATH" "$out/images-seen.txt" 2>/dev/null || true
+  for image in "$ORCHESTRATOR_IMAGE" "$ENGINE_TAG"; do
+    docker image inspect --format '{{ .Id }}' "$image" 2>/dev/null || true
+  done >"$out/cleanup-image-ids.txt"
   mark "clean-up exited $(cat "$out/cleanup.rc")"
 fi
 mark "done"
