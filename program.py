@@ -171,31 +171,21 @@ def fleet(config: StackConfig, *, sized_choice: bool = False) -> tuple[FleetHost
         raise sizing.SizingError("\n".join(problems))
     budget = config.spec.monthly_budget_usd
     if several and budget and config.spec.host == "ec2" and not sized_choice:
-        total = fleet_monthly_cost_usd(hosts)
-        if total is None or total > budget:
-            costs = ", ".join(
-                f"{h.group.key} {h.estimate.instance_type} "
-                + (
-                    "unknown"
-                    if h.estimate.monthly_cost_usd is None
-                    else f"${h.estimate.monthly_cost_usd:,.2f}"
-                )
-                for h in hosts
+        try:
+            sizing.check_fleet_budget(
+                {h.group.key: h.estimate for h in hosts},
+                budget,
+                catalog,
+                {h.group.key: h.group.stack_key("instanceType") for h in hosts},
             )
-            figure = "an unknown amount" if total is None else f"${total:,.2f}"
-            raise sizing.SizingError(
-                f"{stackconfig.NAMESPACE}:monthlyBudgetUsd: the {len(hosts)} hosts cost {figure} "
-                f"a month together ({costs}), above the budget of ${budget:,}; raise it, or "
-                "lower a host's workload keys in challenge:hosts",
-                key="monthlyBudgetUsd",
-            )
+        except sizing.SizingError as error:
+            raise sizing.SizingError(_as_stack_key(error), key=error.key) from None
     return tuple(hosts)
 
 
 def fleet_monthly_cost_usd(hosts: Sequence[FleetHost]) -> float | None:
     """The fleet's monthly cost, USD; None when any host's is unknown."""
-    costs = [h.estimate.monthly_cost_usd for h in hosts]
-    return None if any(c is None for c in costs) else round(sum(c for c in costs if c), 2)
+    return sizing.sum_usd(h.estimate.monthly_cost_usd for h in hosts)
 
 
 def host_estimate(

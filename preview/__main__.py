@@ -61,7 +61,7 @@ def cost_lines(config: stackconfig.StackConfig, hosts: tuple[FleetHost, ...]) ->
     ]
     total = fleet_monthly_cost_usd(hosts)
     if several:
-        figure = "unknown (a host has no price)" if total is None else f"${total:,.2f}"
+        figure = "unknown (see the hosts above)" if total is None else f"${total:,.2f}"
         lines.append(f"Fleet of {len(hosts)} hosts: {figure} a month")
     if (
         total is not None

@@ -13,7 +13,14 @@ from .catalog import (
     load_catalog,
     parse_catalog,
 )
-from .chooser import DEFAULT_ARCHITECTURES, HostEstimate, choose_instance, estimate_host
+from .chooser import (
+    DEFAULT_ARCHITECTURES,
+    HostEstimate,
+    cheapest_fit,
+    check_fleet_budget,
+    choose_instance,
+    estimate_host,
+)
 from .costs import (
     GP3_USD_PER_GIB_MONTH,
     MAX_PRICE_AGE_DAYS,
@@ -22,6 +29,7 @@ from .costs import (
     MonthlyCost,
     monthly_cost,
     stale_price_warning,
+    sum_usd,
 )
 from .errors import SizingError
 from .model import (
@@ -57,6 +65,8 @@ __all__ = [
     "SizingError",
     "VcpuItem",
     "Workload",
+    "cheapest_fit",
+    "check_fleet_budget",
     "choose_instance",
     "compute_requirements",
     "dump_catalog",
@@ -67,5 +77,6 @@ __all__ = [
     "parse_catalog",
     "parse_price_file",
     "stale_price_warning",
+    "sum_usd",
     "usable_memory_gib",
 ]

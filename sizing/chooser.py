@@ -3,19 +3,20 @@
 A chain of named filters (architecture, generation, burstable, bare metal, GPUs, accelerators,
 vCPUs, memory) narrows the catalog; the first filter that leaves nothing names the requirement in
 the error. Of what is left, types without a price are left out and counted; the rest are ordered
-by hourly price, then least memory, fewest vCPUs and name, so the choice is deterministic. A
-catalog without any price falls back to that order without the price, and says so.
+by hourly price, then least memory, fewest vCPUs and name, so the choice is deterministic. When
+no fitting type has a price, the order falls back to least memory, fewest vCPUs and name, and the
+estimate warns that its monthly cost is unknown (and fails a monthly budget).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .catalog import Catalog, InstanceType
-from .costs import MonthlyCost, monthly_cost, stale_price_warning
+from .costs import MonthlyCost, monthly_cost, stale_price_warning, sum_usd
 from .errors import SizingError
 from .model import (
     HOURS_PER_MONTH,
@@ -54,6 +55,8 @@ class HostEstimate:
     selection: str
     #: Instance, root volume and public IPv4 per month, each with its reason, and the price date.
     monthly_cost: MonthlyCost
+    #: True when the type is an `instanceType` override, not the chooser's pick.
+    override: bool = False
 
     @property
     def instance_type(self) -> str:
@@ -96,8 +99,11 @@ class HostEstimate:
         return self.required.vcpu_breakdown
 
     def warnings(self, today: dt.date) -> tuple[str, ...]:
-        """Stale prices (older than MAX_PRICE_AGE_DAYS on `today`) and estimated prices."""
+        """Stale prices (older than MAX_PRICE_AGE_DAYS on `today`), estimated prices, and an
+        unknown monthly cost (a type without a price never wins silently)."""
         found = []
+        if self.monthly_cost.total_usd is None:
+            found.append(self._unknown_cost_warning())
         stale = stale_price_warning(self.prices_as_of, today, self.region)
         if stale:
             found.append(stale)
@@ -107,6 +113,23 @@ class HostEstimate:
                 "own for it (see `price_estimates` in its catalog)"
             )
         return tuple(found)
+
+    def _unknown_cost_warning(self) -> str:
+        where = f"the {self.region} catalog" if self.region else "the catalog"
+        name = self.instance_type
+        if self.prices_known:
+            return f"the monthly cost of {name} is {self.monthly_cost.summary()}"
+        if self.override:
+            return (
+                f"instanceType {name} has no on-demand price in {where}, so its monthly cost is "
+                "unknown (leave instanceType empty for the cheapest type with a price)"
+            )
+        return (
+            f"{name} has no on-demand price in {where}, nor has any other type that fits, so "
+            "its monthly cost is unknown (chosen by least memory, then fewest vCPUs); give the "
+            f"catalog prices: `python -m sizing catalog --region {self.region or 'REGION'} "
+            "--out FILE`, or `--prices FILE` offline"
+        )
 
     def to_json_dict(self) -> dict[str, object]:
         """The object `python -m sizing estimate --json` prints."""
@@ -129,7 +152,7 @@ class HostEstimate:
             "price_estimated": self.price_estimated,
             "monthly_price_usd": self.monthly_price_usd,
             "monthly_cost_usd": self.monthly_cost_usd,
-            "monthly_cost": self.monthly_cost.to_json_dict(),
+            "monthly_cost": self.monthly_cost.to_json_dict(with_sources=True),
             "prices_known": self.prices_known,
             "region": self.region,
             "selection": self.selection,
@@ -165,7 +188,7 @@ def estimate_host(
         selection = f"instanceType override {instance_type}; it fits"
     else:
         chosen, selection = choose_instance(required, catalog, architectures, allow_gpu)
-    estimate = _estimate(workload, required, chosen, catalog, selection)
+    estimate = _estimate(workload, required, chosen, catalog, selection, bool(instance_type))
     if monthly_budget_usd is not None:
         _check_budget(estimate, monthly_budget_usd, catalog, architectures, allow_gpu)
     return estimate
@@ -177,6 +200,7 @@ def _estimate(
     chosen: InstanceType,
     catalog: Catalog,
     selection: str,
+    override: bool = False,
 ) -> HostEstimate:
     meta = catalog.metadata
     cost = monthly_cost(
@@ -187,6 +211,7 @@ def _estimate(
         region=catalog.region,
         prices_as_of=meta.prices_as_of if meta else None,
         estimate_note=meta.price_estimates if meta else None,
+        price_source=meta.price_source if meta else None,
     )
     return HostEstimate(
         workload=workload,
@@ -196,7 +221,24 @@ def _estimate(
         region=catalog.region,
         selection=selection,
         monthly_cost=cost,
+        override=override,
     )
+
+
+def cheapest_fit(
+    estimate: HostEstimate,
+    catalog: Catalog,
+    architectures: Sequence[str] = DEFAULT_ARCHITECTURES,
+    allow_gpu: bool = False,
+) -> HostEstimate | None:
+    """The same workload on the cheapest type of `catalog` that fits (what leaving instanceType
+    empty gives); None when nothing the chooser allows fits (an override may be, say, a GPU type).
+    """
+    try:
+        chosen, how = choose_instance(estimate.required, catalog, architectures, allow_gpu)
+    except SizingError:
+        return None
+    return _estimate(estimate.workload, estimate.required, chosen, catalog, how)
 
 
 def _check_budget(
@@ -209,24 +251,26 @@ def _check_budget(
     total = estimate.monthly_cost_usd
     if total is not None and total <= budget_usd:
         return
-    cheapest_type, how = choose_instance(estimate.required, catalog, architectures, allow_gpu)
-    cheapest = _estimate(estimate.workload, estimate.required, cheapest_type, catalog, how)
+    cheapest = cheapest_fit(estimate, catalog, architectures, allow_gpu)
     figure = (
         f"the estimate is {estimate.monthly_cost.summary()} for {estimate.instance_type}"
         if total is not None
-        else f"the monthly cost of {estimate.instance_type} is unknown (no price in the catalog)"
+        else f"the monthly cost of {estimate.instance_type} is {estimate.monthly_cost.summary()}"
     )
-    if cheapest_type.instance_type == estimate.instance_type:
+    if cheapest is None or cheapest.instance_type == estimate.instance_type:
         alternative = (
             "it is already the cheapest type that fits; raise monthlyBudgetUsd or lower "
             "maxConcurrentSubmissions or perSubmissionMemoryGiB"
         )
     elif cheapest.monthly_cost_usd is None:
-        alternative = f"the cheapest type that fits, {cheapest_type.instance_type}, has no price"
+        alternative = (
+            f"the cheapest type that fits, {cheapest.instance_type}, costs "
+            f"{cheapest.monthly_cost.summary()}"
+        )
     else:
         within = "within" if cheapest.monthly_cost_usd <= budget_usd else "still over"
         alternative = (
-            f"the cheapest type that fits is {cheapest_type.instance_type} at "
+            f"the cheapest type that fits is {cheapest.instance_type} at "
             f"{cheapest.monthly_cost.summary()}, {within} the budget (leave instanceType empty "
             "to get it)"
         )
@@ -234,6 +278,66 @@ def _check_budget(
         f"monthlyBudgetUsd is ${budget_usd:,.2f} a month, but {figure}; {alternative}",
         key="monthlyBudgetUsd",
     )
+
+
+def check_fleet_budget(
+    hosts: Mapping[str, HostEstimate],
+    budget_usd: float,
+    catalog: Catalog,
+    instance_type_keys: Mapping[str, str] | None = None,
+) -> None:
+    """Hold several hosts (by label) to one monthly budget. Over it (or unknown), the error names
+    each host's figure and, for each host whose instanceType override is not its cheapest fit,
+    that type, its figure and the fleet's total with it. `instance_type_keys` names, per label,
+    the key that sets the host's instanceType (default `instanceType`)."""
+    total = sum_usd(e.monthly_cost_usd for e in hosts.values())
+    if total is not None and total <= budget_usd:
+        return
+    costs = ", ".join(
+        f"{label} {e.instance_type} {_usd_or_unknown(e.monthly_cost_usd)}"
+        for label, e in hosts.items()
+    )
+    budget = f"the budget of ${budget_usd:,.2f}"
+    message = (
+        f"monthlyBudgetUsd: the {len(hosts)} hosts cost an unknown amount a month together "
+        f"({costs}), which cannot be held to {budget}"
+        if total is None
+        else f"monthlyBudgetUsd: the {len(hosts)} hosts cost ${total:,.2f} a month together "
+        f"({costs}), above {budget}"
+    )
+    advice = (
+        "raise it, or lower a host's workload keys (perSubmissionMemoryGiB, "
+        "maxConcurrentSubmissions)"
+    )
+    swaps = {}
+    for label, estimate in hosts.items():
+        cheapest = cheapest_fit(estimate, catalog) if estimate.override else None
+        if cheapest is not None and cheapest.instance_type != estimate.instance_type:
+            swaps[label] = cheapest
+    if not swaps:
+        raise SizingError(f"{message}; {advice}", key="monthlyBudgetUsd")
+    keys = [(instance_type_keys or {}).get(label, "instanceType") for label in swaps]
+    named = "; ".join(
+        f"the cheapest type that fits host {label} is {c.instance_type} at "
+        f"{_usd_or_unknown(c.monthly_cost_usd)} a month ({key} is {hosts[label].instance_type})"
+        for (label, c), key in zip(swaps.items(), keys, strict=True)
+    )
+    it = "it" if len(swaps) == 1 else "them"
+    with_swaps = sum_usd(swaps.get(label, e).monthly_cost_usd for label, e in hosts.items())
+    if with_swaps is None:
+        outcome = f"with {it} the fleet's monthly cost is still unknown; {advice}"
+    elif with_swaps <= budget_usd:
+        outcome = (
+            f"with {it} the fleet would cost ${with_swaps:,.2f} a month, within the budget "
+            f"(leave {' and '.join(keys)} empty to get {it})"
+        )
+    else:
+        outcome = f"with {it} the fleet would still cost ${with_swaps:,.2f} a month; {advice}"
+    raise SizingError(f"{message}; {named}; {outcome}", key="monthlyBudgetUsd")
+
+
+def _usd_or_unknown(usd: float | None) -> str:
+    return "unknown" if usd is None else f"${usd:,.2f}"
 
 
 def choose_instance(
@@ -257,10 +361,12 @@ def choose_instance(
     priced = [t for t in candidates if t.hourly_price_usd is not None]
     if not priced:
         chosen = min(candidates, key=price_order)
-        return chosen, (
-            f"prices unknown: least memory, then fewest vCPUs, then name, of {len(candidates)} "
-            "fitting types"
+        unpriced = (
+            "the catalog has none"
+            if not catalog.prices_known
+            else f"none of the {len(candidates)} fitting types has one"
         )
+        return chosen, f"prices unknown ({unpriced}): least memory, then fewest vCPUs, then name"
     chosen = min(priced, key=price_order)
     estimated = sum(t.price_estimated for t in priced)
     how = f"cheapest on-demand hourly price of {len(priced)} fitting types with a price"

@@ -187,8 +187,18 @@ def _merge_price_file(args: argparse.Namespace) -> CatalogFile:
     except OSError as exc:
         raise SizingError(f"cannot read price file {args.prices}: {exc.strerror or exc}") from exc
     prices = parse_price_file(text, origin=str(args.prices))
-    command = f"python -m sizing catalog --region {args.region} --prices {args.prices.name}"
-    return merge_prices(base, prices, generated_by=command)
+    return merge_prices(base, prices, generated_by=merge_command(args))
+
+
+def merge_command(args: argparse.Namespace) -> str:
+    """The `generated_by` of a merged catalog: the command with every flag that shaped it."""
+    words = ["python -m sizing catalog --region", args.region]
+    if args.from_moto:
+        words.append("--from-moto")
+    elif args.catalog is not None:
+        words += ["--catalog", str(args.catalog)]
+    words += ["--prices", str(args.prices)]
+    return " ".join(words)
 
 
 def _build_catalog(args: argparse.Namespace) -> CatalogFile:

@@ -7,6 +7,7 @@ below are facts with their sources; they change rarely, so they are constants, n
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .model import HOURS_PER_MONTH
@@ -42,14 +43,23 @@ MAX_PRICE_AGE_DAYS = 180
 
 @dataclass(frozen=True)
 class CostItem:
-    """One line of a monthly cost: what, how many USD a month, and why."""
+    """One line of a monthly cost: what, how many USD a month, why, and where the rate is from."""
 
     item: str
     usd_per_month: float | None
     reason: str
+    #: Who publishes the rate (long: shown in `--json`, not in the text lines).
+    source: str | None = None
 
-    def to_json_dict(self) -> dict[str, object]:
-        return {"item": self.item, "usd_per_month": self.usd_per_month, "reason": self.reason}
+    def to_json_dict(self, *, with_source: bool = False) -> dict[str, object]:
+        found: dict[str, object] = {
+            "item": self.item,
+            "usd_per_month": self.usd_per_month,
+            "reason": self.reason,
+        }
+        if with_source:
+            found["source"] = self.source
+        return found
 
 
 @dataclass(frozen=True)
@@ -57,29 +67,40 @@ class MonthlyCost:
     """A host's monthly on-demand cost (730 hours), line by line."""
 
     items: tuple[CostItem, ...]
-    #: Sum of the items, USD; None when any is unknown (an unpriced instanceType override).
+    #: Sum of the items, USD; None when any is unknown (see `unknown_items`).
     total_usd: float | None
     #: Date of the oldest price behind the instance figure (YYYY-MM-DD), None if unknown.
     prices_as_of: str | None
     #: True when the instance price is an estimate, not the region's own price.
     estimated: bool
 
+    @property
+    def unknown_items(self) -> tuple[CostItem, ...]:
+        """The items without a figure, which make the total unknown."""
+        return tuple(i for i in self.items if i.usd_per_month is None)
+
     def summary(self) -> str:
-        """One line: total, parts, price date; "estimated" when it is."""
+        """One line: total, parts, price date; "estimated" when it is; what is unknown if any."""
         if self.total_usd is None:
-            return "unknown: the instance type has no price (" + self.items[0].reason + ")"
+            unknown = self.unknown_items
+            return (
+                f"unknown: no price for the {' and the '.join(i.item for i in unknown)} ("
+                + "; ".join(i.reason for i in unknown)
+                + ")"
+            )
         parts = " + ".join(
             f"{i.item} ${i.usd_per_month:,.2f}" for i in self.items if i.usd_per_month is not None
         )
         mark = "estimated " if self.estimated else ""
         return f"${self.total_usd:,.2f}/month {mark}({parts}; prices as of {self.prices_as_of})"
 
-    def to_json_dict(self) -> dict[str, object]:
+    def to_json_dict(self, *, with_sources: bool = False) -> dict[str, object]:
+        """The stack output `monthlyCost`; `with_sources` adds each rate's source (`--json`)."""
         return {
             "total_usd": self.total_usd,
             "prices_as_of": self.prices_as_of,
             "estimated": self.estimated,
-            "items": [i.to_json_dict() for i in self.items],
+            "items": [i.to_json_dict(with_source=with_sources) for i in self.items],
         }
 
 
@@ -92,13 +113,16 @@ def monthly_cost(
     region: str | None,
     prices_as_of: str | None,
     estimate_note: str | None = None,
+    price_source: str | None = None,
 ) -> MonthlyCost:
-    """The instance, root volume and public IPv4 address for a month of 730 hours."""
+    """The instance, root volume and public IPv4 address for a month of 730 hours;
+    `price_source` says where the catalog's instance prices come from."""
     if hourly_price_usd is None:
         instance = CostItem(
             "instance",
             None,
             f"{instance_type} has no on-demand price in the catalog",
+            price_source,
         )
     else:
         how = f"estimated: {estimate_note}" if price_estimated and estimate_note else "estimated"
@@ -107,6 +131,7 @@ def monthly_cost(
             round(hourly_price_usd * HOURS_PER_MONTH, 2),
             f"{instance_type} on demand, ${hourly_price_usd:g}/hour x {HOURS_PER_MONTH} hours"
             + (f" ({how})" if price_estimated else ""),
+            price_source,
         )
     rate = GP3_USD_PER_GIB_MONTH.get(region or "")
     volume = CostItem(
@@ -116,24 +141,31 @@ def monthly_cost(
             f"{root_volume_gib} GiB encrypted gp3 x ${rate:g}/GB-month in {region} (encryption "
             "free, baseline IOPS and throughput included)"
             if rate is not None
-            else f"no gp3 price recorded for region {region!r}"
+            else f"no gp3 price recorded for region {region!r} in sizing/costs.py"
         ),
+        GP3_PRICE_SOURCE,
     )
     ipv4 = CostItem(
         "public IPv4",
         round(PUBLIC_IPV4_USD_PER_HOUR * HOURS_PER_MONTH, 2),
         f"the host's public IPv4 address (default-VPC subnets assign one), "
         f"${PUBLIC_IPV4_USD_PER_HOUR:g}/hour x {HOURS_PER_MONTH} hours since 2024-02-01",
+        PUBLIC_IPV4_PRICE_SOURCE,
     )
     items = (instance, volume, ipv4)
-    known = [i.usd_per_month for i in items]
-    total = None if None in known else round(sum(v for v in known if v is not None), 2)
     return MonthlyCost(
         items=items,
-        total_usd=total,
+        total_usd=sum_usd(i.usd_per_month for i in items),
         prices_as_of=prices_as_of if hourly_price_usd is not None else None,
         estimated=price_estimated and hourly_price_usd is not None,
     )
+
+
+def sum_usd(figures: Iterable[float | None]) -> float | None:
+    """The sum of USD figures (a host's items, a fleet's hosts), to the cent; None when any is
+    unknown."""
+    known = list(figures)
+    return None if None in known else round(sum(f for f in known if f is not None), 2)
 
 
 def stale_price_warning(prices_as_of: str | None, today: dt.date, region: str | None) -> str | None:

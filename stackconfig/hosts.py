@@ -56,6 +56,13 @@ class HostGroup:
             return HOST_RESOURCE_PREFIX
         return f"{HOST_RESOURCE_PREFIX}-{self.key}"
 
+    def stack_key(self, alias: str) -> str:
+        """Where the stack sets `alias` for this host: `challenge:hosts[i].<alias>` when the
+        group sets it, else the stack's own `challenge:<alias>`."""
+        if self.index is not None and alias in self.overridden:
+            return f"{NAMESPACE}:hosts[{self.index}].{alias}"
+        return f"{NAMESPACE}:{alias}"
+
     def in_stack_terms(self, message: str) -> str:
         """A problem of this host's (sizing, user data) in the stack's words: a key the group
         sets becomes `challenge:hosts[i].<key>`; any other is marked with the host it is for."""
@@ -63,7 +70,7 @@ class HostGroup:
             return message
         where = f"{NAMESPACE}:hosts[{self.index}]"
         for alias in self.overridden:
-            message = message.replace(f"{NAMESPACE}:{alias}", f"{where}.{alias}")
+            message = message.replace(f"{NAMESPACE}:{alias}", self.stack_key(alias))
         return message if message.startswith(where) else f"{where} ({self.key!r}): {message}"
 
 

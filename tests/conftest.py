@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from preview import ProgramRun, run_program
+from preview.engine import PreviewMocks
 from stackconfig import read_stack_file
 from tests.fixtures.stacks import TEST_SECRETS
 
@@ -31,13 +32,15 @@ def run_stack() -> Callable[..., ProgramRun]:
     """Run `__main__.py` under mocks with `Pulumi.<stack>.yaml` plus overrides and test secrets.
 
     Overrides use short keys (`maxConcurrentSubmissions`) for the `challenge:` namespace, or
-    full `ns:key` keys; a value of None removes the key.
+    full `ns:key` keys; a value of None removes the key. `mocks` (a PreviewMocks) keeps what
+    was registered even when the run fails.
     """
 
     def run(
         stack: str = "dev",
         overrides: Mapping[str, Any] | None = None,
         secrets: Mapping[str, str] | None = None,
+        mocks: PreviewMocks | None = None,
     ) -> ProgramRun:
         config = dict(read_stack_file(stack))
         for key, value in (overrides or {}).items():
@@ -47,7 +50,10 @@ def run_stack() -> Callable[..., ProgramRun]:
             else:
                 config[full] = value
         return run_program(
-            config, stack=stack, secret_values=TEST_SECRETS if secrets is None else secrets
+            config,
+            stack=stack,
+            secret_values=TEST_SECRETS if secrets is None else secrets,
+            mocks=mocks,
         )
 
     return run

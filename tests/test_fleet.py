@@ -298,3 +298,38 @@ def test_the_user_data_limit_holds_per_host_and_names_the_host():
     ), one.problems
     split = [{"key": "a", "queues": keys[:325]}, {"key": "b", "queues": keys[325:]}]
     assert check_stack("dev", stack_with({"queues": queues, "hosts": split}), env={}).problems == ()
+
+
+def test_a_fleet_over_budget_names_the_cheapest_fit_of_a_dear_override():
+    """`pulumi up` (the program under mocks) and `make check` both name, for the host whose
+    instanceType is not its cheapest fit, that type and its figure, and the fleet's total."""
+    from preview.checks import check_stack
+    from preview.engine import PreviewMocks
+    from program import fleet
+    from stackconfig import parse_config
+
+    sized = {
+        h.group.key: h.estimate
+        for h in fleet(parse_config("dev", stack_with({"queues": QUEUES, "hosts": FLEET})))
+    }
+    dear = [dict(group) for group in FLEET]
+    dear[0]["instanceType"] = "m7i.24xlarge"
+    raw = stack_with({"queues": QUEUES, "hosts": dear, "monthlyBudgetUsd": 3000})
+    cheapest = sized["default"]
+    with_it = round(sum(e.monthly_cost_usd for e in sized.values()), 2)
+    assert cheapest.instance_type != "m7i.24xlarge" and with_it <= 3000
+    expected = (
+        f"the cheapest type that fits host default is {cheapest.instance_type} at "
+        f"${cheapest.monthly_cost_usd:,.2f} a month (challenge:hosts[0].instanceType is "
+        f"m7i.24xlarge); with it the fleet would cost ${with_it:,.2f} a month, within the budget "
+        "(leave challenge:hosts[0].instanceType empty to get it)"
+    )
+    mocks = PreviewMocks("us-east-1")
+    with pytest.raises(Exception, match="challenge:monthlyBudgetUsd: the 3 hosts cost") as caught:
+        run_program(raw, stack="dev", secret_values=TEST_SECRETS, mocks=mocks)
+    assert expected in str(caught.value)
+    assert "default m7i.24xlarge $" in str(caught.value)
+    assert mocks.resources == [], "registered before the budget check"
+    problems = check_stack("dev", raw, env={}).problems
+    budget = [p for p in problems if p.startswith("challenge:monthlyBudgetUsd:")]
+    assert len(budget) == 1 and expected in budget[0], problems

@@ -15,7 +15,7 @@ import pytest
 
 from preview.checks import check_stack
 from stackconfig import ConfigError, parse_config, read_stack_file
-from tests.fixtures.stacks import NOW, stack_with
+from tests.fixtures.stacks import NOW, run_make_check, stack_with
 
 ENCRYPTED = {"secure": "v1:AAAABBBBCCCC"}
 
@@ -624,17 +624,6 @@ def test_readme_key_table_shows_defaults_as_yaml():
     assert "| `existingTeamIds` | object |  | none |" in table
     for python_repr in ("`True`", "`False`", "ExistingTeamIds(", "None"):
         assert python_repr not in table
-
-
-def run_make_check(tmp_path: Path, changes: dict[str, Any], capsys) -> tuple[int, str, str]:
-    import yaml
-
-    from preview.__main__ import main
-
-    (tmp_path / "Pulumi.hostile.yaml").write_text(yaml.safe_dump({"config": stack_with(changes)}))
-    code = main(["--stack", "hostile", "--project-dir", str(tmp_path)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_make_check_labels_made_up_ids_as_placeholders(tmp_path, capsys):

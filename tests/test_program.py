@@ -13,10 +13,11 @@ import yaml
 from pulumi.runtime import rpc
 
 import sizing
+from preview.engine import PreviewMocks
 from program import workload
 from stackconfig import load_stack
 from tests.fixtures.cli import run_module
-from tests.fixtures.stacks import TEST_SECRETS
+from tests.fixtures.stacks import TEST_SECRETS, run_make_check
 from userdata import BOOTSTRAP_PATH, write_files_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,9 +133,11 @@ def test_user_data_over_16_kb_fails_before_any_resource(run_stack):
 
 
 def test_instance_type_override_that_does_not_fit_fails_before_any_resource(run_stack):
+    mocks = PreviewMocks("us-east-1")
     with pytest.raises(Exception, match="instanceType") as caught:
-        run_stack(overrides={"instanceType": "m5.large"})
+        run_stack(overrides={"instanceType": "m5.large"}, mocks=mocks)
     assert "m5.large" in str(caught.value)
+    assert mocks.resources == []
 
 
 def test_stack_outputs_carry_the_monthly_cost_with_its_parts_and_price_date(dev_run):
@@ -153,8 +156,10 @@ def test_monthly_budget_below_the_estimate_fails_before_any_resource(run_stack):
     cheapest = sizing.estimate_host(
         workload(load_stack("dev", env={}).spec), sizing.load_catalog("us-east-1")
     )
+    mocks = PreviewMocks("us-east-1")
     with pytest.raises(Exception, match="challenge:monthlyBudgetUsd") as caught:
-        run_stack(overrides={"monthlyBudgetUsd": 100})
+        run_stack(overrides={"monthlyBudgetUsd": 100}, mocks=mocks)
+    assert mocks.resources == [], "registered before the budget check"
     message = str(caught.value)
     assert "$100.00" in message and f"${cheapest.monthly_cost_usd:,.2f}" in message
     assert cheapest.instance_type in message
@@ -166,11 +171,82 @@ def test_monthly_budget_names_the_cheapest_alternative_to_a_dear_override(run_st
     cheapest = sizing.estimate_host(
         workload(load_stack("dev", env={}).spec), sizing.load_catalog("us-east-1")
     )
+    mocks = PreviewMocks("us-east-1")
     with pytest.raises(Exception, match="monthlyBudgetUsd") as caught:
-        run_stack(overrides={"monthlyBudgetUsd": 400, "instanceType": "m5zn.3xlarge"})
+        run_stack(overrides={"monthlyBudgetUsd": 400, "instanceType": "m5zn.3xlarge"}, mocks=mocks)
     message = str(caught.value)
     assert "m5zn.3xlarge" in message
     assert f"cheapest type that fits is {cheapest.instance_type}" in message
+    assert mocks.resources == []
+
+
+def _fitting(region: str, keep) -> str:
+    """The cheapest type of `region`'s catalog that the dev stack fits and `keep` accepts."""
+    dev = workload(load_stack("dev", env={}).spec)
+    catalog = sizing.load_catalog(region)
+    for candidate in sorted(catalog.instance_types, key=sizing.chooser.price_order):
+        if keep(candidate):
+            try:
+                return sizing.estimate_host(dev, catalog, candidate.instance_type).instance_type
+            except sizing.SizingError:
+                continue
+    raise AssertionError(f"no such type in {region}")
+
+
+def test_pulumi_up_warns_of_stale_and_estimated_prices(run_stack):
+    """eu-west-1's prices are of 2025-04-04 (more than 180 days old); an estimated type."""
+    estimated = _fitting("eu-west-1", lambda t: t.price_estimated)
+    run = run_stack(overrides={"aws:region": "eu-west-1", "instanceType": estimated})
+    warnings = [message for level, message in run.logs if level == "warning"]
+    stale = [w for w in warnings if w.startswith("the eu-west-1 prices are as of 2025-04-04")]
+    assert len(stale) == 1 and "days old (more than 180)" in stale[0]
+    assert "python -m sizing catalog --region eu-west-1" in stale[0]
+    assert any(
+        w.startswith(f"the {estimated} price is estimated: eu-west-1 has no price of its own")
+        for w in warnings
+    ), warnings
+    assert run.outputs["monthlyCost"]["estimated"] is True
+    dev_warnings = [m for level, m in run_stack(overrides={"aws:region": "us-east-1"}).logs]
+    assert not [w for w in dev_warnings if "prices" in w or "estimated" in w], dev_warnings
+
+
+def test_pulumi_up_warns_that_an_unpriced_override_has_an_unknown_monthly_cost(run_stack):
+    unpriced = _fitting("eu-west-1", lambda t: t.hourly_price_usd is None)
+    run = run_stack(overrides={"aws:region": "eu-west-1", "instanceType": unpriced})
+    warnings = [message for level, message in run.logs if level == "warning"]
+    assert (
+        f"instanceType {unpriced} has no on-demand price in the eu-west-1 catalog, so its monthly "
+        "cost is unknown (leave instanceType empty for the cheapest type with a price)"
+    ) in warnings
+    assert run.outputs["instanceType"] == unpriced
+    assert run.outputs["monthlyCost"]["total_usd"] is None
+
+
+def test_make_check_warns_of_stale_prices_with_the_refresh_command(tmp_path, capsys):
+    code, out, _ = run_make_check(tmp_path, {"aws:region": "us-west-2"}, capsys)
+    assert code == 0
+    age = (datetime.date.today() - datetime.date(2025, 4, 4)).days
+    assert (
+        f"warning: the us-west-2 prices are as of 2025-04-04, {age} days old (more than 180); "
+        "refresh them: `python -m sizing catalog --region us-west-2 --out "
+        "sizing/catalogs/us-west-2.json`"
+    ) in out
+
+
+def test_make_check_warns_that_an_unpriced_override_has_an_unknown_monthly_cost(tmp_path, capsys):
+    unpriced = _fitting("eu-west-1", lambda t: t.hourly_price_usd is None)
+    changes = {"aws:region": "eu-west-1", "instanceType": unpriced}
+    code, out, _ = run_make_check(tmp_path, changes, capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1].startswith(f"Host: {unpriced}, ")
+    assert lines[1].endswith(
+        f"unknown: no price for the instance ({unpriced} has no on-demand price in the catalog)"
+    )
+    assert (
+        f"warning: instanceType {unpriced} has no on-demand price in the eu-west-1 catalog, so "
+        "its monthly cost is unknown"
+    ) in out
 
 
 def test_make_check_fails_over_budget_naming_the_key(tmp_path, capsys):

@@ -309,3 +309,6 @@ def test_catalog_from_moto_with_a_price_file_offline(tmp_path):
     assert catalog.get("c5.large").hourly_price_usd == 0.085
     assert catalog.get("m7i.large").hourly_price_usd is None
     assert catalog.metadata.prices_as_of == "2026-07-20" and "moto" in catalog.metadata.source
+    assert catalog.metadata.generated_by == (
+        f"python -m sizing catalog --region us-east-1 --from-moto --prices {prices}"
+    )
