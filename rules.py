@@ -7,8 +7,10 @@ settings (`userdata.settings`) validate with the same ones, and sizing checks it
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from collections.abc import Iterable
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
@@ -50,10 +52,220 @@ def duplicate_names(names: Iterable[str]) -> list[str]:
     return sorted({n for n in names if keys.count(name_key(n)) > 1})
 
 
+def _listed(words: Sequence[str]) -> str:
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def shared_team_problems(team_ids: Mapping[str, str | None]) -> list[str]:
+    """One line per team ID given for two or more roles (existing team IDs by role): that team's
+    members would get every one of those roles' permissions, e.g. participants admin rights."""
+    roles_by_id: dict[str, list[str]] = {}
+    for role, team_id in team_ids.items():
+        if team_id:
+            roles_by_id.setdefault(str(team_id), []).append(role)
+    return [
+        f"{_listed(roles)} name the same team {team_id}: its members would get the permissions "
+        "of every one of these roles; give each role its own team"
+        for team_id, roles in roles_by_id.items()
+        if len(roles) > 1
+    ]
+
+
+class HidesValue(ValueError):
+    """A problem whose report must not repeat the value: it may hold a credential."""
+
+
+#: Characters of a URL path besides percent-escapes (RFC 3986 `pchar` and '/').
+_URL_PATH = re.compile(r"^(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)+$")
+_HOST_NAME = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+
+
+def workflow_archive_url_problem(url: str) -> str | HidesValue | None:
+    """Why `url` is not a plain https URL of a .zip archive, or None. The URL is stored in
+    Synapse (the workflow's file link) and downloaded by the orchestrator, so it is held as
+    strictly as synapseEndpoint: printable ASCII, an ASCII host name, no user info, no query (a
+    GitHub archive URL needs none, and one often carries an access token), no fragment. A
+    `HidesValue` problem is about a part that may be a credential: report it without the URL."""
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        return "has spaces or control characters"
+    foreign = sorted({f"U+{ord(c):04X}" for c in url if ord(c) > 127})
+    if foreign:
+        return (
+            f"has non-ASCII characters ({', '.join(foreign)}): a look-alike letter in the host "
+            "name would fetch the workflow from someone else; write it in ASCII (an "
+            "international host name in its xn-- form)"
+        )
+    parsed = urllib.parse.urlsplit(url)
+    if "@" in parsed.netloc:
+        return HidesValue(
+            "has user info (a name or token before '@'): a credential would sit in the stack "
+            "file and in Synapse; use the archive's public URL"
+        )
+    if "?" in url:
+        return HidesValue(
+            "has a query ('?...'): GitHub archive URLs need none, and a query often carries an "
+            "access token; use the plain archive URL"
+        )
+    if "#" in url:
+        return "has a fragment ('#...'); the archive is the path: remove it"
+    if parsed.scheme != "https" or not parsed.path.endswith(".zip"):
+        return "must be an https URL ending in .zip"
+    try:
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "has an invalid port"
+    if not _HOST_NAME.fullmatch(parsed.hostname or "") or _is_ip_address(parsed.hostname or ""):
+        return "must name its server by host name (letters, digits, '-' and '.')"
+    if not _URL_PATH.fullmatch(parsed.path):
+        return "has characters a URL path may hold only percent-encoded (%XX)"
+    return None
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _archive_url(url: str) -> str:
+    problem = workflow_archive_url_problem(url)
+    if isinstance(problem, HidesValue):
+        raise problem
+    if problem:
+        raise ValueError(problem)
+    return url
+
+
+#: The workflow repository's zip archive (`workflow_archive_url_problem`).
+WorkflowArchiveUrl = Annotated[str, AfterValidator(_archive_url)]
+
+
+def root_template_problem(path: str) -> str | None:
+    """Why `path` is not a CWL file inside the unzipped archive (ROOT_TEMPLATE), or None."""
+    parts = path.split("/")
+    if (
+        not re.fullmatch(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*", path)
+        or any(p in (".", "..") for p in parts)
+        or not parts[-1].endswith(".cwl")
+        or parts[-1] == ".cwl"
+    ):
+        return (
+            "must be a relative path inside the archive ending in .cwl: names of letters, "
+            "digits and ._- separated by '/', without '..'"
+        )
+    return None
+
+
+def _root_template(path: str) -> str:
+    problem = root_template_problem(path)
+    if problem:
+        raise ValueError(problem)
+    return path
+
+
+#: The workflow's entry file inside the archive (`root_template_problem`).
+RootTemplate = Annotated[str, AfterValidator(_root_template)]
+
+
 # --- AWS -------------------------------------------------------------------------------------
 
 #: A region name: `us-east-1`, `ap-southeast-7`, `us-gov-west-1`, `cn-north-1`.
 AwsRegion = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
+
+#: `aws:` keys a stack may set: the default AWS provider's configuration (pulumi-aws 7.51.1,
+#: `pulumi_aws/config/vars.py`) that chooses the account, region, credentials source, tags and
+#: retries, and never where API calls go.
+AWS_PROVIDER_KEYS = frozenset(
+    {
+        "region",
+        "profile",
+        "sharedConfigFiles",
+        "sharedCredentialsFiles",
+        "assumeRoles",
+        "assumeRoleWithWebIdentity",
+        "allowedAccountIds",
+        "forbiddenAccountIds",
+        "defaultTags",
+        "ignoreTags",
+        "maxRetries",
+        "retryMode",
+        "tokenBucketRateLimiterCapacity",
+        "stsRegion",
+        "useFipsEndpoint",
+        "useDualstackEndpoint",
+        "s3UsEast1RegionalEndpoint",
+        "s3UsePathStyle",
+        "ec2MetadataServiceEndpointMode",
+        "noProxy",
+        "userAgents",
+        "tagPolicyCompliance",
+        # Pulumi's default is true already; aws:region itself is held to the catalog regions.
+        "skipRegionValidation",
+    }
+)
+#: Credentials: allowed only as Pulumi secrets.
+AWS_SECRET_KEYS = ("accessKey", "secretKey", "token")
+#: Keys that send AWS API calls (the SSM write carrying the orchestrator's token among them)
+#: somewhere else, or let someone else read them: refused whatever their value.
+AWS_REDIRECTING_KEYS = {
+    "endpoints": "sends API calls to other servers than AWS's",
+    "httpProxy": "routes every API call through a proxy",
+    "httpsProxy": "routes every API call through a proxy",
+    "customCaBundle": "trusts another certificate authority, which can then read every API call",
+    "ec2MetadataServiceEndpoint": (
+        "takes credentials from another metadata server, so resources (and the token) could "
+        "land in an account that is not yours"
+    ),
+}
+#: Switches that turn a check off (meant for AWS look-alike APIs): refused unless false.
+AWS_WEAKENING_KEYS = {
+    "insecure": "turns off the TLS certificate check of every API call",
+    "skipCredentialsValidation": "skips checking the credentials with STS before any call",
+    "skipRequestingAccountId": "skips the account lookup that allowedAccountIds relies on",
+    "skipMetadataApiCheck": "skips the EC2 metadata check of where credentials come from",
+}
+#: Where sharedConfigFiles and sharedCredentialsFiles may point: the operator's own AWS folder.
+AWS_SHARED_FILES_DIRS = ("~/.aws/", "$HOME/.aws/")
+
+
+def aws_key_problem(key: str, value: Any) -> str | None:
+    """Why the stack must not set `aws:<key>` to `value` (a secret key is the caller's rule)."""
+    import difflib
+
+    allowed = "allowed: " + ", ".join(sorted(AWS_PROVIDER_KEYS)) + " (and the secrets "
+    allowed += ", ".join(AWS_SECRET_KEYS) + ")"
+    if key in AWS_REDIRECTING_KEYS:
+        return (
+            f"refused: it {AWS_REDIRECTING_KEYS[key]}, and this program writes the "
+            f"orchestrator's token to SSM through them; {allowed}"
+        )
+    if key in AWS_WEAKENING_KEYS:
+        if value is False or str(value).lower() == "false":
+            return None
+        return f"refused: it {AWS_WEAKENING_KEYS[key]}; remove it (false is the default)"
+    if key in ("sharedConfigFiles", "sharedCredentialsFiles"):
+        files = value if isinstance(value, list) else [value]
+        if not all(isinstance(f, str) and f.startswith(AWS_SHARED_FILES_DIRS) for f in files):
+            return (
+                f"{_describe_value(value)}: name files under ~/.aws/ only: a config file from "
+                "elsewhere (the repository) can set endpoint_url or run a credential_process"
+            )
+        return None
+    if key not in AWS_PROVIDER_KEYS:
+        close = difflib.get_close_matches(
+            key, [*AWS_PROVIDER_KEYS, *AWS_SECRET_KEYS, *AWS_REDIRECTING_KEYS], n=1
+        )
+        hint = f" (did you mean aws:{close[0]}?)" if close else ""
+        return f"not a key of the AWS provider this program uses{hint}; {allowed}"
+    return None
+
+
+def _describe_value(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 #: Debian 13's public AMI parameters (`release` or `daily`, by number or code name).
 AMI_SSM_PARAMETER_PATTERN = (
     r"^/aws/service/debian/(release|daily)/(13|trixie)/[^/\s]+/(amd64|arm64)$"
@@ -68,11 +280,60 @@ InstanceTypeName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$"
 MIN_ROOT_VOLUME_GIB = 20
 MAX_ROOT_VOLUME_GIB = 16384
 RootVolumeGiB = Annotated[WholeNumber, Field(ge=MIN_ROOT_VOLUME_GIB, le=MAX_ROOT_VOLUME_GIB)]
+#: `s3://bucket[/prefix]`. The bucket follows AWS's general purpose bucket naming rules (checked in
+#: full by `s3_uri_problem`); the prefix keeps to AWS's "safe" key characters, which are safe in an
+#: IAM ARN and a shell word too. No `*`: `aws s3 sync` takes it literally (it syncs nothing), and
+#: in the host role's IAM policy it would be a wildcard.
 S3_URI_PATTERN = (
-    r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>[A-Za-z0-9!_.*()/=+-]*))?$"
+    r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>[A-Za-z0-9!_.()/=+-]*))?$"
 )
-#: An S3 prefix; its characters are the ones safe in an IAM ARN and a shell word.
-S3Uri = Annotated[str, Field(pattern=S3_URI_PATTERN)]
+#: Reserved bucket name prefixes and suffixes (AWS S3 User Guide, "General purpose bucket naming
+#: rules": IDN names, access point and Object Lambda aliases, Multi-Region Access Points,
+#: directory and table buckets).
+S3_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+S3_RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_S3_NAMING = (
+    "bucket names are 3-63 lower-case letters, digits, '.' and '-', starting and ending with a "
+    "letter or digit (AWS's naming rules)"
+)
+
+
+def s3_uri_problem(uri: str) -> str | None:
+    """Why `uri` is not an `s3://bucket[/prefix]` that `aws s3 sync` and IAM take as meant."""
+    if not uri.startswith("s3://"):
+        return "is not an s3://bucket[/prefix] URI"
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if "*" in prefix or "?" in prefix:
+        return "has a wildcard in the prefix: aws s3 sync takes '*' literally (syncs nothing)"
+    if not re.fullmatch(r"[a-z0-9.-]{3,63}", bucket) or not re.fullmatch(
+        r"[a-z0-9].*[a-z0-9]", bucket
+    ):
+        return f"has bucket {bucket!r}: {_S3_NAMING}"
+    if ".." in bucket:
+        return f"has bucket {bucket!r} with two adjacent periods: {_S3_NAMING}"
+    if re.fullmatch(r"[0-9]+(\.[0-9]+){3}", bucket):
+        return f"has bucket {bucket!r} formatted as an IP address, which AWS refuses"
+    reserved = [p for p in S3_RESERVED_BUCKET_PREFIXES if bucket.startswith(p)]
+    reserved += [s for s in S3_RESERVED_BUCKET_SUFFIXES if bucket.endswith(s)]
+    if reserved:
+        return f"has bucket {bucket!r}: AWS reserves {reserved[0]!r} (not a bucket name)"
+    if not re.fullmatch(S3_URI_PATTERN, uri):
+        return (
+            "has a prefix with characters outside AWS's safe key characters: letters, digits "
+            "and !_.()/=+-"
+        )
+    return None
+
+
+def _s3_uri(uri: str) -> str:
+    problem = s3_uri_problem(uri)
+    if problem:
+        raise ValueError(problem)
+    return uri
+
+
+#: An S3 prefix to sync input data from (`s3_uri_problem`).
+S3Uri = Annotated[str, AfterValidator(_s3_uri)]
 
 
 # --- the host --------------------------------------------------------------------------------
@@ -168,12 +429,47 @@ def _input_data_dir(path: str) -> str:
 HostDataDir = Annotated[str, AfterValidator(_input_data_dir)]
 
 
-def _toil_options(value: str) -> str:
+#: Options the orchestrator puts after the organiser's own (upstream WorkflowManagerDocker.java:
+#: `--workDir <job dir> --noLinkImports`), and refuses anywhere in TOIL_CLI_OPTIONS by substring.
+ORCHESTRATOR_TOIL_OPTIONS = ("workDir", "linkImports", "noLinkImports")
+
+
+def toil_options_problem(value: str) -> str | None:
+    """Why toil-cwl-runner would not run `value` (TOIL_CLI_OPTIONS) as the organiser meant, or None.
+
+    Toil 9.6 (the engine built here: toil/cwl/cwltoil.py `get_options`) parses with
+    `allow_abbrev=False`, but an older Toil in a workflowEngineImage may take an unambiguous
+    abbreviation (argparse's default), so `--workD` would set --workDir: every `--name` that
+    starts one of the orchestrator's own options is refused, as is a bare `--`, after which the
+    orchestrator's options would become workflow inputs.
+    """
     if not value.isprintable() or "'" in value:
-        raise ValueError("must be one line of printable characters without single quotes")
+        return "must be one line of printable characters without single quotes"
     lowered = value.lower()
     if "workdir" in lowered or "linkimports" in lowered:
-        raise ValueError("must not contain --workDir or LinkImports (the orchestrator sets them)")
+        return "must not contain --workDir or LinkImports (the orchestrator sets them)"
+    for word in value.split():  # the orchestrator splits on whitespace (`split("\\s+")`)
+        if word == "--":
+            return (
+                "must not contain a bare '--': the orchestrator's own options after it would "
+                "become workflow inputs"
+            )
+        if not word.startswith("--"):
+            continue
+        name = word[2:].split("=", 1)[0].lower()
+        for option in ORCHESTRATOR_TOIL_OPTIONS:
+            if name and option.lower().startswith(name):
+                return (
+                    f"must not contain {word.split('=', 1)[0]}: argparse reads it as an "
+                    f"abbreviation of --{option}, which the orchestrator sets itself"
+                )
+    return None
+
+
+def _toil_options(value: str) -> str:
+    problem = toil_options_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -184,6 +480,80 @@ ExecutionStage = Literal["ALL", "VALIDATION", "EXECUTION"]
 #: splits the list on ',' and each entry on ':').
 RW_VOLUME_PATTERN = r"^/[A-Za-z0-9._/-]*:/[A-Za-z0-9._/-]*$"
 RwVolume = Annotated[str, Field(pattern=RW_VOLUME_PATTERN)]
+#: Container paths an RW_VOLUMES entry may neither be, lie below, nor contain: the engine
+#: container's system directories, and what the orchestrator mounts into it itself (upstream
+#: WorkflowManagerDocker.java): the Docker socket at its host path (DOCKER_ENGINE_URL,
+#: /var/run/docker.sock) and the job folder at its host path in the shared volume (under Docker's
+#: data root, /var/lib/docker/volumes/...).
+RESERVED_CONTAINER_PATHS = (
+    "/bin",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib64",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/run",
+    "/var/lib/docker",
+)
+
+
+def _container_path_problem(path: str) -> str | None:
+    normal = path.rstrip("/") or "/"
+    if normal != "/" and any(p in ("", ".", "..") for p in normal.split("/")[1:]):
+        return f"container path {path!r} must be an absolute path without empty, '.' or '..' parts"
+    for reserved in RESERVED_CONTAINER_PATHS:
+        if normal == reserved or normal.startswith(reserved + "/"):
+            clash = f"is {reserved} or below it"
+        elif normal == "/" or reserved.startswith(normal + "/"):
+            clash = f"would hide {reserved}"
+        else:
+            continue
+        return (
+            f"container path {path!r} {clash}: the engine container's system directories, its "
+            "Docker socket (/var/run) and its job folder (/var/lib/docker) must stay as they are; "
+            "use a directory of your own, e.g. /shared"
+        )
+    return None
+
+
+def rw_volume_problems(volumes: Sequence[str]) -> list[tuple[int, str]]:
+    """(index, why) of each RW_VOLUMES entry that must not be mounted into every engine container
+    read-write: its host path outside the data directories, its container path over one the
+    container needs, or a container path used twice."""
+    problems: list[tuple[int, str]] = []
+    first_use: dict[str, int] = {}
+    for index, volume in enumerate(volumes):
+        host_path, _, container_path = volume.partition(":")
+        problem = input_data_dir_problem(host_path)
+        if problem:
+            problems.append(
+                (
+                    index,
+                    f"host path {host_path!r} {problem} (every engine container mounts it "
+                    "read-write)",
+                )
+            )
+        problem = _container_path_problem(container_path)
+        if problem:
+            problems.append((index, problem))
+            continue
+        normal = container_path.rstrip("/") or "/"
+        if normal in first_use:
+            problems.append(
+                (
+                    index,
+                    f"container path {container_path!r} is also entry [{first_use[normal]}]'s; "
+                    "each entry needs its own",
+                )
+            )
+        first_use.setdefault(normal, index)
+    return problems
+
+
 #: Docker Hub user names: 4-30 lower-case letters and digits.
 DockerhubUsername = Annotated[str, Field(pattern=r"^[a-z0-9]{4,30}$")]
 

@@ -18,7 +18,7 @@ import sizing
 import stackconfig
 from program import FleetHost, component_problems, fleet
 
-_KEY = re.compile(rf"^{stackconfig.NAMESPACE}:(?P<key>[A-Za-z0-9]+)")
+_KEY = re.compile(rf"^(?P<key>(?:{stackconfig.NAMESPACE}|aws):[A-Za-z0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,14 @@ def _config_without_bad_keys(
     env: Mapping[str, str] | None,
     now: dt.datetime | None,
 ) -> stackconfig.StackConfig | None:
-    """The stack with every rejected key removed (back to its default) and unknown namespaces
-    dropped, if that validates: what the later layers check."""
+    """The stack with every rejected key (`challenge:` or `aws:`) removed (back to its default)
+    and unknown namespaces dropped, if that validates: what the later layers check."""
     bad = {m["key"] for p in problems if (m := _KEY.match(p))}
     kept = {
         full: value
         for full, value in raw.items()
         if full.partition(":")[0] in stackconfig.load.KNOWN_NAMESPACES
-        and full.partition(":")[2] not in bad
+        and (full if ":" in full else f"{stackconfig.NAMESPACE}:{full}") not in bad
     }
     if not stackconfig.load.STACK_NAME.fullmatch(stack):
         stack = "invalid-stack-name"  # reported already; the later layers need a valid one

@@ -21,13 +21,20 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from rules import (
+    AWS_SECRET_KEYS,
+    HidesValue,
+    aws_key_problem,
+    rw_volume_problems,
+    shared_team_problems,
+)
+
 from .hosts import HostGroup, host_group_problems
 from .model import (
     NAMESPACE,
     SECRET_KEYS,
     STACK_KEYS,
     ChallengeSpec,
-    input_data_dir_problem,
     is_production_endpoint,
     moving_image_problem,
     synapse_endpoint_problem,
@@ -167,6 +174,8 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"{where}: needs at least {ctx.get('min_length')} item(s), got {_describe(value)}"
     if kind == "string_too_short":
         return f"{where}: must not be empty"
+    if kind == "value_error" and isinstance(ctx.get("error"), HidesValue):
+        return f"{where}: {ctx['error']!s}"
     if kind == "value_error":
         return f"{where}: {_describe(value)} {ctx.get('error', error['msg'])!s}"
     return f"{where}: {_describe(value)}: {error['msg']}"
@@ -187,13 +196,53 @@ def _namespace_problem(full_key: str) -> str:
     return f"{full_key}: unknown namespace {namespace!r}{hint}; this program reads {allowed} keys"
 
 
-def _plaintext_secret_problem(stack: str, key: str) -> str:
+def _plaintext_secret_problem(stack: str, key: str, namespace: str = NAMESPACE) -> str:
+    where = "in Synapse" if namespace == NAMESPACE else "in AWS IAM"
     return (
-        f"{NAMESPACE}:{key}: is set in plain text; a token must be a Pulumi secret: delete the "
-        f"line from Pulumi.{stack}.yaml, revoke that token in Synapse (it is in a file now), and "
-        f"run: pulumi config set --secret {NAMESPACE}:{key} --stack {stack} "
+        f"{namespace}:{key}: is set in plain text; a token must be a Pulumi secret: delete the "
+        f"line from Pulumi.{stack}.yaml, revoke that token {where} (it is in a file now), and "
+        f"run: pulumi config set --secret {namespace}:{key} --stack {stack} "
         "(Pulumi prompts for the value)"
     )
+
+
+def _is_secret(full_key: str, value: Any, secret_keys: Collection[str] | None) -> bool:
+    """A Pulumi secret: encrypted in a stack file, or (at `pulumi up`) named in `secret_keys`."""
+    return _is_encrypted(value) if secret_keys is None else full_key in secret_keys
+
+
+def _as_structure(value: Any) -> Any:
+    """A list or object value as given, or parsed from the JSON text Pulumi hands over."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return {}
+    return value if isinstance(value, Mapping | list) else {}
+
+
+def _aws_problems(
+    stack: str, key: str, value: Any, secret_keys: Collection[str] | None
+) -> list[str]:
+    """What is wrong with `aws:<key>`: a plaintext credential, or a key the stack may not set."""
+    full_key = f"aws:{key}"
+    if key in AWS_SECRET_KEYS:
+        if value in (None, "") or _is_secret(full_key, value, secret_keys):
+            return []
+        return [_plaintext_secret_problem(stack, key, "aws")]
+    if (
+        key == "assumeRoleWithWebIdentity"
+        and "webIdentityToken" in _as_structure(value)
+        and not _is_secret(full_key, value, secret_keys)
+    ):
+        return [
+            f"{full_key}: has webIdentityToken in plain text; use webIdentityTokenFile instead "
+            f"(a token must not sit in Pulumi.{stack}.yaml)"
+        ]
+    if isinstance(value, str) and value.startswith(("[", "{")):
+        value = _as_structure(value)  # a list or object, as Pulumi hands it to the program
+    problem = aws_key_problem(key, value)
+    return [f"{full_key}: {problem}"] if problem else []
 
 
 def _is_encrypted(value: Any) -> bool:
@@ -229,15 +278,15 @@ def parse_config(
         if namespace not in KNOWN_NAMESPACES:
             problems.append(_namespace_problem(full_key))
             continue
+        if namespace == "aws":
+            problems.extend(_aws_problems(stack, key, value, secret_keys))
+            continue
         if namespace != NAMESPACE:
             continue
         if key in SECRET_KEYS:
             if value in (None, ""):
                 continue
-            encrypted = (
-                _is_encrypted(value) if secret_keys is None else f"{NAMESPACE}:{key}" in secret_keys
-            )
-            if not encrypted:
+            if not _is_secret(f"{NAMESPACE}:{key}", value, secret_keys):
                 problems.append(_plaintext_secret_problem(stack, key))
             secrets_set.add(key)
             continue
@@ -316,14 +365,10 @@ def _policy_problems(spec: ChallengeSpec) -> list[str]:
                 f"{NAMESPACE}:{key}: {moving}; pin a commit tag (:sha-<7 hex>), a version tag or "
                 f"a digest (@sha256:...), or set {NAMESPACE}:allowMovingImageTags: true"
             )
-    for index, volume in enumerate(spec.rw_volumes):
-        host_path = volume.split(":", 1)[0]
-        problem = input_data_dir_problem(host_path)
-        if problem:
-            problems.append(
-                f"{NAMESPACE}:rwVolumes[{index}]: host path {host_path!r} {problem} (every "
-                "engine container mounts it read-write)"
-            )
+    for index, problem in rw_volume_problems(spec.rw_volumes):
+        problems.append(f"{NAMESPACE}:rwVolumes[{index}]: {problem}")
+    for problem in shared_team_problems(spec.existing_team_ids.model_dump()):
+        problems.append(f"{NAMESPACE}:existingTeamIds: {problem}")
     if spec.ami_ssm_parameter.rstrip("/").endswith("/arm64"):
         problems.append(
             f"{NAMESPACE}:amiSsmParameter: {spec.ami_ssm_parameter!r} is an arm64 AMI, but the "

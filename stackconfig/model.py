@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 import urllib.parse
 from typing import Annotated, Any, Literal
 
@@ -30,12 +29,14 @@ from rules import (
     MaxConcurrentSubmissions,
     NotificationMask,
     NumericId,
+    RootTemplate,
     RwVolume,
     S3Uri,
     SubnetId,
     SynapseName,
     SynapseUsername,
     ToilCliOptions,
+    WorkflowArchiveUrl,
     duplicate_names,
 )
 from rules import image_tag as image_tag
@@ -177,11 +178,12 @@ class ChallengeSpec(_Strict):
         "renames), `description`, `rounds` (list of `start`, `end`, `limits` {total, daily, "
         "weekly, monthly}), `splitByExecutionStage` (see hosts).",
     )
-    workflow_archive_url: str = Field(
+    workflow_archive_url: WorkflowArchiveUrl = Field(
         alias="workflowArchiveUrl",
-        description="https URL of the workflow repository's zip archive (GitHub 'Download ZIP').",
+        description="https URL of the workflow repository's zip archive (GitHub 'Download "
+        "ZIP'), without user info, query or fragment.",
     )
-    root_template: str = Field(
+    root_template: RootTemplate = Field(
         alias="rootTemplate",
         description="Path of the CWL workflow inside the unzipped archive, e.g. "
         "`model-to-data-challenge-workflow-main/workflow.cwl` (the ROOT_TEMPLATE annotation).",
@@ -328,7 +330,8 @@ class ChallengeSpec(_Strict):
     toil_cli_options: ToilCliOptions = Field(
         DEFAULT_TOIL_CLI_OPTIONS,
         alias="toilCliOptions",
-        description="Extra toil-cwl-runner options (TOIL_CLI_OPTIONS); no --workDir/LinkImports.",
+        description="Extra toil-cwl-runner options (TOIL_CLI_OPTIONS); no --workDir/LinkImports "
+        "nor abbreviations of them.",
     )
     run_workflow_container_in_privileged_mode: bool = Field(
         False,
@@ -352,7 +355,9 @@ class ChallengeSpec(_Strict):
         alias="rwVolumes",
         description=(
             "Host directories mounted read-write into every engine container, each "
-            "`/host/path:/container/path` (RW_VOLUMES)."
+            "`/host/path:/container/path` (RW_VOLUMES): host path under /data or "
+            "/home/user/input_data; each container path its own, not a system directory, "
+            "/var/run or /var/lib/docker."
         ),
     )
     dockerhub_username: DockerhubUsername | None = Field(
@@ -386,7 +391,7 @@ class ChallengeSpec(_Strict):
         default_factory=ExistingTeamIds,
         alias="existingTeamIds",
         description="Object of numeric team IDs to reuse (participants, admin, organizers, "
-        "preregistrants) instead of creating them.",
+        "preregistrants) instead of creating them; a different team for each role.",
     )
     # --- lifecycle -----------------------------------------------------------------------------
     phase: Literal["staging", "live"] = Field(
@@ -421,23 +426,6 @@ class ChallengeSpec(_Strict):
         alias="stopHostAfterEnd",
         description="After endDate, stop the instance once no evaluation is running.",
     )
-
-    @field_validator("workflow_archive_url")
-    @classmethod
-    def _archive_url(cls, value: str) -> str:
-        if not re.fullmatch(r"https://[^\s/]+/\S+\.zip", value):
-            raise ValueError("must be an https URL ending in .zip")
-        return value
-
-    @field_validator("root_template")
-    @classmethod
-    def _root_template(cls, value: str) -> str:
-        parts = value.split("/")
-        if value.startswith("/") or ".." in parts or not value.endswith(".cwl"):
-            raise ValueError(
-                "must be a relative path inside the archive ending in .cwl, without '..'"
-            )
-        return value
 
     @field_validator("end_date")
     @classmethod

@@ -22,6 +22,9 @@ from .model import SECRET_KEYS, STACK_KEYS, ChallengeSpec
 #: SYNAPSE_AUTH_TOKEN environment variable instead, so it is not required there).
 REQUIRED_SECRETS = ("orchestratorAuthToken",)
 
+#: Where an optional secret comes from when the stack does not set it.
+SECRET_DEFAULTS = {"synapseAuthToken": "or SYNAPSE_AUTH_TOKEN"}
+
 _UNITS = {"GiB": "GiB", "Days": "days", "Minutes": "minutes", "Usd": "USD/month"}
 
 
@@ -78,6 +81,14 @@ def untyped_keys() -> list[str]:
     return untyped + [k for k in SECRET_KEYS if k not in REQUIRED_SECRETS]
 
 
+def _structured_type(annotation: Any) -> str:
+    """`list of strings`, `list` (of objects) or `object`, for the README's type column."""
+    if get_origin(annotation) not in (tuple, list):
+        return "object"
+    items = [a for a in get_args(annotation) if a is not Ellipsis]
+    return "list of strings" if items and _base_type(items[0]) is str else "list"
+
+
 def unit_of(alias: str) -> str:
     for suffix, unit in _UNITS.items():
         if alias.endswith(suffix):
@@ -100,13 +111,13 @@ def readme_table() -> str:
         field = ChallengeSpec.model_fields[name]
         default = _default(field)
         shown = "required" if default is PydanticUndefined else f"`{yaml_value(default)}`"
-        if default in ("", {}, ()) or shown == "`{}`":
+        if default in ("", {}, (), []) or shown == "`{}`":
             shown = "none"
-        kind = pulumi_type(field) or ("list" if get_origin(field.annotation) is tuple else "object")
+        kind = pulumi_type(field) or _structured_type(field.annotation)
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{alias}` | {kind} | {unit_of(alias)} | {shown} | {description} |")
     for key, description in SECRET_KEYS.items():
-        shown = "required" if key in REQUIRED_SECRETS else "or SYNAPSE_AUTH_TOKEN"
+        shown = "required" if key in REQUIRED_SECRETS else SECRET_DEFAULTS.get(key, "none")
         rows.append(f"| `{key}` | secret string |  | {shown} | {description} |")
     return "\n".join(rows)
 

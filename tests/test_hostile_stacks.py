@@ -462,6 +462,232 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
         {"endDate": "2027-05-02T00:00:00Z", "queues": _rounds("2027-05-01T00:00:00Z")},
         None,
     ),
+    # --- audit 2, item 1: aws: keys send or weaken the SSM write carrying the token ------------
+    (
+        "aws endpoint for SSM",
+        {"aws:endpoints": [{"ssm": "https://collector.evil.example"}]},
+        "aws:endpoints: refused: it sends API calls to other servers than AWS's",
+    ),
+    ("aws TLS checks off", {"aws:insecure": True}, "aws:insecure: refused: it turns off"),
+    (
+        "aws credentials check skipped",
+        {"aws:skipCredentialsValidation": True},
+        "aws:skipCredentialsValidation: refused: it skips",
+    ),
+    (
+        "aws account lookup skipped",
+        {"aws:skipRequestingAccountId": "true"},
+        "aws:skipRequestingAccountId: refused: it skips",
+    ),
+    (
+        "aws proxy",
+        {"aws:httpsProxy": "http://proxy.evil.example:3128"},
+        "aws:httpsProxy: refused: it routes every API call through a proxy",
+    ),
+    (
+        "aws extra certificate authority",
+        {"aws:customCaBundle": "./ca.pem"},
+        "aws:customCaBundle: refused: it trusts another certificate authority",
+    ),
+    (
+        "aws metadata server elsewhere",
+        {"aws:ec2MetadataServiceEndpoint": "http://metadata.evil.example"},
+        "aws:ec2MetadataServiceEndpoint: refused: it takes credentials from another",
+    ),
+    (
+        "aws shared config file from the repository",
+        {"aws:sharedConfigFiles": ["./aws-config"]},
+        "aws:sharedConfigFiles: ['./aws-config']: name files under ~/.aws/ only",
+    ),
+    (
+        "aws key misspelt",
+        {"aws:profil": "default"},
+        "aws:profil: not a key of the AWS provider this program uses (did you mean aws:profile?)",
+    ),
+    (
+        "plaintext aws secret key",
+        {"aws:secretKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+        "aws:secretKey: is set in plain text; a token must be a Pulumi secret: delete the line "
+        "from Pulumi.hostile.yaml, revoke that token in AWS IAM (it is in a file now), and run: "
+        "pulumi config set --secret aws:secretKey --stack hostile",
+    ),
+    (
+        "plaintext aws access key",
+        {"aws:accessKey": "AKIAIOSFODNN7EXAMPLE"},
+        "aws:accessKey: is set in plain text",
+    ),
+    ("plaintext aws session token", {"aws:token": "FwoGZXIvYXdzEXAMPLE"}, "aws:token: is set in"),
+    (
+        "plaintext aws web identity token",
+        {
+            "aws:assumeRoleWithWebIdentity": {
+                "roleArn": "arn:aws:iam::1:role/r",
+                "webIdentityToken": "x",
+            }
+        },
+        "aws:assumeRoleWithWebIdentity: has webIdentityToken in plain text",
+    ),
+    (
+        "encrypted aws endpoints are still endpoints",
+        {"aws:endpoints": ENCRYPTED},
+        "aws:endpoints: refused",
+    ),
+    (
+        "aws settings that pick account, credentials, tags",
+        {
+            "aws:profile": "challenge-admin",
+            "aws:allowedAccountIds": ["123456789012"],
+            "aws:assumeRoles": [{"roleArn": "arn:aws:iam::123456789012:role/deploy"}],
+            "aws:defaultTags": {"tags": {"project": "challenge"}},
+            "aws:sharedCredentialsFiles": ["~/.aws/credentials"],
+            "aws:secretKey": ENCRYPTED,
+            "aws:insecure": False,
+            "aws:maxRetries": 5,
+        },
+        None,
+    ),
+    # --- audit 2, item 2: rwVolumes container paths --------------------------------------------
+    (
+        "read-write volume over the container's root",
+        {"rwVolumes": ["/data/x:/"]},
+        "challenge:rwVolumes[0]: container path '/' would hide /bin",
+    ),
+    (
+        "read-write volume hiding the docker socket",
+        {"rwVolumes": ["/data/shared:/shared", "/data/x:/var/run"]},
+        "challenge:rwVolumes[1]: container path '/var/run' is /var/run or below it",
+    ),
+    (
+        "read-write volume hiding the job folder",
+        {"rwVolumes": ["/data/x:/var/lib"]},
+        "challenge:rwVolumes[0]: container path '/var/lib' would hide /var/lib/docker",
+    ),
+    (
+        "read-write volume over /etc",
+        {"rwVolumes": ["/data/x:/etc/cron.d"]},
+        "challenge:rwVolumes[0]: container path '/etc/cron.d' is /etc or below it",
+    ),
+    (
+        "read-write volume over /proc",
+        {"rwVolumes": ["/data/x:/proc/"]},
+        "challenge:rwVolumes[0]: container path '/proc/' is /proc or below it",
+    ),
+    (
+        "read-write volume escaping with ..",
+        {"rwVolumes": ["/data/x:/shared/../etc"]},
+        "challenge:rwVolumes[0]: container path '/shared/../etc' must be an absolute path",
+    ),
+    (
+        "two read-write volumes on one container path",
+        {"rwVolumes": ["/data/a:/shared", "/data/b:/shared/"]},
+        "challenge:rwVolumes[1]: container path '/shared/' is also entry [0]'s",
+    ),
+    # --- audit 2, item 3: one team in two roles ------------------------------------------------
+    (
+        "participants team is the admin team",
+        {"existingTeamIds": {"participants": "3412345", "admin": "3412345"}},
+        "challenge:existingTeamIds: participants and admin name the same team 3412345",
+    ),
+    (
+        "participants team is the organizers team",
+        {"existingTeamIds": {"participants": "3412345", "organizers": "3412345", "admin": "7"}},
+        "challenge:existingTeamIds: participants and organizers name the same team 3412345",
+    ),
+    (
+        "existing teams, one per role",
+        {"existingTeamIds": {"participants": "3412345", "admin": "3412346"}},
+        None,
+    ),
+    # --- audit 2, item 4: workflowArchiveUrl as strict as synapseEndpoint ----------------------
+    (
+        "archive URL with a token as user info",
+        {"workflowArchiveUrl": "https://token:ghp_x@github.com/o/r/archive/main.zip"},
+        "challenge:workflowArchiveUrl: has user info (a name or token before '@')",
+    ),
+    (
+        "archive URL with a look-alike host",
+        {"workflowArchiveUrl": "https://g\u0456thub.com/o/r/archive/main.zip"},
+        "challenge:workflowArchiveUrl: 'https://g\u0456thub.com/o/r/archive/main.zip' has "
+        "non-ASCII characters (U+0456)",
+    ),
+    (
+        "archive URL with a NUL",
+        {"workflowArchiveUrl": "https://github.com/o/r/archive/ma\x00in.zip"},
+        "challenge:workflowArchiveUrl: 'https://github.com/o/r/archive/ma\\x00in.zip' has "
+        "spaces or control characters",
+    ),
+    (
+        "archive URL with an escape character",
+        {"workflowArchiveUrl": "https://github.com/o/r/\x1b[2Jarchive/main.zip"},
+        "challenge:workflowArchiveUrl: ",
+    ),
+    (
+        "archive URL with a query and a fragment",
+        {"workflowArchiveUrl": "https://github.com/o/r/archive/main.zip?x=1#y.zip"},
+        "challenge:workflowArchiveUrl: has a query ('?...'): GitHub archive URLs need none",
+    ),
+    (
+        "archive URL with a fragment",
+        {"workflowArchiveUrl": "https://github.com/o/r/archive/main.zip#x"},
+        "challenge:workflowArchiveUrl: 'https://github.com/o/r/archive/main.zip#x' has a fragment",
+    ),
+    (
+        "archive URL with a bad port",
+        {"workflowArchiveUrl": "https://github.com:99999/o/r/archive/main.zip"},
+        "challenge:workflowArchiveUrl: 'https://github.com:99999/o/r/archive/main.zip' has an "
+        "invalid port",
+    ),
+    (
+        "archive URL of a tag",
+        {"workflowArchiveUrl": "https://github.com/o/r/archive/refs/tags/v1.2.0.zip"},
+        None,
+    ),
+    # --- audit 2, item 5: rootTemplate ---------------------------------------------------------
+    *[
+        (
+            f"root template {kind}",
+            {"rootTemplate": path},
+            f"challenge:rootTemplate: {path!r} must be a relative path inside the archive",
+        )
+        for kind, path in (
+            ("with a newline", "w/a\nb.cwl"),
+            ("with a NUL", "w/a\x00b.cwl"),
+            ("with shell characters", "w/$(reboot)'x\".cwl"),
+            ("with an empty part", "w//workflow.cwl"),
+            ("in the current directory of the archive", "w/./workflow.cwl"),
+        )
+    ],
+    # --- audit 2, item 6: inputDataS3Uri bucket names and prefixes -----------------------------
+    *[
+        (
+            f"S3 bucket {kind}",
+            {"inputDataS3Uri": uri},
+            f"challenge:inputDataS3Uri: {uri!r} {expected}",
+        )
+        for kind, uri, expected in (
+            ("with two adjacent periods", "s3://a..b/x", "has bucket 'a..b' with two adjacent"),
+            ("like an IP address", "s3://192.168.1.1/x", "has bucket '192.168.1.1' formatted as"),
+            ("with the IDN prefix", "s3://xn--bcher-kva/x", "has bucket 'xn--bcher-kva': AWS"),
+            ("alias suffix", "s3://data-s3alias/x", "has bucket 'data-s3alias': AWS reserves"),
+            ("with a wildcard prefix", "s3://bucket-1/in*put/", "has a wildcard in the prefix"),
+        )
+    ],
+    ("S3 bucket with dots", {"inputDataS3Uri": "s3://challenge.data-1/input/"}, None),
+    # --- audit 2, item 7: toilCliOptions abbreviations of the orchestrator's options ----------
+    *[
+        (
+            f"toil options {options}",
+            {"toilCliOptions": options},
+            f"challenge:toilCliOptions: {options!r} must not contain {word}",
+        )
+        for options, word in (
+            ("--workD /etc", "--workD: argparse reads it as an abbreviation of --workDir"),
+            ("--defaultMemory 1G --noLinkImp", "--noLinkImp: argparse reads it as an"),
+            ("--linkImp=true", "--linkImp: argparse reads it as an abbreviation of --link"),
+            ("--retryCount 0 --", "a bare '--'"),
+        )
+    ],
+    ("toil options log level", {"toilCliOptions": "--logLevel DEBUG --retryCount 1"}, None),
 ]
 
 

@@ -230,6 +230,14 @@ class HostSettings(BaseModel):
             raise ValueError("input_data_s3_uri: input data is for model-to-data only")
         return self
 
+    @model_validator(mode="after")
+    def _rw_volumes_are_mountable(self) -> HostSettings:
+        problems = rules.rw_volume_problems(self.rw_volumes)
+        if problems:
+            index, problem = problems[0]
+            raise ValueError(f"rw_volumes: [{index}] {problem}")
+        return self
+
     def replace(self, **changes: Any) -> Self:
         """A copy with `changes`, validated like a new one (`model_copy` would not check them)."""
         return type(self)(**{**dict(self), **changes})

@@ -169,17 +169,17 @@ def validate_site(args: ChallengeSiteArgs) -> None:
     problem = endpoint_problem(args.synapse_endpoint)
     if problem:
         raise _fail("synapse_endpoint", problem)
-    url = urllib.parse.urlparse(args.workflow_archive_url or "")
-    if url.scheme != "https" or not url.netloc or not url.path.endswith(".zip"):
-        raise _fail(
-            "workflow_archive_url",
-            f"must be an https URL whose path ends in .zip, got {args.workflow_archive_url!r}",
-        )
+    url_problem = rules.workflow_archive_url_problem(args.workflow_archive_url or "")
+    if url_problem:  # never with the URL: it may hold a credential
+        raise _fail("workflow_archive_url", str(url_problem))
     problem = entity_name_problem(archive_name(args.workflow_archive_url))
     if problem:
         raise _fail("workflow_archive_url", f"file name {problem}")
     if not args.root_template or not args.root_template.strip():
         raise _fail("root_template", "must be the workflow's entry file path inside the archive")
+    problem = rules.root_template_problem(args.root_template)
+    if problem:
+        raise _fail("root_template", f"{args.root_template!r} {problem}")
     if not args.orchestrator_synapse_username or not args.orchestrator_synapse_username.strip():
         raise _fail("orchestrator_synapse_username", "must be a Synapse user name")
     for role, team_id in args.existing_team_ids.items():
@@ -187,6 +187,9 @@ def validate_site(args: ChallengeSiteArgs) -> None:
             raise _fail("existing_team_ids", f"has unknown role {role!r}; allowed: {TEAM_ROLES}")
         if not str(team_id).isdigit():
             raise _fail(f"existing_team_ids.{role}", f"must be a numeric team ID, got {team_id!r}")
+    shared = rules.shared_team_problems(args.existing_team_ids)
+    if shared:
+        raise _fail("existing_team_ids", shared[0])
     if not args.queues:
         raise _fail("queues", "must list at least one evaluation queue")
     _validate_queues(args.queues)
