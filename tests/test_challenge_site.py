@@ -277,6 +277,17 @@ def test_no_credential_in_any_input_or_the_pickled_providers(mocks):
         ),
         ({"existing_team_ids": {"judges": "1"}}, "existing_team_ids", "unknown role 'judges'"),
         ({"existing_team_ids": {"admin": "abc"}}, "existing_team_ids.admin", "numeric"),
+        (
+            {"existing_team_ids": {"participants": "12", "admin": "12"}},
+            "existing_team_ids",
+            "participants and admin name the same team 12",
+        ),
+        (
+            {"workflow_archive_url": "https://u:ghp_secret@github.com/o/r/archive/main.zip"},
+            "workflow_archive_url",
+            "has user info",
+        ),
+        ({"root_template": "w/$(reboot).cwl"}, "root_template", "must be a relative path"),
         ({"synapse_endpoint": "http://synapse.example.org"}, "synapse_endpoint", "loopback"),
         ({"orchestrator_synapse_username": ""}, "orchestrator_synapse_username", "user name"),
     ],

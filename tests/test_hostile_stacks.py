@@ -841,6 +841,55 @@ def test_decrypted_secrets_at_pulumi_up_count_only_when_pulumi_holds_them_as_sec
     ]
 
 
+def test_decrypted_aws_credentials_at_pulumi_up_count_only_when_pulumi_holds_them_as_secrets():
+    raw = stack_with(
+        {
+            "aws:secretKey": "decrypted-by-pulumi",
+            "aws:sharedConfigFiles": '["~/.aws/config"]',  # a list, as Pulumi hands it over
+        }
+    )
+    parse_config("dev", raw, env={}, secret_keys={"aws:secretKey"}, now=NOW)
+    with pytest.raises(ConfigError) as caught:
+        parse_config("dev", raw, env={}, secret_keys=set(), now=NOW)
+    assert caught.value.problems == [
+        "aws:secretKey: is set in plain text; a token must be a Pulumi secret: delete the line "
+        "from Pulumi.dev.yaml, revoke that token in AWS IAM (it is in a file now), and run: "
+        "pulumi config set --secret aws:secretKey --stack dev (Pulumi prompts for the value)"
+    ]
+
+
+def test_a_credential_in_the_archive_url_is_never_repeated():
+    for url in (
+        "https://token:ghp_SECRET123@github.com/o/r/archive/main.zip",
+        "https://github.com/o/r/archive/main.zip?token=ghp_SECRET123",
+    ):
+        problems = problems_of({"workflowArchiveUrl": url})
+        assert problems and problems[0].startswith("challenge:workflowArchiveUrl: has "), problems
+        assert "SECRET123" not in "\n".join(problems)
+
+
+def test_a_bad_aws_key_still_lets_the_other_layers_run():
+    problems = problems_of(
+        {"aws:endpoints": [{"ssm": "https://x.example"}], "instanceType": "t3.small"}
+    )
+    assert [p.split(":", 2)[0] + ":" + p.split(":", 2)[1].split(" ")[0] for p in problems] == [
+        "aws:endpoints",
+        "challenge:instanceType",
+    ], problems
+
+
+def test_readme_key_table_says_what_each_structured_key_holds():
+    from stackconfig.schema import readme_table
+
+    rows = {row.split(" | ")[0].strip("| `"): row for row in readme_table().splitlines()}
+    assert rows["rwVolumes"].startswith("| `rwVolumes` | list of strings |  | none |")
+    assert rows["queues"].startswith("| `queues` | list |  | required |")
+    assert "SYNAPSE_AUTH_TOKEN" not in rows["dockerhubPassword"]
+    assert rows["synapseAuthToken"].startswith(
+        "| `synapseAuthToken` | secret string |  | or SYNAPSE_AUTH_TOKEN |"
+    )
+
+
 def test_readme_key_table_shows_defaults_as_yaml():
     from stackconfig.schema import readme_table
 

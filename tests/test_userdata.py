@@ -199,6 +199,8 @@ def test_the_orchestrators_remaining_settings_reach_env() -> None:
         ({"execution_stage": "SCORING"}, "execution_stage (challenge:executionStage)"),
         ({"rw_volumes": ("relative:/x",)}, "rw_volumes (challenge:rwVolumes)"),
         ({"rw_volumes": ("/a:/b,/c:/d",)}, "rw_volumes (challenge:rwVolumes)"),
+        ({"rw_volumes": ("/data/x:/var/run",)}, "[0] container path '/var/run' is /var/run"),
+        ({"rw_volumes": ("/etc:/x",)}, "[0] host path '/etc' is outside"),
         ({"dockerhub_username": "examplebot"}, "needs the Docker Hub password too"),
     ],
 )
