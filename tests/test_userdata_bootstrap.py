@@ -41,7 +41,9 @@ from userdata import (
     SsmParameterToken,
     render_cloud_config,
 )
+from userdata import engine as engine_module
 from userdata.engine import RECIPE_LABEL, engine_tag, recipe_hash
+from userdata.render import render_build_engine_script
 
 
 @pytest.fixture
@@ -479,6 +481,33 @@ def test_engine_image_is_built_once_and_passed_to_the_orchestrator_by_id(make_ho
     assert again.returncode == 0, again.stdout + again.stderr
     assert not commands(host.calls(), "docker", "build"), "same recipe: no rebuild"
     assert host.path(ENV_PATH).read_bytes() == env_before
+
+
+def test_a_changed_recipe_builds_a_new_engine_image_and_the_orchestrator_gets_it(
+    make_host, monkeypatch
+) -> None:
+    host = make_host(workflow_engine_image=None)
+    ca_bundle = host.path("/etc/ssl/certs/ca-certificates.crt")
+    ca_bundle.parent.mkdir(parents=True)
+    ca_bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert host.run().returncode == 0
+    first_tag = engine_tag()
+
+    recipe = engine_module.recipe()
+    changed = {**recipe, "requirements.txt": recipe["requirements.txt"] + "# a new pin\n"}
+    monkeypatch.setattr(engine_module, "recipe", lambda: changed)
+    assert engine_tag() != first_tag
+    build_script = host.path(BUILD_ENGINE_PATH)
+    build_script.write_text(render_build_engine_script())
+    host.reset_calls()
+    again = host.run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    builds = commands(host.calls(), "docker", "build")
+    assert [b[2:6] for b in builds] == [
+        ["--label", f"{RECIPE_LABEL}={recipe_hash()}", "--tag", engine_tag()]
+    ]
+    image_id = "sha256:" + hashlib.sha256(engine_tag().encode()).hexdigest()
+    assert read_env(host.path(ENV_PATH))["WORKFLOW_ENGINE_DOCKER_IMAGE"] == image_id
 
 
 def test_an_engine_image_override_skips_the_build(make_host) -> None:
