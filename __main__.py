@@ -23,6 +23,7 @@ try:
     config = stackconfig.from_pulumi_runtime(pulumi.get_stack())
     hosts = program.fleet(config)
     program.check_before_creating(config, hosts)
+    program.check_pinned_ami(config.spec)
 except (
     stackconfig.ConfigError,
     sizing.SizingError,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 
 import sizing
 import stackconfig
@@ -59,6 +60,25 @@ def check_before_creating(config: StackConfig, hosts: Sequence[FleetHost]) -> No
     problems = component_problems(config, hosts)
     if problems:
         raise stackconfig.ConfigError(problems)
+
+
+def check_pinned_ami(spec: ChallengeSpec) -> None:
+    """A pinned `amiId` must be an x86_64 image, as the orchestrator image is amd64 only (the
+    `amiSsmParameter` and `instanceType` rules say so offline). EC2 is asked at `pulumi up`;
+    where the architecture is unknown (offline, under mocks) nothing is said."""
+    if spec.host != "ec2" or not spec.ami_id:
+        return
+    image = aws.ec2.get_ami(
+        filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[spec.ami_id])]
+    )
+    if image.architecture and image.architecture not in sizing.DEFAULT_ARCHITECTURES:
+        raise stackconfig.ConfigError(
+            [
+                f"{stackconfig.NAMESPACE}:amiId: {spec.ami_id!r} is an {image.architecture} "
+                "image, but the orchestrator image is published for amd64 (x86_64) only; pin "
+                "an x86_64 AMI or leave amiId empty"
+            ]
+        )
 
 
 def component_problems(config: StackConfig, hosts: Sequence[FleetHost]) -> list[str]:

@@ -114,8 +114,11 @@ def _dynamic_kind(type_token: str) -> str | None:
 class PreviewMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and invokes as AWS and the engine would, and records them."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, amis: Mapping[str, str] | None = None):
         self.region = region
+        #: AMI ID -> architecture, for `aws.ec2.get_ami`; other AMIs' architecture is unknown
+        #: offline, so the program says nothing of them (at `pulumi up`, EC2 answers).
+        self.amis = {MOCK_AMI_ID: "x86_64", **(amis or {})}
         self.resources: list[RegisteredResource] = []
         self.invokes: list[tuple[str, dict[str, Any]]] = []
         self.registration_options: dict[tuple[str, str], dict[str, Any]] = {}
@@ -246,6 +249,18 @@ class PreviewMocks(pulumi.runtime.Mocks):
                     "id": name,
                 }
             raise ValueError(f"mock: no public SSM parameter {name!r}")
+        if token == "aws:ec2/getAmi:getAmi":
+            image_ids = [
+                value
+                for query in args.args.get("filters", [])
+                if query.get("name") == "image-id"
+                for value in query.get("values", [])
+            ]
+            image = image_ids[0] if image_ids else MOCK_AMI_ID
+            found = {"id": image, "image_id": image}
+            if image in self.amis:
+                found["architecture"] = self.amis[image]
+            return found
         if token == "aws:ec2/getVpc:getVpc":
             return {
                 "id": "vpc-0a1b2c3d4e5f60718",

@@ -462,8 +462,13 @@ def _check_override(
         )
     if set(architectures).isdisjoint(chosen.architectures):
         raise SizingError(
-            f"instanceType {name} is {'/'.join(chosen.architectures)}, but allowedArchitectures "
-            f"is {', '.join(architectures)}",
+            f"instanceType {name} is {'/'.join(chosen.architectures)}, but the host must be "
+            f"{'/'.join(architectures)}"
+            + (
+                " (the orchestrator image is published for amd64 only)"
+                if tuple(architectures) == DEFAULT_ARCHITECTURES
+                else ""
+            ),
             key="instanceType",
         )
     lacks = []

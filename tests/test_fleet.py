@@ -284,10 +284,11 @@ def test_each_host_has_its_own_docker_hub_password_parameter():
 
 
 def test_the_user_data_limit_holds_per_host_and_names_the_host():
-    """650 queues do not fit one host's 16 KB; split over two hosts they do."""
+    """1000 queues do not fit one host's 16 KB (the dev host takes about 860); split over two
+    hosts they do."""
     from preview.checks import check_stack
 
-    queues = [{"name": f"Queue {i:03d}", "key": f"q{i:03d}"} for i in range(650)]
+    queues = [{"name": f"Queue {i:04d}", "key": f"q{i:04d}"} for i in range(1000)]
     keys = [q["key"] for q in queues]
     one = check_stack(
         "dev", stack_with({"queues": queues, "hosts": [{"key": "big", "queues": keys}]}), env={}
@@ -296,7 +297,7 @@ def test_the_user_data_limit_holds_per_host_and_names_the_host():
         p.startswith("challenge:hosts[0] ('big'): challenge:queues: rendered user data is")
         for p in one.problems
     ), one.problems
-    split = [{"key": "a", "queues": keys[:325]}, {"key": "b", "queues": keys[325:]}]
+    split = [{"key": "a", "queues": keys[:500]}, {"key": "b", "queues": keys[500:]}]
     assert check_stack("dev", stack_with({"queues": queues, "hosts": split}), env={}).problems == ()
 
 
@@ -333,3 +334,21 @@ def test_a_fleet_over_budget_names_the_cheapest_fit_of_a_dear_override():
     problems = check_stack("dev", raw, env={}).problems
     budget = [p for p in problems if p.startswith("challenge:monthlyBudgetUsd:")]
     assert len(budget) == 1 and expected in budget[0], problems
+
+
+def test_a_host_with_every_optional_file_still_has_room_for_60_queues():
+    """The end date's timer and script, the Docker Hub helper and the S3 input sync all ship in
+    the same 16 KB: with all of them a host still lists 60 queues (about 75 fit; before the
+    rationale comments left the user data, such a stack did not fit at all)."""
+    from preview.checks import check_stack
+
+    queues = [{"name": f"Queue {i:03d}", "key": f"q{i:03d}"} for i in range(60)]
+    everything = {
+        "queues": queues,
+        "endDate": "2027-12-31T00:00:00Z",
+        "dockerhubUsername": "examplebot",
+        "dockerhubPassword": {"secure": "v1:AAAABBBBCCCC"},
+        "inputDataS3Uri": "s3://example-challenge-data/input",
+    }
+    problems = check_stack("dev", stack_with(everything), env={}).problems
+    assert problems == (), problems

@@ -441,3 +441,24 @@ def test_a_run_does_not_wait_on_work_a_failed_registration_left_behind():
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert [r.name for r in run.resources if r.type == "aws:ec2/instance:Instance"]
+
+
+@pytest.mark.parametrize(("architecture", "refused"), [("arm64", True), ("x86_64", False)])
+def test_a_pinned_ami_must_be_x86_64_as_ec2_reports_it(architecture, refused):
+    """At `pulumi up` EC2 says which architecture a pinned amiId is; an arm64 one would boot a
+    host whose orchestrator image (amd64 only) cannot start, so nothing is created."""
+    from preview import run_program
+    from preview.engine import PreviewMocks
+    from stackconfig import read_stack_file
+
+    ami = "ami-0123456789abcdef0"
+    config = {**read_stack_file("dev"), "challenge:amiId": ami}
+    mocks = PreviewMocks("us-east-1", amis={ami: architecture})
+    if not refused:
+        run = run_program(config, stack="dev", secret_values=TEST_SECRETS, mocks=mocks)
+        (instance,) = [r for r in run.resources if r.type == "aws:ec2/instance:Instance"]
+        assert instance.inputs["ami"] == ami
+        return
+    with pytest.raises(Exception, match="challenge:amiId: 'ami-0123456789abcdef0' is an arm64"):
+        run_program(config, stack="dev", secret_values=TEST_SECRETS, mocks=mocks)
+    assert not [r for r in mocks.resources if r.name != "challenge"], "nothing was created"

@@ -395,7 +395,10 @@ def test_override_not_in_catalog_suggests_close_names():
 
 
 def test_override_with_a_disallowed_architecture_is_refused():
-    with pytest.raises(SizingError, match="arm64, but allowedArchitectures is x86_64"):
+    with pytest.raises(
+        SizingError,
+        match=r"arm64, but the host must be x86_64 \(the orchestrator image is published for amd64 only\)",
+    ):
         estimate_host(SMALL, load_catalog("us-east-1"), instance_type="m7g.2xlarge")
 
 

@@ -22,9 +22,18 @@ RECIPE_LABEL = "org.sagebionetworks.challenge.engine-recipe"
 
 
 def recipe() -> dict[str, str]:
-    """File name -> content of the engine recipe (package data `userdata/engine/`)."""
+    """File name -> content of the engine recipe (package data `userdata/engine/`), as shipped:
+    without its comment lines, which explain it here but would only eat the 16 KB of user data
+    (and a comment-only edit then rebuilds nothing)."""
     folder = resources.files("userdata") / "engine"
-    return {name: (folder / name).read_text(encoding="utf-8") for name in RECIPE_FILES}
+    return {
+        name: "".join(
+            line
+            for line in (folder / name).read_text(encoding="utf-8").splitlines(keepends=True)
+            if not line.lstrip().startswith("#")
+        )
+        for name in RECIPE_FILES
+    }
 
 
 def recipe_hash() -> str:
