@@ -34,7 +34,9 @@ except (
     raise pulumi.RunError(f"invalid stack config for {pulumi.get_stack()}:\n{error}") from None
 
 spec = config.spec
-warnings = dict.fromkeys(w for h in hosts for w in h.estimate.warnings(dt.date.today()))
+warnings = dict.fromkeys(
+    [*config.warnings, *(w for h in hosts for w in h.estimate.warnings(dt.date.today()))]
+)
 for warning in warnings:
     pulumi.log.warn(warning)
 

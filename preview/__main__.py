@@ -113,6 +113,7 @@ def report(config: stackconfig.StackConfig, hosts: tuple[FleetHost, ...], run: P
         f"region {config.region})",
         *cost_lines(config, hosts),
     ]
+    lines += [f"warning: {w}" for w in config.warnings]
     for key in config.secrets_missing:
         lines.append(
             f"warning: {key} is not set; `make up` needs it: "

@@ -73,6 +73,20 @@ class StackConfig:
         return dataclasses.replace(self, spec=group.spec)
 
     @property
+    def warnings(self) -> tuple[str, ...]:
+        """Valid but worth saying at `make check` and `pulumi up`."""
+        spec = self.spec
+        if spec.host == "self-hosted" and not is_production_endpoint(spec.synapse_endpoint):
+            return (
+                f"{NAMESPACE}:synapseEndpoint: {spec.synapse_endpoint!r} is not production "
+                "Synapse, but the orchestrator always talks to production Synapse (upstream "
+                "SynapseClientFactory): the self-hosted server's orchestrator will evaluate none "
+                "of this stack's queues. Fine for a rehearsal of the Synapse side, not for a "
+                "challenge",
+            )
+        return ()
+
+    @property
     def secrets_needed(self) -> tuple[str, ...]:
         """Secret keys this stack uses (dockerhubPassword only with dockerhubUsername)."""
         return tuple(

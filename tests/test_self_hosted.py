@@ -100,3 +100,30 @@ def test_status_names_the_site_commands_instead_of_asking_aws(self_hosted):
     assert "self-hosted" in table
     assert program.SELF_HOSTED_COMMANDS["status"] in table
     assert "AWS region" not in table
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "warned"),
+    [("http://127.0.0.1:8080", True), ("https://repo-prod.prod.sagebase.org", False)],
+)
+def test_a_server_whose_orchestrator_cannot_serve_the_endpoint_is_warned_of(
+    endpoint, warned, tmp_path, capsys
+):
+    """The orchestrator talks to production Synapse only: a self-hosted stack against another
+    server is valid (a rehearsal), but `pulumi up` and `make check` say it evaluates nothing."""
+    from preview import run_program
+    from preview.__main__ import main as make_check
+
+    config = dict(read_stack_file("dev"))
+    config.update({"challenge:host": "self-hosted", "challenge:synapseEndpoint": endpoint})
+    run = run_program(config, stack=STACK, secret_values=TEST_SECRETS, workdir=tmp_path)
+    said = [m for level, m in run.logs if level == "warning" and "synapseEndpoint" in m]
+    (tmp_path / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
+    assert make_check(["--stack", STACK, "--project-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    shown = [line for line in out if line.startswith("warning:") and "synapseEndpoint" in line]
+    if not warned:
+        assert said == [] and shown == []
+        return
+    assert len(said) == 1 and "will evaluate none of this stack's queues" in said[0], said
+    assert shown == [f"warning: {said[0]}"]
