@@ -238,8 +238,8 @@ def aws_key_problem(key: str, value: Any) -> str | None:
     allowed += ", ".join(AWS_SECRET_KEYS) + ")"
     if key in AWS_REDIRECTING_KEYS:
         return (
-            f"refused: it {AWS_REDIRECTING_KEYS[key]}, and this program writes the "
-            f"orchestrator's token to SSM through them; {allowed}"
+            f"refused: it {AWS_REDIRECTING_KEYS[key]}, and one of those calls writes the "
+            f"orchestrator's token to SSM; {allowed}"
         )
     if key in AWS_WEAKENING_KEYS:
         if value is False or str(value).lower() == "false":
@@ -460,7 +460,7 @@ def toil_options_problem(value: str) -> str | None:
         for option in ORCHESTRATOR_TOIL_OPTIONS:
             if name and option.lower().startswith(name):
                 return (
-                    f"must not contain {word.split('=', 1)[0]}: argparse reads it as an "
+                    f"must not contain {word.split('=', 1)[0]}: argparse may read it as an "
                     f"abbreviation of --{option}, which the orchestrator sets itself"
                 )
     return None

@@ -681,12 +681,23 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
             f"challenge:toilCliOptions: {options!r} must not contain {word}",
         )
         for options, word in (
-            ("--workD /etc", "--workD: argparse reads it as an abbreviation of --workDir"),
-            ("--defaultMemory 1G --noLinkImp", "--noLinkImp: argparse reads it as an"),
-            ("--linkImp=true", "--linkImp: argparse reads it as an abbreviation of --link"),
+            ("--workD /etc", "--workD: argparse may read it as an abbreviation of --workDir"),
+            ("--defaultMemory 1G --noLinkImp", "--noLinkImp: argparse may read it as an"),
+            ("--linkImp=true", "--linkImp: argparse may read it as an abbreviation of --link"),
             ("--retryCount 0 --", "a bare '--'"),
         )
     ],
+    (
+        "a host group's toil options abbreviating --workDir",
+        {
+            "queues": [{"name": "Task 1", "key": "t1"}, {"name": "Task 2", "key": "t2"}],
+            "hosts": [
+                {"key": "a", "queues": ["t1"], "toilCliOptions": "--workD=/etc"},
+                {"key": "b", "queues": ["t2"], "inputDataS3Uri": "s3://a..b/x"},
+            ],
+        },
+        "challenge:hosts[0].toilCliOptions: '--workD=/etc' must not contain --workD:",
+    ),
     ("toil options log level", {"toilCliOptions": "--logLevel DEBUG --retryCount 1"}, None),
 ]
 
