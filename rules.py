@@ -382,6 +382,22 @@ def image_tag(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
+#: Release tags a new release re-points (docker/metadata-action's `{{major}}` and
+#: `{{major}}.{{minor}}` patterns: `1`, `v1`, `1.2`).
+_RELEASE_LINE_TAG = re.compile(r"v?\d+(\.\d+)?")
+#: The orchestrator's own repositories. Upstream CI (.github/workflows/ci.yml, metadata-action)
+#: tags each push by branch, schedule, semver (`X.Y.Z`, `X.Y`, `X`) and commit (`sha-<7 hex>`):
+#: only the commit and full version tags stay put.
+UPSTREAM_ORCHESTRATOR_REPOSITORIES = frozenset(
+    {
+        "ghcr.io/sage-bionetworks/synapseworkfloworchestrator",
+        "docker.io/sagebionetworks/synapseworkfloworchestrator",
+        "sagebionetworks/synapseworkfloworchestrator",
+    }
+)
+_UPSTREAM_FIXED_TAG = re.compile(r"sha-[0-9a-f]{7,40}|v?\d+\.\d+\.\d+")
+
+
 def moving_image_problem(image: str) -> str | None:
     """Why `image` may change under a running challenge, or None (digest or fixed tag)."""
     if "@sha256:" in image:
@@ -391,6 +407,14 @@ def moving_image_problem(image: str) -> str | None:
         return f"{image!r} has no tag: Docker pulls `latest`, which moves"
     if tag.lower() in MOVING_IMAGE_TAGS:
         return f"{image!r} follows the moving tag `{tag}`"
+    if _RELEASE_LINE_TAG.fullmatch(tag):
+        return f"{image!r} follows the release line `{tag}`, which each new release re-points"
+    repository = image.rsplit(":", 1)[0].lower()
+    if repository in UPSTREAM_ORCHESTRATOR_REPOSITORIES and not _UPSTREAM_FIXED_TAG.fullmatch(tag):
+        return (
+            f"{image!r}: upstream CI re-points `{tag}` (it tags branches, schedules and release "
+            "lines; only `sha-<7 hex>` and full `X.Y.Z` tags stay put)"
+        )
     return None
 
 

@@ -271,7 +271,7 @@ class ChallengeSpec(_Strict):
         DEFAULT_ORCHESTRATOR_IMAGE,
         alias="orchestratorImage",
         description="Orchestrator image, pinned by commit tag (`:sha-<7 hex>`), version tag or "
-        "digest; moving tags (`:master`, `:latest`, none) need allowMovingImageTags.",
+        "digest; moving tags (`:master`, `:latest`, none, `:1.2`) need allowMovingImageTags.",
     )
     allow_moving_image_tags: bool = Field(
         False,

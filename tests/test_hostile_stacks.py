@@ -132,6 +132,33 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
     ("orchestrator image by digest", {"orchestratorImage": "ghcr.io/o/i@sha256:" + "a" * 64}, None),
     ("orchestrator image commit tag", {"orchestratorImage": "ghcr.io/o/i:sha-1a2b3c4"}, None),
     (
+        "orchestrator image on an upstream branch tag",
+        {"orchestratorImage": "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:fix-retry"},
+        "challenge:orchestratorImage: 'ghcr.io/sage-bionetworks/synapseworkfloworchestrator:"
+        "fix-retry': upstream CI re-points `fix-retry`",
+    ),
+    (
+        "orchestrator image on a major.minor release line",
+        {"orchestratorImage": "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:1.3"},
+        "challenge:orchestratorImage: 'ghcr.io/sage-bionetworks/synapseworkfloworchestrator:1.3'"
+        " follows the release line `1.3`",
+    ),
+    (
+        "orchestrator image on a full upstream version",
+        {"orchestratorImage": "ghcr.io/sage-bionetworks/synapseworkfloworchestrator:1.3.0"},
+        None,
+    ),
+    (
+        "engine image on a major release line",
+        {"workflowEngineImage": "docker.io/o/toil:v9"},
+        "challenge:workflowEngineImage: 'docker.io/o/toil:v9' follows the release line `v9`",
+    ),
+    (
+        "engine image on a dated tag of its own",
+        {"workflowEngineImage": "docker.io/o/toil:2026.11.02"},
+        None,
+    ),
+    (
         "engine image on main",
         {"workflowEngineImage": "docker.io/o/toil:main"},
         "challenge:workflowEngineImage: 'docker.io/o/toil:main' follows the moving tag `main`",

@@ -30,7 +30,8 @@ def test_job_retention_below_one_day_is_refused_by_the_model_and_by_sizing(days:
 @pytest.mark.parametrize(
     ("image", "well_formed", "pinned"),
     [
-        ("registry.example.org:5000/team/engine:1.2", True, True),
+        ("registry.example.org:5000/team/engine:1.2.0", True, True),
+        ("registry.example.org:5000/team/engine:1.2", True, False),
         ("ghcr.io/sage-bionetworks/synapseworkfloworchestrator@sha256:" + "0" * 64, True, True),
         ("docker.io/library/python:3.12-slim", True, True),
         ("ghcr.io/sage-bionetworks/synapseworkfloworchestrator", True, False),
