@@ -1,5 +1,5 @@
-# The four things a person runs: set-up happens inside each target, so `make up STACK=dev` and
-# `make test` work on a fresh machine. See README.md.
+# What a person runs (README.md, Commands): set-up happens inside each target, so `make check`,
+# `make rehearse`, `make up STACK=dev` and `make test` work on a fresh machine.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 STACK ?= dev
@@ -66,7 +66,7 @@ test-quick: dev-venv
 	$(VENV)/bin/python -m pytest -m "not vm"
 
 bench: dev-venv
-	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
+	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || echo "== $$b failed (exit $$?)"; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -190,7 +190,8 @@ def rehearse_up(
 def rehearse_destroy(
     stack: str, *, state_root: Path = DEFAULT_ROOT, say: Progress = print
 ) -> list[str]:
-    """Delete every object the rehearsal made (as `pulumi destroy`), then its state folder."""
+    """Destroy what the rehearsal made as `pulumi destroy` would (objects marked retained stay in
+    Synapse), then delete its state folder, the server's data with it."""
     paths = RehearsalPaths.for_stack(stack, state_root)
     if not paths.exists():
         say(f"nothing to destroy: no rehearsal of stack {stack} in {paths.root}")
@@ -207,7 +208,10 @@ def rehearse_destroy(
         server.stop()
         clear_session_cache()
     shutil.rmtree(paths.root)
-    say(f"deleted {len(deleted)} objects and the rehearsal's server data ({paths.root})")
+    say(
+        f"destroyed {len(deleted)} objects as `pulumi destroy` would (retained ones are left in "
+        f"Synapse: here they go with the server's data), then deleted {paths.root}"
+    )
     return deleted
 
 
@@ -226,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
                 "--with-host",
                 action="store_true",
                 help="also boot the bootstrap in a local VM (root; with the workflow engine build, "
-                "12 minutes or more on 2 cores)",
+                "20 minutes or more on 2 cores)",
             )
     return parser
 

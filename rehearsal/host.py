@@ -114,7 +114,7 @@ def boot_rehearsal_host(
     if userdata.render_cloud_config(settings) != outputs["selfHostedBootstrap"]:
         raise RuntimeError("re-rendering the bootstrap did not give the program's output")
     say(
-        "host: booting the bootstrap in a local VM (12 minutes or more: it builds the workflow "
+        "host: booting the bootstrap in a local VM (20 minutes or more: it builds the workflow "
         "engine; progress as `vm: ...`)"
     )
     try:

@@ -47,8 +47,12 @@ case $action in
   up) exec pulumi up --stack "$stack" ;;
   destroy) exec pulumi destroy --stack "$stack" ;;
   secrets)
-    # Pulumi prompts for each value, so no token lands on a command line or in shell history.
-    for key in challenge:synapseAuthToken challenge:orchestratorAuthToken; do
+    # The stack's secrets (dockerhubPassword only with dockerhubUsername). Pulumi prompts for each
+    # value, so no token lands on a command line or in shell history.
+    mapfile -t keys < <(.venv/bin/python -c 'import sys, stackconfig
+for key in stackconfig.load_stack(sys.argv[1], env={}).secrets_needed:
+    print(f"{stackconfig.NAMESPACE}:{key}")' "$stack")
+    for key in "${keys[@]}"; do
       if pulumi config get "$key" --stack "$stack" >/dev/null 2>&1; then
         echo "$key is already set (run 'pulumi config set --secret $key --stack $stack' to change it)"
       else

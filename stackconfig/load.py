@@ -88,10 +88,16 @@ class StackConfig:
 
     @property
     def secrets_needed(self) -> tuple[str, ...]:
-        """Secret keys this stack uses (dockerhubPassword only with dockerhubUsername)."""
-        return tuple(
-            k for k in SECRET_KEYS if k != "dockerhubPassword" or self.spec.dockerhub_username
-        )
+        """Secret keys `pulumi up` needs: the orchestrator's tokens only for an EC2 host (a
+        self-hosted server reads them from its own files), dockerhubPassword only with
+        dockerhubUsername."""
+        ec2 = self.spec.host == "ec2"
+        wanted = {
+            "synapseAuthToken": True,
+            "orchestratorAuthToken": ec2,
+            "dockerhubPassword": ec2 and bool(self.spec.dockerhub_username),
+        }
+        return tuple(k for k in SECRET_KEYS if wanted.get(k, True))
 
     @property
     def secrets_missing(self) -> tuple[str, ...]:
@@ -332,11 +338,10 @@ def parse_config(
         problems.extend(_message(e) for e in exc.errors(include_url=False))
     if spec is not None:
         problems.extend(_policy_problems(spec))
-        if ("dockerhubPassword" in secrets_set) != bool(spec.dockerhub_username):
+        if "dockerhubPassword" in secrets_set and not spec.dockerhub_username:
             problems.append(
-                f"{NAMESPACE}:dockerhubUsername and the secret {NAMESPACE}:dockerhubPassword go "
-                "together: set both (`pulumi config set --secret challenge:dockerhubPassword`, a "
-                "Docker Hub access token) or neither"
+                f"{NAMESPACE}:dockerhubPassword is set without {NAMESPACE}:dockerhubUsername: "
+                "set the Docker Hub user it belongs to, or remove the password"
             )
         problems.extend(host_group_problems(spec))
         problems.extend(_end_date_problems(spec, now or dt.datetime.now(dt.UTC)))
@@ -528,4 +533,13 @@ def from_pulumi_runtime(stack: str) -> StackConfig:
     from components.sdk_internals import engine_config
 
     raw, secret_keys = engine_config()
-    return parse_config(stack, raw, secret_keys=secret_keys)
+    config = parse_config(stack, raw, secret_keys=secret_keys)
+    if config.secrets_missing:  # before anything is created, not half-way through
+        raise ConfigError(
+            [
+                f"{key}: not set; `pulumi up` needs it: pulumi config set --secret {key} "
+                f"--stack {stack} (or `make secrets STACK={stack}`)"
+                for key in config.secrets_missing
+            ]
+        )
+    return config

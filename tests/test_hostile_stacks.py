@@ -8,10 +8,12 @@ the same checks as `make check` (config, sizing, the components' own checks), al
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from preview.checks import check_stack
 from stackconfig import ConfigError, parse_config, read_stack_file
@@ -397,9 +399,9 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
         "challenge:rwVolumes[0]: host path '/var/run/docker.sock' is outside",
     ),
     (
-        "Docker Hub user without the password",
-        {"dockerhubUsername": "abcd"},
-        "challenge:dockerhubUsername and the secret challenge:dockerhubPassword go together",
+        "Docker Hub password without the user",
+        {"dockerhubPassword": ENCRYPTED},
+        "challenge:dockerhubPassword is set without challenge:dockerhubUsername",
     ),
     (
         "plaintext Docker Hub password",
@@ -1055,3 +1057,58 @@ def test_render_refuses_a_relative_token_file_path(capsys):
     err = capsys.readouterr().err
     assert "--token-from-file: 'orchestrator-token' is relative" in err
     assert str(Path.cwd()) not in err
+
+
+@pytest.mark.parametrize(
+    ("dockerhub", "asked"),
+    [
+        (False, ["challenge:synapseAuthToken", "challenge:orchestratorAuthToken"]),
+        (
+            True,
+            [
+                "challenge:synapseAuthToken",
+                "challenge:orchestratorAuthToken",
+                "challenge:dockerhubPassword",
+            ],
+        ),
+    ],
+)
+def test_make_secrets_asks_pulumi_for_every_secret_the_stack_needs(dockerhub, asked, tmp_path):
+    """`make secrets` has Pulumi prompt for each of the stack's secrets, the Docker Hub access
+    token only with dockerhubUsername, and never puts a value on a command line."""
+    import subprocess
+
+    stack = f"secrets-test-{os.getpid()}-{int(dockerhub)}"
+    config = dict(read_stack_file("dev"))
+    if dockerhub:
+        config["challenge:dockerhubUsername"] = "examplebot"
+    stack_file = ROOT / f"Pulumi.{stack}.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "pulumi-calls"
+    (bin_dir / "pulumi").write_text(
+        f'#!/bin/sh\necho "$@" >> {calls}\n[ "$1 $2" = "config get" ] && exit 1\nexit 0\n'
+    )
+    (bin_dir / "pulumi").chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "PULUMI_BACKEND_URL": f"file://{tmp_path}/state",
+    }
+    try:
+        result = subprocess.run(
+            ["bash", "scripts/pulumi.sh", "secrets", stack],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        stack_file.unlink()
+    assert result.returncode == 0, result.stdout + result.stderr
+    sets = [c.split() for c in calls.read_text().splitlines() if c.startswith("config set")]
+    assert sets == [["config", "set", "--secret", key, "--stack", stack] for key in asked]

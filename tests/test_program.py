@@ -401,9 +401,28 @@ def test_orchestrator_settings_and_dockerhub_password_travel_like_the_token(run_
     assert len(read["Resource"]) == 2 and any("dockerhub-password" in r for r in read["Resource"])
 
 
-def test_dockerhub_username_without_its_password_is_an_error(run_stack):
-    with pytest.raises(Exception, match="challenge:dockerhubPassword"):
-        run_stack(overrides={"dockerhubUsername": "examplebot"})
+@pytest.mark.parametrize(
+    ("overrides", "missing"),
+    [
+        ({"dockerhubUsername": "examplebot"}, "challenge:dockerhubPassword"),
+        ({}, "challenge:orchestratorAuthToken"),
+    ],
+)
+def test_a_secret_the_stack_needs_fails_pulumi_up_before_any_resource(overrides, missing):
+    """`make check` only warns (so `make secrets` can still run), `pulumi up` refuses at once."""
+    from preview import run_program
+    from preview.checks import check_stack
+    from preview.engine import PreviewMocks
+    from stackconfig import read_stack_file
+
+    config = {**read_stack_file("dev"), **{f"challenge:{k}": v for k, v in overrides.items()}}
+    secrets = {k: v for k, v in TEST_SECRETS.items() if k != missing}
+    mocks = PreviewMocks("us-east-1")
+    with pytest.raises(Exception, match=f"{missing}: not set; `pulumi up` needs it") as caught:
+        run_program(config, stack="dev", secret_values=secrets, mocks=mocks)
+    assert f"pulumi config set --secret {missing} --stack dev" in str(caught.value)
+    assert mocks.resources == [], "registered before the missing secret was found"
+    assert check_stack("dev", config, env={}).problems == ()
 
 
 def test_a_run_does_not_wait_on_work_a_failed_registration_left_behind():
