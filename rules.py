@@ -8,6 +8,7 @@ settings (`userdata.settings`) validate with the same ones, and sizing checks it
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +36,24 @@ SynapseName = Annotated[str, Field(min_length=1, max_length=256, pattern=SYNAPSE
 SynapseId = Annotated[str, Field(pattern=r"^syn[0-9]+$")]
 #: Evaluation (queue) IDs and principal (user, team) IDs are plain numbers.
 NumericId = Annotated[str, Field(pattern=r"^[0-9]+$")]
+
+
+def _whole_number_as_text(value: object) -> object:
+    """A YAML whole number as its digits: `pulumi config set --path` stores `3412345` as a
+    number. A decimal or true/false is no ID (YAML reads `1.0` and `yes` so)."""
+    if isinstance(value, bool):
+        raise ValueError("is true/false, not an ID or key")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        raise ValueError("is a decimal number, not an ID or key: write the digits only")
+    return value
+
+
+#: A Synapse team ID, written as text or as a YAML whole number.
+TeamId = Annotated[NumericId, BeforeValidator(_whole_number_as_text)]
+#: A reference to a queue key (`hosts[].queues`): `1` names the queue whose key is "1".
+QueueKeyText = Annotated[str, BeforeValidator(_whole_number_as_text)]
 #: Synapse user names: letters, digits, '.', '_' and '-' (Synapse's own rule for new accounts).
 SynapseUsername = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._-]+$")]
 
@@ -56,19 +75,46 @@ def _listed(words: Sequence[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
+#: Roles whose team gets no grant on a project or queue a member could misuse: the
+#: preregistrants team gets none at all (components/synapse/site_plan.py), the participants team
+#: only SUBMIT on the queues at launch (components/challenge_launch.py).
+_UNPRIVILEGED_ROLES = frozenset({"participants", "preregistrants"})
+
+
 def shared_team_problems(team_ids: Mapping[str, str | None]) -> list[str]:
-    """One line per team ID given for two or more roles (existing team IDs by role): that team's
-    members would get every one of those roles' permissions, e.g. participants admin rights."""
+    """One line per team ID given for roles that must not share a team (existing team IDs by
+    role). Participants and preregistrants may share one: neither role gets rights to manage
+    anything. A team that is admin and organizers would hold two different grants (ADMIN, and
+    MODERATE on the live project / EDIT on staging) on each project, one access entry per team:
+    the grants overwrite each other. Any other pair gives participants or preregistrants (teams
+    anyone may be let into) admin or organizer rights."""
     roles_by_id: dict[str, list[str]] = {}
     for role, team_id in team_ids.items():
         if team_id:
             roles_by_id.setdefault(str(team_id), []).append(role)
-    return [
-        f"{_listed(roles)} name the same team {team_id}: its members would get the permissions "
-        "of every one of these roles; give each role its own team"
-        for team_id, roles in roles_by_id.items()
-        if len(roles) > 1
-    ]
+    problems = []
+    for team_id, roles in roles_by_id.items():
+        if len(roles) < 2 or set(roles) <= _UNPRIVILEGED_ROLES:
+            continue
+        open_roles = [r for r in roles if r in _UNPRIVILEGED_ROLES]
+        privileged = [r for r in roles if r not in _UNPRIVILEGED_ROLES]
+        if open_roles:
+            where = "the projects and queues" if "admin" in privileged else "the projects"
+            rights = f"the rights of {_listed(privileged)} on {where}"
+            why = f"the {_listed(open_roles)} would get {rights}"
+        else:
+            why = (
+                "that team would get two different grants on each project (ADMIN as "
+                "admin; MODERATE on the live project and EDIT on staging as organizers) that "
+                "conflict: a project's ACL holds one entry per team, so each grant would "
+                "overwrite the other"
+            )
+        problems.append(
+            f"{_listed(roles)} name the same team {team_id}: {why}; give {_listed(privileged)} "
+            f"{'its own team' if len(privileged) == 1 else 'a team each'} (only participants and "
+            "preregistrants may share one)"
+        )
+    return problems
 
 
 class HidesValue(ValueError):
@@ -77,15 +123,55 @@ class HidesValue(ValueError):
 
 #: Characters of a URL path besides percent-escapes (RFC 3986 `pchar` and '/').
 _URL_PATH = re.compile(r"^(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)+$")
+_URL_QUERY = re.compile(r"^(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*$")
 _HOST_NAME = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 
 
+#: What the orchestrator fetches (upstream WorkflowURLDownloader.java): a URL whose path ends in
+#: `.zip` (any case), or a GA4GH TRS tool version URL (a path containing this), whose files it
+#: lists at `<url>/files`.
+GA4GH_TRS_PATH = "/api/ga4gh/v2/tools"
+#: Query parameter names (lower case, `-` read as `_`) that carry a credential, and parts of
+#: names that do (`X-Amz-Signature`, `access_token`, `apiKey`, Azure's `sig`).
+_CREDENTIAL_PARAMETERS = frozenset({"key", "sig", "pass", "pwd", "auth"})
+_CREDENTIAL_PARTS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "signature",
+    "credential",
+    "auth",
+    "apikey",
+    "api_key",
+    "access_key",
+    "accesskey",
+)
+#: Prefixes of GitHub and GitLab tokens, wherever they sit in a query.
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-")
+
+
+def _credential_in_query(query: str) -> bool:
+    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        name = name.lower().replace("-", "_")
+        if (
+            name in _CREDENTIAL_PARAMETERS
+            or name.endswith("key")
+            or name.startswith(("x_amz_", "x_goog_"))
+            or any(part in name for part in _CREDENTIAL_PARTS)
+            or any(text.lower().startswith(_TOKEN_PREFIXES) for text in (name, value))
+        ):
+            return True
+    return False
+
+
 def workflow_archive_url_problem(url: str) -> str | HidesValue | None:
-    """Why `url` is not a plain https URL of a .zip archive, or None. The URL is stored in
-    Synapse (the workflow's file link) and downloaded by the orchestrator, so it is held as
-    strictly as synapseEndpoint: printable ASCII, an ASCII host name, no user info, no query (a
-    GitHub archive URL needs none, and one often carries an access token), no fragment. A
-    `HidesValue` problem is about a part that may be a credential: report it without the URL."""
+    """Why the orchestrator could not fetch the workflow from `url`, or None. The URL is stored
+    in Synapse (the workflow's file link) and downloaded by the orchestrator, so it is held as
+    strictly as synapseEndpoint: https, printable ASCII, an ASCII host name, no user info, no
+    fragment, no query parameter that looks like a credential (Zenodo's `?download=1` is
+    fine). A `HidesValue` problem is about a part that may be a credential: report it without
+    the URL."""
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
         return "has spaces or control characters"
     foreign = sorted({f"U+{ord(c):04X}" for c in url if ord(c) > 127})
@@ -101,15 +187,27 @@ def workflow_archive_url_problem(url: str) -> str | HidesValue | None:
             "has user info (a name or token before '@'): a credential would sit in the stack "
             "file and in Synapse; use the archive's public URL"
         )
-    if "?" in url:
+    if _credential_in_query(parsed.query):
         return HidesValue(
-            "has a query ('?...'): GitHub archive URLs need none, and a query often carries an "
-            "access token; use the plain archive URL"
+            "has a query parameter that looks like a credential (a token, key, signature or "
+            "password): it would sit in the stack file and in Synapse, readable by everyone "
+            "who can read the workflow file; use a public URL"
         )
     if "#" in url:
         return "has a fragment ('#...'); the archive is the path: remove it"
-    if parsed.scheme != "https" or not parsed.path.endswith(".zip"):
-        return "must be an https URL ending in .zip"
+    trs = GA4GH_TRS_PATH in parsed.path
+    if parsed.scheme != "https" or not (parsed.path.lower().endswith(".zip") or trs):
+        return (
+            "must be an https URL whose path ends in .zip, or a GA4GH TRS tool version URL "
+            f"(path with {GA4GH_TRS_PATH}): the orchestrator fetches nothing else (upstream "
+            "WorkflowURLDownloader); for GitHub use "
+            "https://github.com/<org>/<repo>/archive/refs/heads/<branch>.zip"
+        )
+    if trs and "?" in url:
+        return (
+            "is a GA4GH TRS URL with a query: the orchestrator appends /files to the whole "
+            "URL, which would land in the query; remove it"
+        )
     try:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError:
@@ -118,6 +216,8 @@ def workflow_archive_url_problem(url: str) -> str | HidesValue | None:
         return "must name its server by host name (letters, digits, '-' and '.')"
     if not _URL_PATH.fullmatch(parsed.path):
         return "has characters a URL path may hold only percent-encoded (%XX)"
+    if not _URL_QUERY.fullmatch(parsed.query):
+        return "has characters a URL query may hold only percent-encoded (%XX)"
     return None
 
 
@@ -138,7 +238,7 @@ def _archive_url(url: str) -> str:
     return url
 
 
-#: The workflow repository's zip archive (`workflow_archive_url_problem`).
+#: The workflow's zip archive or GA4GH TRS URL (`workflow_archive_url_problem`).
 WorkflowArchiveUrl = Annotated[str, AfterValidator(_archive_url)]
 
 
@@ -203,6 +303,9 @@ AWS_PROVIDER_KEYS = frozenset(
         "tagPolicyCompliance",
         # Pulumi's default is true already; aws:region itself is held to the catalog regions.
         "skipRegionValidation",
+        # Only drops the EC2 metadata service as a credential source (older pulumi-aws made
+        # true the default: pulumi-aws "Do not skip metadata API check by default").
+        "skipMetadataApiCheck",
     }
 )
 #: Credentials: allowed only as Pulumi secrets.
@@ -224,10 +327,30 @@ AWS_WEAKENING_KEYS = {
     "insecure": "turns off the TLS certificate check of every API call",
     "skipCredentialsValidation": "skips checking the credentials with STS before any call",
     "skipRequestingAccountId": "skips the account lookup that allowedAccountIds relies on",
-    "skipMetadataApiCheck": "skips the EC2 metadata check of where credentials come from",
 }
-#: Where sharedConfigFiles and sharedCredentialsFiles may point: the operator's own AWS folder.
-AWS_SHARED_FILES_DIRS = ("~/.aws/", "$HOME/.aws/")
+#: Where sharedConfigFiles and sharedCredentialsFiles may point: an AWS folder (`.aws`) in a home
+#: directory (`~`, `$HOME`, /root, /home/<user>, /Users/<user>), never a file of the repository.
+AWS_SHARED_FILES_DIR = ".aws"
+
+
+def aws_shared_file_problem(path: object) -> str | None:
+    """Why `path` is not a file in an operator's own AWS folder, or None. A config file from
+    elsewhere (the repository) can set endpoint_url or run a credential_process."""
+    if not isinstance(path, str):
+        return "is not a file path"
+    if ".." in re.split(r"[/\\]", path):
+        return "has a '..' component"
+    if path == "$HOME" or path.startswith("$HOME/"):
+        path = "~" + path.removeprefix("$HOME")
+    home = os.path.expanduser("~")
+    expanded = os.path.normpath(os.path.expanduser(path))
+    folder = os.path.dirname(expanded)
+    if not os.path.isabs(expanded) or os.path.basename(folder) != AWS_SHARED_FILES_DIR:
+        return f"is not a file directly in a {AWS_SHARED_FILES_DIR} folder"
+    owner = os.path.dirname(folder)
+    if owner != home and owner != "/root" and not re.fullmatch(r"/(home|Users)/[^/]+", owner):
+        return f"is in a {AWS_SHARED_FILES_DIR} folder outside a home directory"
+    return None
 
 
 def aws_key_problem(key: str, value: Any) -> str | None:
@@ -247,11 +370,15 @@ def aws_key_problem(key: str, value: Any) -> str | None:
         return f"refused: it {AWS_WEAKENING_KEYS[key]}; remove it (false is the default)"
     if key in ("sharedConfigFiles", "sharedCredentialsFiles"):
         files = value if isinstance(value, list) else [value]
-        if not all(isinstance(f, str) and f.startswith(AWS_SHARED_FILES_DIRS) for f in files):
-            return (
-                f"{_describe_value(value)}: name files under ~/.aws/ only: a config file from "
-                "elsewhere (the repository) can set endpoint_url or run a credential_process"
-            )
+        for file in files:
+            problem = aws_shared_file_problem(file)
+            if problem:
+                return (
+                    f"{_describe_value(value)}: {_describe_value(file)} {problem}; name files "
+                    "in your home's .aws folder only (~/.aws/..., /home/<user>/.aws/...): a "
+                    "config file from elsewhere (the repository) can set endpoint_url or run a "
+                    "credential_process"
+                )
         return None
     if key not in AWS_PROVIDER_KEYS:
         close = difflib.get_close_matches(
@@ -383,8 +510,9 @@ def image_tag(image: str) -> str | None:
 
 
 #: Release tags a new release re-points (docker/metadata-action's `{{major}}` and
-#: `{{major}}.{{minor}}` patterns: `1`, `v1`, `1.2`).
-_RELEASE_LINE_TAG = re.compile(r"v?\d+(\.\d+)?")
+#: `{{major}}.{{minor}}` patterns: `1`, `v1`, `12`, `1.2`, `v3.10`). A major of three or more
+#: digits is a build number or a date (`:420`, `:20260701`, `:2026.07`), which stays put.
+_RELEASE_LINE_TAG = re.compile(r"v?\d{1,2}(\.\d+)?")
 #: The orchestrator's own repositories. Upstream CI (.github/workflows/ci.yml, metadata-action)
 #: tags each push by branch, schedule, semver (`X.Y.Z`, `X.Y`, `X`) and commit (`sha-<7 hex>`):
 #: only the commit and full version tags stay put.
@@ -471,7 +599,12 @@ def toil_options_problem(value: str) -> str | None:
         return "must be one line of printable characters without single quotes"
     lowered = value.lower()
     if "workdir" in lowered or "linkimports" in lowered:
-        return "must not contain --workDir or LinkImports (the orchestrator sets them)"
+        return (
+            "must not contain --workDir or LinkImports: the orchestrator sets them itself and "
+            "refuses any TOIL_CLI_OPTIONS containing 'workdir' or 'linkimports' anywhere, in "
+            "any case (upstream WorkflowManagerDocker.java, DISALLOWED_USER_TOIL_PARAMS), so "
+            "Toil options such as --cleanWorkDir cannot be passed either"
+        )
     for word in value.split():  # the orchestrator splits on whitespace (`split("\\s+")`)
         if word == "--":
             return (

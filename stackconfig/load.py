@@ -190,7 +190,7 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"{where}: {_describe(value)} is not a whole number"
     if kind in {"bool_parsing", "bool_type"}:
         return f"{where}: {_describe(value)} is not true or false"
-    if kind in {"too_short"}:
+    if kind == "too_short":
         return f"{where}: needs at least {ctx.get('min_length')} item(s), got {_describe(value)}"
     if kind == "string_too_short":
         return f"{where}: must not be empty"
@@ -199,6 +199,19 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind == "value_error":
         return f"{where}: {_describe(value)} {ctx.get('error', error['msg'])!s}"
     return f"{where}: {_describe(value)}: {error['msg']}"
+
+
+def _spurious(error: Mapping[str, Any]) -> bool:
+    """pydantic's `too_short` for a list whose items failed: it counts the valid items only
+    (`queues: [{name: 'a:b'}]` "needs at least 1 item"); the items' own errors say what is wrong."""
+    value = error.get("input")
+    minimum = error.get("ctx", {}).get("min_length")
+    return (
+        error["type"] == "too_short"
+        and isinstance(value, list | tuple)
+        and minimum is not None
+        and len(value) >= minimum
+    )
 
 
 def _stack_name_problem(stack: str) -> str:
@@ -335,7 +348,7 @@ def parse_config(
     try:
         spec = ChallengeSpec.model_validate(values)
     except ValidationError as exc:
-        problems.extend(_message(e) for e in exc.errors(include_url=False))
+        problems.extend(_message(e) for e in exc.errors(include_url=False) if not _spurious(e))
     if spec is not None:
         problems.extend(_policy_problems(spec))
         if "dockerhubPassword" in secrets_set and not spec.dockerhub_username:

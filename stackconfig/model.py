@@ -28,13 +28,14 @@ from rules import (
     Kind,
     MaxConcurrentSubmissions,
     NotificationMask,
-    NumericId,
+    QueueKeyText,
     RootTemplate,
     RwVolume,
     S3Uri,
     SubnetId,
     SynapseName,
     SynapseUsername,
+    TeamId,
     ToilCliOptions,
     WorkflowArchiveUrl,
     duplicate_names,
@@ -118,7 +119,7 @@ class QueueConfig(_Strict):
     """One evaluation queue (Synapse Evaluation) served by the orchestrator."""
 
     name: SynapseName = Field(description="Queue name; unique across all of Synapse.")
-    key: str | None = Field(
+    key: QueueKeyText | None = Field(
         None,
         pattern=r"^[a-z0-9][a-z0-9-]*$",
         max_length=64,
@@ -149,12 +150,13 @@ class QueueConfig(_Strict):
 
 
 class ExistingTeamIds(_Strict):
-    """Numeric IDs of Synapse teams to use instead of creating `<name> <Role>` teams."""
+    """Numeric IDs of Synapse teams to use instead of creating `<name> <Role>` teams (text or
+    a YAML number, as `pulumi config set --path` stores them)."""
 
-    participants: NumericId | None = None
-    admin: NumericId | None = None
-    organizers: NumericId | None = None
-    preregistrants: NumericId | None = None
+    participants: TeamId | None = None
+    admin: TeamId | None = None
+    organizers: TeamId | None = None
+    preregistrants: TeamId | None = None
 
 
 class ChallengeSpec(_Strict):
@@ -180,8 +182,10 @@ class ChallengeSpec(_Strict):
     )
     workflow_archive_url: WorkflowArchiveUrl = Field(
         alias="workflowArchiveUrl",
-        description="https URL of the workflow repository's zip archive (GitHub 'Download "
-        "ZIP'), without user info, query or fragment.",
+        description="https URL the orchestrator fetches the workflow from: a path ending in "
+        ".zip (GitHub 'Download ZIP', Zenodo `...zip?download=1`) or a GA4GH TRS tool version "
+        "URL (Dockstore `.../api/ga4gh/v2/tools/...`); no user info, fragment or "
+        "credential-like query parameter (token, key, signature).",
     )
     root_template: RootTemplate = Field(
         alias="rootTemplate",
@@ -330,8 +334,9 @@ class ChallengeSpec(_Strict):
     toil_cli_options: ToilCliOptions = Field(
         DEFAULT_TOIL_CLI_OPTIONS,
         alias="toilCliOptions",
-        description="Extra toil-cwl-runner options (TOIL_CLI_OPTIONS); no --workDir/LinkImports "
-        "nor abbreviations of them.",
+        description="Extra toil-cwl-runner options (TOIL_CLI_OPTIONS); nothing containing "
+        "workdir or linkimports (the orchestrator refuses it: also --cleanWorkDir) nor "
+        "abbreviations of --workDir/--noLinkImports.",
     )
     run_workflow_container_in_privileged_mode: bool = Field(
         False,
@@ -391,7 +396,8 @@ class ChallengeSpec(_Strict):
         default_factory=ExistingTeamIds,
         alias="existingTeamIds",
         description="Object of numeric team IDs to reuse (participants, admin, organizers, "
-        "preregistrants) instead of creating them; a different team for each role.",
+        "preregistrants) instead of creating them; admin and organizers each their own team "
+        "(participants and preregistrants may share one).",
     )
     # --- lifecycle -----------------------------------------------------------------------------
     phase: Literal["staging", "live"] = Field(
@@ -475,7 +481,7 @@ class _HostGroupBase(_Strict):
         description="Stable identifier of the host (its resource names); `default` is the one "
         "host of a stack without hosts.",
     )
-    queues: tuple[str, ...] = Field(
+    queues: tuple[QueueKeyText, ...] = Field(
         alias="queues", min_length=1, description="Keys of the queues this host serves."
     )
 

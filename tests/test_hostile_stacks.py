@@ -526,7 +526,8 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
     (
         "aws shared config file from the repository",
         {"aws:sharedConfigFiles": ["./aws-config"]},
-        "aws:sharedConfigFiles: ['./aws-config']: name files under ~/.aws/ only",
+        "aws:sharedConfigFiles: ['./aws-config']: './aws-config' is not a file directly in a "
+        ".aws folder; name files in your home's .aws folder only",
     ),
     (
         "aws key misspelt",
@@ -653,7 +654,8 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
     (
         "archive URL with a query and a fragment",
         {"workflowArchiveUrl": "https://github.com/o/r/archive/main.zip?x=1#y.zip"},
-        "challenge:workflowArchiveUrl: has a query ('?...'): GitHub archive URLs need none",
+        "challenge:workflowArchiveUrl: 'https://github.com/o/r/archive/main.zip?x=1#y.zip' has a "
+        "fragment",
     ),
     (
         "archive URL with a fragment",
@@ -728,6 +730,137 @@ HOSTILE: list[tuple[str, dict[str, Any], str | None]] = [
         "challenge:hosts[0].toilCliOptions: '--workD=/etc' must not contain --workD:",
     ),
     ("toil options log level", {"toilCliOptions": "--logLevel DEBUG --retryCount 1"}, None),
+    # --- audit 3: legitimate stacks the strict checks refused ---------------------------------
+    (
+        "existing team ID as a YAML number (pulumi config set --path)",
+        {"existingTeamIds": {"participants": 3412345, "admin": 3412346}},
+        None,
+    ),
+    (
+        "existing team ID as a decimal number",
+        {"existingTeamIds": {"participants": 3412345.0}},
+        "challenge:existingTeamIds.participants: 3412345.0 is a decimal number, not an ID",
+    ),
+    (
+        "existing team ID as true",
+        {"existingTeamIds": {"admin": True}},
+        "challenge:existingTeamIds.admin: true is true/false, not an ID",
+    ),
+    (
+        "host queue keys as YAML numbers",
+        {
+            "queues": [{"name": "Task 1", "key": "1"}, {"name": "Task 2", "key": "2"}],
+            "hosts": [{"key": "a", "queues": [1]}, {"key": "b", "queues": [2]}],
+        },
+        None,
+    ),
+    (
+        "host queue key as a decimal number",
+        {
+            "queues": [{"name": "Task 1", "key": "1"}, {"name": "Task 2", "key": "2"}],
+            "hosts": [{"key": "a", "queues": [1.5]}, {"key": "b", "queues": ["1", "2"]}],
+        },
+        "challenge:hosts[0].queues[0]: 1.5 is a decimal number, not an ID or key",
+    ),
+    (
+        "archive URL with Zenodo's download query",
+        {"workflowArchiveUrl": "https://zenodo.org/records/1234567/files/workflow.zip?download=1"},
+        None,
+    ),
+    (
+        "archive URL ending in .ZIP",
+        {"workflowArchiveUrl": "https://example.org/releases/Workflow-1.0.ZIP"},
+        None,
+    ),
+    (
+        "archive URL of a GA4GH TRS tool version (Dockstore)",
+        {
+            "workflowArchiveUrl": "https://dockstore.org/api/ga4gh/v2/tools/"
+            "%23workflow%2Fgithub.com%2Forg%2Frepo/versions/v1.0/CWL"
+        },
+        None,
+    ),
+    (
+        "archive URL of GitHub's codeload without .zip",
+        {"workflowArchiveUrl": "https://codeload.github.com/o/r/zip/refs/heads/main"},
+        "challenge:workflowArchiveUrl: 'https://codeload.github.com/o/r/zip/refs/heads/main' must "
+        "be an https URL whose path ends in .zip, or a GA4GH TRS tool version URL",
+    ),
+    (
+        "archive URL of the GitHub API's zipball",
+        {"workflowArchiveUrl": "https://api.github.com/repos/o/r/zipball/main"},
+        "challenge:workflowArchiveUrl: 'https://api.github.com/repos/o/r/zipball/main' must be",
+    ),
+    (
+        "archive URL presigned with a signature",
+        {
+            "workflowArchiveUrl": "https://b.s3.amazonaws.com/w.zip?X-Amz-Credential=AKIA1"
+            "&X-Amz-Signature=abc"
+        },
+        "challenge:workflowArchiveUrl: has a query parameter that looks like a credential",
+    ),
+    (
+        "archive URL with an api_key parameter",
+        {"workflowArchiveUrl": "https://example.org/w.zip?download=1&api_key=abc"},
+        "challenge:workflowArchiveUrl: has a query parameter that looks like a credential",
+    ),
+    (
+        "archive URL of a TRS tool with a query",
+        {"workflowArchiveUrl": "https://dockstore.org/api/ga4gh/v2/tools/x/versions/v1/CWL?a=b"},
+        "challenge:workflowArchiveUrl: 'https://dockstore.org/api/ga4gh/v2/tools/x/versions/v1/"
+        "CWL?a=b' is a GA4GH TRS URL with a query",
+    ),
+    ("engine image on a date tag", {"workflowEngineImage": "docker.io/o/toil:20260701"}, None),
+    ("engine image on a year.month tag", {"workflowEngineImage": "docker.io/o/toil:2026.07"}, None),
+    ("engine image on a build number tag", {"workflowEngineImage": "docker.io/o/toil:420"}, None),
+    (
+        "engine image on a two-digit release line",
+        {"workflowEngineImage": "docker.io/o/toil:v3.10"},
+        "challenge:workflowEngineImage: 'docker.io/o/toil:v3.10' follows the release line",
+    ),
+    (
+        "aws shared credentials file in a home written in full",
+        {"aws:sharedCredentialsFiles": ["/home/alice/.aws/credentials"]},
+        None,
+    ),
+    (
+        "aws shared config file escaping ~/.aws with ..",
+        {"aws:sharedConfigFiles": ["~/.aws/../work/repo/evil-config"]},
+        "aws:sharedConfigFiles: ['~/.aws/../work/repo/evil-config']: "
+        "'~/.aws/../work/repo/evil-config' has a '..' component",
+    ),
+    (
+        "aws shared config file in a checkout's .aws folder",
+        {"aws:sharedConfigFiles": ["/home/runner/work/repo/repo/.aws/config"]},
+        "aws:sharedConfigFiles: ['/home/runner/work/repo/repo/.aws/config']: "
+        "'/home/runner/work/repo/repo/.aws/config' is in a .aws folder outside a home directory",
+    ),
+    ("aws metadata API check skipped", {"aws:skipMetadataApiCheck": True}, None),
+    (
+        "participants and preregistrants share a team",
+        {"existingTeamIds": {"participants": "3412345", "preregistrants": "3412345"}},
+        None,
+    ),
+    (
+        "admin team is the organizers team",
+        {"existingTeamIds": {"admin": "3412345", "organizers": "3412345"}},
+        "challenge:existingTeamIds: admin and organizers name the same team 3412345: that team "
+        "would get two different grants on each project (ADMIN as admin; MODERATE on the live "
+        "project and EDIT on staging as organizers) that conflict",
+    ),
+    (
+        "preregistrants team is the organizers team",
+        {"existingTeamIds": {"preregistrants": "3412345", "organizers": "3412345"}},
+        "challenge:existingTeamIds: organizers and preregistrants name the same team 3412345: "
+        "the preregistrants would get the rights of organizers on the projects",
+    ),
+    (
+        "toil options --cleanWorkDir, refused by the orchestrator itself",
+        {"toilCliOptions": "--cleanWorkDir onSuccess"},
+        "challenge:toilCliOptions: '--cleanWorkDir onSuccess' must not contain --workDir or "
+        "LinkImports: the orchestrator sets them itself and refuses any TOIL_CLI_OPTIONS "
+        "containing 'workdir' or 'linkimports'",
+    ),
 ]
 
 
@@ -902,10 +1035,21 @@ def test_a_credential_in_the_archive_url_is_never_repeated():
     for url in (
         "https://token:ghp_SECRET123@github.com/o/r/archive/main.zip",
         "https://github.com/o/r/archive/main.zip?token=ghp_SECRET123",
+        "https://b.s3.amazonaws.com/w.zip?X-Amz-Signature=SECRET123#x",
+        "https://e.org/w.zip?dl=1&ghp_SECRET123",
+        "https://e.org/w.zip?AccessKey=SECRET123",
     ):
         problems = problems_of({"workflowArchiveUrl": url})
         assert problems and problems[0].startswith("challenge:workflowArchiveUrl: has "), problems
         assert "SECRET123" not in "\n".join(problems)
+
+
+def test_an_invalid_queue_entry_is_the_only_problem_reported():
+    """pydantic adds "needs at least 1 item(s)" for a list whose one item failed; not shown."""
+    assert problems_of({"queues": [{"name": "Task: 1"}]}) == [
+        "challenge:queues[0].name: 'Task: 1' does not match ^[A-Za-z0-9 _\\-.+'(),]+$"
+    ]
+    assert problems_of({"queues": []}) == ["challenge:queues: needs at least 1 item(s), got []"]
 
 
 def test_a_bad_aws_key_still_lets_the_other_layers_run():

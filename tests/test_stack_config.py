@@ -75,7 +75,8 @@ INVALID = [
     (
         "non-zip archive",
         {"challenge:workflowArchiveUrl": "https://github.com/o/r/archive/main.tar.gz"},
-        "challenge:workflowArchiveUrl: 'https://github.com/o/r/archive/main.tar.gz' must be an https URL ending in .zip",
+        "challenge:workflowArchiveUrl: 'https://github.com/o/r/archive/main.tar.gz' must be an "
+        "https URL whose path ends in .zip",
     ),
     (
         "http archive",
