@@ -91,3 +91,61 @@ def test_a_yaml_boolean_is_not_a_whole_number():
     settings = host_settings(_stack())
     with pytest.raises(UserDataError, match="max_concurrent_submissions"):
         type(settings)(**{**dict(settings), "max_concurrent_submissions": True})
+
+
+#: Upstream's own TRS example (SynapseWorkflowOrchestrator WorkflowURLDownloaderTest.java).
+UPSTREAM_TRS_URL = (
+    "https://dockstore.org/api/api/ga4gh/v2/tools/"
+    "%23workflow%2Fgithub.com%2FBarski-lab%2Fga4gh_challenge/versions/v0.0.4/CWL"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        (UPSTREAM_TRS_URL, True),
+        ("https://example.org/w.Zip", True),
+        ("https://example.org/w.zip?download=1&version=2", True),
+        ("https://example.org/w.zip/", False),  # the path no longer ends in .zip
+        ("https://example.org/w.tar.gz?x=.zip", False),  # the query is not the path
+        ("https://example.org/w.zip?Token=x", False),
+        ("https://example.org/w.zip?x-goog-signature=x", False),
+        ("https://example.org/w.zip?AWSAccessKeyId=x&Expires=1", False),
+        ("https://example.org/w.zip?a=<b>", False),
+        ("https://[::1]/w.zip", False),
+    ],
+)
+def test_the_archive_url_rule_follows_what_the_orchestrator_fetches(url: str, ok: bool):
+    assert (rules.workflow_archive_url_problem(url) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("path", "ok"),
+    [
+        ("~/.aws/config", True),
+        ("$HOME/.aws/credentials", True),
+        ("/root/.aws/credentials", True),
+        ("/Users/alice/.aws/config", True),
+        (".aws/config", False),  # relative: the repository's own .aws folder
+        ("~/.aws", False),
+        ("~/.aws/profiles/config", False),
+        ("/home/alice/../bob/.aws/config", False),
+        ("/home/alice/repo/.aws/config", False),
+        (["~/.aws/config"], False),
+    ],
+)
+def test_aws_shared_files_live_in_a_home_aws_folder(path: Any, ok: bool):
+    assert (rules.aws_shared_file_problem(path) is None) is ok
+
+
+def test_one_team_for_every_role_names_each_role_that_must_not_share_it():
+    problems = rules.shared_team_problems(
+        {"participants": "9", "admin": "9", "organizers": "9", "preregistrants": "9"}
+    )
+    assert problems == [
+        "participants, admin, organizers and preregistrants name the same team 9: the "
+        "participants and preregistrants would get the rights of admin and organizers on the "
+        "projects and queues; give admin and organizers a team each (only participants and "
+        "preregistrants may share one)"
+    ]
+    assert rules.shared_team_problems({"participants": "9", "preregistrants": "9"}) == []
