@@ -7,6 +7,7 @@ bootstrap's own checks; everything else (bash, coreutils, grep, sed, tee) is rea
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -363,18 +364,23 @@ def test_cleanup_removes_only_images_unseen_and_unused_for_longer_than_the_reten
     host = make_host(job_retention_days=7)
     now = int(time.time())
     day = 86400
-    zero_time = -62135596800
+
+    def tagged(epoch: int) -> str:
+        """LastTagTime as the docker CLI prints it: RFC 3339 with nanoseconds."""
+        when = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+        return when.strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
+
     old, recent, in_use, engine, old_engine, untagged, seen_long_ago = (
         f"sha256:{n * 64}" for n in "abcdef9"
     )
     images = [
-        [old, now - 9 * day, ""],
-        [recent, now - 2 * day, ""],
-        [in_use, now - 30 * day, ""],
-        [engine, now - 30 * day, recipe_hash()],
-        [old_engine, now - 30 * day, "0" * 64],
-        [untagged, zero_time, ""],
-        [seen_long_ago, now - 1 * day, ""],
+        [old, tagged(now - 9 * day), None],
+        [recent, tagged(now - 2 * day), None],
+        [in_use, tagged(now - 30 * day), None],
+        [engine, tagged(now - 30 * day), recipe_hash()],
+        [old_engine, tagged(now - 30 * day), "0" * 64],
+        [untagged, "0001-01-01T00:00:00Z", None],
+        [seen_long_ago, tagged(now - 1 * day), None],
     ]
     record = host.path(IMAGES_SEEN_PATH)
     record.parent.mkdir(parents=True)
