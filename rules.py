@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
@@ -119,6 +119,21 @@ def shared_team_problems(team_ids: Mapping[str, str | None]) -> list[str]:
 
 class HidesValue(ValueError):
     """A problem whose report must not repeat the value: it may hold a credential."""
+
+
+def checked_by(problem_of: Callable[[str], str | HidesValue | None]) -> AfterValidator:
+    """The pydantic validator of a `*_problem` rule: its message is the error (a `HidesValue`
+    one raised as it is, so the report does not repeat the value)."""
+
+    def check(value: str) -> str:
+        problem = problem_of(value)
+        if isinstance(problem, HidesValue):
+            raise problem
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
 
 
 #: Characters of a URL path besides percent-escapes (RFC 3986 `pchar` and '/').
@@ -229,17 +244,8 @@ def _is_ip_address(host: str) -> bool:
     return True
 
 
-def _archive_url(url: str) -> str:
-    problem = workflow_archive_url_problem(url)
-    if isinstance(problem, HidesValue):
-        raise problem
-    if problem:
-        raise ValueError(problem)
-    return url
-
-
 #: The workflow's zip archive or GA4GH TRS URL (`workflow_archive_url_problem`).
-WorkflowArchiveUrl = Annotated[str, AfterValidator(_archive_url)]
+WorkflowArchiveUrl = Annotated[str, checked_by(workflow_archive_url_problem)]
 
 
 def root_template_problem(path: str) -> str | None:
@@ -258,15 +264,8 @@ def root_template_problem(path: str) -> str | None:
     return None
 
 
-def _root_template(path: str) -> str:
-    problem = root_template_problem(path)
-    if problem:
-        raise ValueError(problem)
-    return path
-
-
 #: The workflow's entry file inside the archive (`root_template_problem`).
-RootTemplate = Annotated[str, AfterValidator(_root_template)]
+RootTemplate = Annotated[str, checked_by(root_template_problem)]
 
 
 # --- AWS -------------------------------------------------------------------------------------
@@ -452,15 +451,8 @@ def s3_uri_problem(uri: str) -> str | None:
     return None
 
 
-def _s3_uri(uri: str) -> str:
-    problem = s3_uri_problem(uri)
-    if problem:
-        raise ValueError(problem)
-    return uri
-
-
 #: An S3 prefix to sync input data from (`s3_uri_problem`).
-S3Uri = Annotated[str, AfterValidator(_s3_uri)]
+S3Uri = Annotated[str, checked_by(s3_uri_problem)]
 
 
 # --- the host --------------------------------------------------------------------------------
@@ -570,15 +562,14 @@ def input_data_dir_problem(path: str) -> str | None:
     return None
 
 
-def _input_data_dir(path: str) -> str:
-    problem = input_data_dir_problem(path)
-    if problem:
-        raise ValueError(problem)
+def _without_trailing_slash(path: str) -> str:
     return path.rstrip("/")
 
 
 #: A host directory for challenge input data (normalised: no trailing '/').
-HostDataDir = Annotated[str, AfterValidator(_input_data_dir)]
+HostDataDir = Annotated[
+    str, checked_by(input_data_dir_problem), AfterValidator(_without_trailing_slash)
+]
 
 
 #: Options the orchestrator puts after the organiser's own (upstream WorkflowManagerDocker.java:
@@ -621,13 +612,6 @@ def toil_options_problem(value: str) -> str | None:
                     f"abbreviation of --{option}, which the orchestrator sets itself"
                 )
     return None
-
-
-def _toil_options(value: str) -> str:
-    problem = toil_options_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
 
 
 #: EXECUTION_STAGE (upstream EvaluationUtils): VALIDATION takes RECEIVED to VALIDATED, EXECUTION
@@ -715,7 +699,7 @@ def rw_volume_problems(volumes: Sequence[str]) -> list[tuple[int, str]]:
 DockerhubUsername = Annotated[str, Field(pattern=r"^[a-z0-9]{4,30}$")]
 
 #: Extra toil-cwl-runner options (TOIL_CLI_OPTIONS); the orchestrator adds its own after them.
-ToilCliOptions = Annotated[str, AfterValidator(_toil_options)]
+ToilCliOptions = Annotated[str, checked_by(toil_options_problem)]
 #: Evaluations at once (MAX_CONCURRENT_WORKFLOWS).
 MaxConcurrentSubmissions = Annotated[WholeNumber, Field(ge=1, le=100)]
 #: Days finished job folders stay. At least 1: with 0 the daily clean-up would delete every job
